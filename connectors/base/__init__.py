@@ -1,0 +1,6 @@
+"""Shared connector machinery: the contract, HTTP with auth/pagination/retries."""
+
+from connectors.base.contract import Connector, StreamSpec
+from connectors.base.http import HttpClient, HttpError
+
+__all__ = ["Connector", "HttpClient", "HttpError", "StreamSpec"]

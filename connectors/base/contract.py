@@ -1,0 +1,77 @@
+"""The connector contract.
+
+A connector declares its streams (primary key, cursor field) and yields Arrow record batches of
+rows exactly as the source sent them (all values as strings: typing is the mapping's job, so raw
+keeps what was delivered). It imports no Airflow: the same class runs under Airflow, from the
+CLI, or in a test.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    name: str
+    primary_key: tuple[str, ...]
+    cursor_field: str | None = None
+
+
+@dataclass
+class ReadResult:
+    """Filled in while a stream is read: the cursor range seen."""
+
+    cursor_min: str | None = None
+    cursor_max: str | None = None
+
+    def observe(self, values: list[Any]) -> None:
+        vals = [str(v) for v in values if v not in (None, "")]
+        if not vals:
+            return
+        lo, hi = min(vals), max(vals)
+        self.cursor_min = lo if self.cursor_min is None else min(self.cursor_min, lo)
+        self.cursor_max = hi if self.cursor_max is None else max(self.cursor_max, hi)
+
+
+class Connector(ABC):
+    """Base of every adapter. Subclasses set ``id`` and ``streams`` and implement ``read``."""
+
+    id: ClassVar[str]
+    streams: ClassVar[dict[str, StreamSpec]]
+
+    def stream(self, name: str) -> StreamSpec:
+        try:
+            return self.streams[name]
+        except KeyError:
+            raise ValueError(
+                f"connector {self.id!r} has no stream {name!r}; streams: {sorted(self.streams)}"
+            ) from None
+
+    @abstractmethod
+    def read(
+        self, stream: str, *, since: str | None, result: ReadResult
+    ) -> Iterator[pa.RecordBatch]:
+        """Yield batches of rows changed at or after ``since`` (None = full refresh)."""
+
+
+def rows_to_batch(rows: list[dict[str, Any]], columns: list[str] | None = None) -> pa.RecordBatch:
+    """JSON rows -> an all-string batch; keys missing in a row become null."""
+    if columns is None:
+        columns = []
+        seen: set[str] = set()
+        for r in rows:
+            for k in r:
+                if k not in seen:
+                    seen.add(k)
+                    columns.append(k)
+    arrays = [
+        pa.array([None if r.get(c) is None else str(r.get(c)) for r in rows], type=pa.string())
+        for c in columns
+    ]
+    return pa.RecordBatch.from_arrays(arrays, names=columns)

@@ -1,0 +1,151 @@
+"""Expectation suite for canonical ``penduduk``, with a severity and bilingual reason per check.
+
+*error* quarantines the row; *warn* loads it and reports it. Code lists come from the shipped
+reference table, so a code-list correction is one edit there, not here.
+"""
+
+from __future__ import annotations
+
+from simpul.domain.regions import code_lists
+from simpul.validate import Check
+
+
+def checks(kabupaten: str = "16.08") -> list[Check]:
+    import great_expectations.expectations as gxe
+
+    from expectations.custom import (
+        ExpectColumnValuesToBeValidNik,
+        ExpectNikToAgreeWithBirthDateAndSex,
+        ExpectNikToBeRegisteredInRegion,
+    )
+
+    lists = code_lists()
+    out = [
+        Check(
+            "nik_required",
+            "error",
+            "nik",
+            gxe.ExpectColumnValuesToNotBeNull(column="nik"),
+            "NIK is empty",
+            "NIK kosong",
+        ),
+        Check(
+            "nik_structure",
+            "error",
+            "nik",
+            ExpectColumnValuesToBeValidNik(column="nik"),
+            "NIK is not a valid 16-digit NIK (region, date of birth, serial)",
+            "NIK bukan NIK 16 digit yang sah (kode wilayah, tanggal lahir, nomor urut)",
+        ),
+        Check(
+            "nik_birth_agreement",
+            "error",
+            "nik",
+            ExpectNikToAgreeWithBirthDateAndSex(
+                column_list=["nik", "tanggal_lahir", "jenis_kelamin"], ignore_row_if="never"
+            ),
+            "NIK date part does not match date of birth and sex (day + 40 for women)",
+            "bagian tanggal NIK tidak sesuai tanggal lahir dan jenis kelamin (tanggal + 40 "
+            "untuk perempuan)",
+        ),
+        Check(
+            "nik_unique",
+            "error",
+            "nik",
+            gxe.ExpectColumnValuesToBeUnique(column="nik"),
+            "the same NIK appears on more than one record in this delivery",
+            "NIK yang sama muncul pada lebih dari satu data dalam kiriman ini",
+        ),
+        Check(
+            "nik_region",
+            "warn",
+            "nik",
+            ExpectNikToBeRegisteredInRegion(column="nik", prefix=kabupaten.replace(".", "")),
+            "NIK was first registered outside this kabupaten",
+            "NIK pertama kali terdaftar di luar kabupaten ini",
+        ),
+        Check(
+            "no_kk_structure",
+            "error",
+            "no_kk",
+            gxe.ExpectColumnValuesToMatchRegex(column="no_kk", regex=r"^\d{16}$"),
+            "family card number (no_kk) is not 16 digits",
+            "nomor KK tidak 16 digit",
+        ),
+        Check(
+            "no_kk_excel_zeroed",
+            "warn",
+            "no_kk",
+            gxe.ExpectColumnValuesToNotMatchRegex(column="no_kk", regex=r"^\d{15}0$"),
+            "no_kk ends in 0: may have been cut by Excel's 15-digit precision",
+            "nomor KK berakhir 0: mungkin terpotong presisi 15 digit Excel",
+        ),
+        Check(
+            "nama_required",
+            "error",
+            "nama_lengkap",
+            gxe.ExpectColumnValuesToNotBeNull(column="nama_lengkap"),
+            "name is empty",
+            "nama kosong",
+        ),
+        Check(
+            "tanggal_lahir_required",
+            "error",
+            "tanggal_lahir",
+            gxe.ExpectColumnValuesToNotBeNull(column="tanggal_lahir"),
+            "date of birth is empty or unreadable",
+            "tanggal lahir kosong atau tidak terbaca",
+        ),
+        Check(
+            "kode_desa_format",
+            "error",
+            "kode_desa",
+            gxe.ExpectColumnValuesToMatchRegex(
+                column="kode_desa", regex=r"^\d{2}\.\d{2}\.\d{2}\.[12]\d{3}$"
+            ),
+            "village code is not a Kemendagri code (PP.KK.CC.VVVV)",
+            "kode desa bukan kode Kemendagri (PP.KK.CC.VVVV)",
+        ),
+        Check(
+            "kode_desa_in_kabupaten",
+            "warn",
+            "kode_desa",
+            gxe.ExpectColumnValuesToMatchRegex(
+                column="kode_desa", regex="^" + kabupaten.replace(".", r"\.")
+            ),
+            "village is outside this kabupaten",
+            "desa berada di luar kabupaten ini",
+        ),
+    ]
+    for column, code_list, required in (
+        ("jenis_kelamin", "jenis_kelamin", True),
+        ("agama", "agama", False),
+        ("status_perkawinan", "status_perkawinan_f101_2019", False),
+        ("shdk", "status_hubungan_dalam_keluarga", False),
+        ("pendidikan", "pendidikan_dalam_kk", False),
+        ("pekerjaan", "jenis_pekerjaan", False),
+        ("golongan_darah", "golongan_darah", False),
+        ("status_dasar", "status_dasar_opensid", True),
+    ):
+        out.append(
+            Check(
+                f"{column}_code",
+                "error",
+                column,
+                gxe.ExpectColumnValuesToBeInSet(column=column, value_set=sorted(lists[code_list])),
+                f"{column} is not a code of list {code_list}",
+                f"{column} bukan kode pada daftar {code_list}",
+            )
+        )
+        if required:
+            out.append(
+                Check(
+                    f"{column}_required",
+                    "error",
+                    column,
+                    gxe.ExpectColumnValuesToNotBeNull(column=column),
+                    f"{column} is empty",
+                    f"{column} kosong",
+                )
+            )
+    return out

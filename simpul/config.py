@@ -1,0 +1,166 @@
+"""Settings and the pipeline config (``simpul.yaml``).
+
+Everything that differs between a laptop demo and a kabupaten server is configuration: the
+warehouse URL (DuckDB file or PostgreSQL), the data folder, and source endpoints. Secrets are
+never read from the YAML file; they come from environment variables (or Airflow connections,
+which Airflow exposes to tasks as ``AIRFLOW_CONN_*``), named in the config by ``*_env`` keys.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "simpul.yaml"
+
+
+class ConfigError(Exception):
+    """A configuration problem, with a message an operator can act on."""
+
+
+class SourceSettings(BaseModel):
+    """One source system: which connector, where it is, which secrets it needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connector: str = Field(description="connector id, e.g. 'siak'")
+    agency: str = Field(description="the agency that owns the source, e.g. 'Disdukcapil'")
+    base_url_env: str | None = Field(default=None, description="env var holding the base URL")
+    base_url: str | None = Field(default=None, description="default base URL (no secrets)")
+    client_id_env: str | None = None
+    client_secret_env: str | None = None
+    page_size: int = Field(default=500, ge=1, le=10000)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+    def resolved_base_url(self) -> str:
+        if self.base_url_env and os.environ.get(self.base_url_env):
+            return os.environ[self.base_url_env]
+        if self.base_url:
+            return self.base_url
+        raise ConfigError(f"no base URL: set {self.base_url_env or 'base_url'}")
+
+    def secret(self, which: Literal["client_id", "client_secret"]) -> str:
+        env = getattr(self, f"{which}_env")
+        if not env:
+            raise ConfigError(f"source has no {which}_env configured")
+        value = os.environ.get(env)
+        if not value:
+            raise ConfigError(
+                f"secret {which} missing: set environment variable {env} "
+                f"(rahasia {which} belum diisi: isi variabel lingkungan {env})"
+            )
+        return value
+
+
+class PipelineSettings(BaseModel):
+    """A pipeline = one source stream pulled, mapped, validated and loaded on a schedule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str
+    stream: str
+    mapping: str = Field(description="mapping file name under mappings/, without .yaml")
+    suite: str = Field(description="expectation suite name under expectations/")
+    entity: str = Field(description="canonical entity, e.g. 'penduduk'")
+    schedule: str | None = Field(default="@daily", description="cron or preset; null = manual")
+    max_error_rate: float = Field(default=0.2, ge=0, le=1)
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("stream", "entity")
+    @classmethod
+    def _identifier(cls, v: str) -> str:
+        if not v.isidentifier():
+            raise ValueError(f"{v!r} must be a plain identifier")
+        return v
+
+
+class SimpulConfig(BaseModel):
+    """The whole ``simpul.yaml``: sources and pipelines, validated once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kabupaten: str = "16.08"
+    kecamatan: list[str] = Field(default_factory=lambda: ["16.08.01"])
+    sources: dict[str, SourceSettings]
+    pipelines: dict[str, PipelineSettings]
+
+    def pipeline(self, name: str) -> PipelineSettings:
+        try:
+            return self.pipelines[name]
+        except KeyError:
+            known = ", ".join(sorted(self.pipelines)) or "(none)"
+            raise ConfigError(f"unknown pipeline {name!r}; known: {known}") from None
+
+    def model_post_init(self, __context: object) -> None:
+        for name, p in self.pipelines.items():
+            if p.source not in self.sources:
+                raise ConfigError(f"pipeline {name!r} names unknown source {p.source!r}")
+
+
+def load_config(path: Path | str | None = None) -> SimpulConfig:
+    """Read and validate the config; errors name the file and the offending key."""
+    path = Path(path or os.environ.get("SIMPUL_CONFIG") or DEFAULT_CONFIG)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        return SimpulConfig.model_validate(raw or {})
+    except ValidationError as exc:
+        lines = [f"{path}: invalid config"]
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            lines.append(f"  {loc}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+class Paths(BaseModel):
+    """Where a run keeps its files; everything lives under one home folder."""
+
+    home: Path
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def staging(self) -> Path:
+        return self.home / "staging"
+
+    @property
+    def reports(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def world(self) -> Path:
+        return self.home / "world"
+
+
+@lru_cache(maxsize=1)
+def _default_home() -> Path:
+    return PROJECT_ROOT / "var"
+
+
+def home() -> Path:
+    """The data folder: ``SIMPUL_HOME`` or ``./var`` in the project."""
+    return Path(os.environ.get("SIMPUL_HOME") or _default_home()).resolve()
+
+
+def paths() -> Paths:
+    return Paths(home=home())
+
+
+def warehouse_url() -> str:
+    """``SIMPUL_WAREHOUSE_URL`` (e.g. ``postgresql+psycopg://...``) or a DuckDB file in home."""
+    url = os.environ.get("SIMPUL_WAREHOUSE_URL")
+    if url:
+        return url
+    return f"duckdb:///{home() / 'warehouse.duckdb'}"

@@ -1,0 +1,1 @@
+"""Domain rules of Indonesian population administration (NIK, code lists, regions)."""

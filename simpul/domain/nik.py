@@ -1,0 +1,91 @@
+"""NIK (Nomor Induk Kependudukan) rules, vectorised over pandas Series.
+
+Structure ``PP KK CC DDMMYY SSSS``: first-registration region, birth date with day + 40 for
+women, an opaque serial (never 0000). There is no check digit. Rules from ../shared/DOMAIN.md;
+published validators get the century and the BPS/Kemendagri order wrong, so we own these.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from simpul.domain.regions import province_codes
+
+NIK_PATTERN = r"^\d{16}$"
+
+
+def _parts(nik: pd.Series) -> pd.DataFrame:
+    s = nik.astype("string")
+    return pd.DataFrame(
+        {
+            "prov": s.str.slice(0, 2),
+            "day": pd.to_numeric(s.str.slice(6, 8), errors="coerce"),
+            "month": pd.to_numeric(s.str.slice(8, 10), errors="coerce"),
+            "yy": pd.to_numeric(s.str.slice(10, 12), errors="coerce"),
+            "serial": s.str.slice(12, 16),
+        },
+        index=nik.index,
+    )
+
+
+def is_temporary_nik(nik: pd.Series) -> pd.Series:
+    """OpenSID's temporary NIK ('0' + 10-digit village code + 5-digit serial) or '0' (none)."""
+    s = nik.astype("string")
+    return (s == "0") | (s.str.fullmatch(r"0\d{15}") & s.str.slice(1, 2).ne("0")).fillna(False)
+
+
+def structure_ok(nik: pd.Series) -> pd.Series:
+    """16 digits, known province, plausible day (01-31 / 41-71) and month, serial != 0000.
+
+    Null values are *not* judged here (a not-null rule says that); they return True.
+    """
+    s = nik.astype("string")
+    digits = s.str.fullmatch(r"\d{16}").fillna(False).astype(bool)
+    p = _parts(s)
+    day = p["day"]
+    plain_day = day.where(day <= 40, day - 40)
+    ok = (
+        digits
+        & p["prov"].isin(province_codes()).fillna(False).astype(bool)
+        & (((day >= 1) & (day <= 31)) | ((day >= 41) & (day <= 71))).fillna(False).astype(bool)
+        & ((p["month"] >= 1) & (p["month"] <= 12)).fillna(False).astype(bool)
+        & (p["serial"] != "0000").fillna(False).astype(bool)
+    )
+    # the DDMMYY must be a real calendar date (century is irrelevant except for 29 Feb: use 2000)
+    dates = pd.to_datetime(
+        {
+            "year": 2000 + p["yy"].fillna(0),
+            "month": p["month"].clip(1, 12).fillna(1),
+            "day": plain_day.clip(1, 31).fillna(1),
+        },
+        errors="coerce",
+    )
+    real = dates.notna() & (dates.dt.day == plain_day)
+    ok = ok & real.fillna(False).astype(bool)
+    return ok | s.isna()
+
+
+def agrees_with_birth(
+    nik: pd.Series, tanggal_lahir: pd.Series, jenis_kelamin: pd.Series
+) -> pd.Series:
+    """DDMMYY of the NIK equals the birth date (day + 40 for women); day > 40 iff female.
+
+    ``jenis_kelamin`` uses the SIAK code: "1" laki-laki, "2" perempuan. Rows where any input is
+    null, or the NIK is not 16 digits, are not judged (True): other rules cover them.
+    """
+    s = nik.astype("string")
+    born = pd.to_datetime(tanggal_lahir, errors="coerce")
+    female = jenis_kelamin.astype("string") == "2"
+    p = _parts(s)
+    expected_day = born.dt.day + female.astype("Int64") * 40
+    ok = (
+        (p["day"] == expected_day) & (p["month"] == born.dt.month) & (p["yy"] == born.dt.year % 100)
+    )
+    judged = s.str.fullmatch(r"\d{16}").fillna(False) & born.notna() & jenis_kelamin.notna()
+    return (ok.fillna(False).astype(bool)) | ~judged.astype(bool)
+
+
+def in_region(nik: pd.Series, prefix_digits: str) -> pd.Series:
+    """First-registration region starts with e.g. '1608' (warning only: people move)."""
+    s = nik.astype("string")
+    return s.str.startswith(prefix_digits).fillna(True).astype(bool)

@@ -1,0 +1,21 @@
+"""Exceptions that carry an operator-readable message (the CLI prints them without a trace)."""
+
+from __future__ import annotations
+
+import sqlalchemy.exc
+
+from connectors.base.http import HttpError
+from simpul.config import ConfigError
+from simpul.landing import LandingError
+from simpul.pipeline import PipelineError
+from simpul.warehouse.ops import ReconcileError
+
+OPERATOR_ERRORS: tuple[type[BaseException], ...] = (
+    ConfigError,
+    HttpError,
+    LandingError,
+    PipelineError,
+    ReconcileError,
+    sqlalchemy.exc.ProgrammingError,
+    sqlalchemy.exc.OperationalError,
+)

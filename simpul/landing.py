@@ -1,0 +1,154 @@
+"""Immutable raw landing: every delivery becomes Parquet plus a manifest before anything else.
+
+The manifest is written last and atomically, so a delivery without one is incomplete (a crash
+mid-write) and is never processed. Files are made read-only once complete. Any load can be
+replayed from here without calling the agency again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+MANIFEST = "_manifest.json"
+DATA = "data.parquet"
+
+
+class LandingError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Manifest:
+    load_id: str
+    source: str
+    stream: str
+    extracted_at: str
+    row_count: int
+    sha256: str
+    schema_hash: str
+    columns: list[str]
+    cursor_from: str | None
+    cursor_to: str | None
+    file: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.file)
+
+
+def new_load_id(source: str, stream: str, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"{source}.{stream}.{now:%Y%m%dT%H%M%S}.{uuid.uuid4().hex[:8]}"
+
+
+def schema_hash(schema: pa.Schema) -> str:
+    text = ",".join(f"{f.name}:{f.type}" for f in schema)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def land(
+    batches: Iterable[pa.RecordBatch],
+    *,
+    root: Path,
+    source: str,
+    stream: str,
+    load_id: str | None = None,
+    cursor_from: str | None = None,
+    cursor_to: Callable[[], str | None] | str | None = None,
+    extracted_at: datetime | None = None,
+) -> Manifest:
+    """Stream ``batches`` into ``root/<source>/<stream>/<load_id>/`` and seal it with a manifest.
+
+    ``cursor_to`` is called after the last batch (the connector knows the range only then).
+    """
+    load_id = load_id or new_load_id(source, stream)
+    extracted_at = extracted_at or datetime.now(UTC)
+    folder = root / source / stream / load_id
+    if (folder / MANIFEST).exists():
+        raise LandingError(f"{folder}: already landed; landed deliveries are immutable")
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / (DATA + ".partial")
+    writer: pq.ParquetWriter | None = None
+    rows = 0
+    schema: pa.Schema | None = None
+    try:
+        for batch in batches:
+            if writer is None:
+                schema = batch.schema
+                writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+            elif batch.schema != schema:
+                raise LandingError(
+                    f"{source}/{stream}: columns changed within one delivery "
+                    f"({sorted(set(batch.schema.names) ^ set(schema.names))})"
+                )
+            writer.write_batch(batch)
+            rows += batch.num_rows
+        if writer is None:  # an empty delivery is still a delivery: record it
+            schema = pa.schema([])
+            writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+        writer.close()
+        writer = None
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        data = folder / DATA
+        os.replace(tmp, data)
+    except OSError as exc:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+        raise LandingError(f"{folder}: cannot write landed data: {exc.strerror or exc}") from None
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    manifest = Manifest(
+        load_id=load_id,
+        source=source,
+        stream=stream,
+        extracted_at=extracted_at.isoformat(),
+        row_count=rows,
+        sha256=_sha256(data),
+        schema_hash=schema_hash(schema),
+        columns=list(schema.names),
+        cursor_from=cursor_from,
+        cursor_to=cursor_to() if callable(cursor_to) else cursor_to,
+        file=str(data),
+    )
+    tmp_manifest = folder / (MANIFEST + ".partial")
+    tmp_manifest.write_text(json.dumps(asdict(manifest), indent=2))
+    os.replace(tmp_manifest, folder / MANIFEST)
+    data.chmod(0o444)
+    return manifest
+
+
+def find_manifest(root: Path, load_id: str) -> Manifest:
+    """Locate a sealed delivery by load id (``source.stream.timestamp.suffix``)."""
+    parts = load_id.split(".")
+    if len(parts) < 4:
+        raise LandingError(f"{load_id!r} is not a load id")
+    path = root / parts[0] / parts[1] / load_id / MANIFEST
+    if not path.exists():
+        raise LandingError(f"no sealed delivery {load_id} under {root}")
+    manifest = Manifest(**json.loads(path.read_text()))
+    if _sha256(manifest.path) != manifest.sha256:
+        raise LandingError(f"{manifest.path}: SHA-256 does not match its manifest (tampered?)")
+    return manifest

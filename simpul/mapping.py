@@ -1,0 +1,234 @@
+"""Declarative mappings (``mappings/*.yaml``): a source stream's rows -> the canonical model.
+
+A mapping file is validated against :class:`MappingSpec` when loaded. Applying it never raises
+on bad data: a value that cannot be mapped becomes null and a :class:`MappingIssue` names the
+row and field, so the row is quarantined with a reason instead of crashing the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import pyarrow as pa
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from simpul.config import PROJECT_ROOT, ConfigError
+from simpul.domain.regions import code_lists
+from simpul.domain.text import clean_digits, clean_text
+from simpul.model import Entity, entity
+
+MAPPINGS_DIR = PROJECT_ROOT / "mappings"
+
+Transform = Literal["text", "upper", "digits", "rtrw"]
+
+
+class FieldSpec(BaseModel):
+    """How one canonical column is produced."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str | None = Field(default=None, alias="from", description="source column")
+    concat: list[str] | None = Field(default=None, description="source columns joined by '.'")
+    pad: list[int] | None = Field(default=None, description="zero-pad widths for concat parts")
+    transform: Transform = "text"
+    code_list: str | None = Field(default=None, description="translate labels to codes")
+    aliases: dict[str, str] = Field(default_factory=dict, description="extra label -> code")
+    values: dict[str, str] | None = Field(default=None, description="explicit value map")
+    date_formats: list[str] | None = Field(default=None, description="strptime formats, in order")
+    excel_serial: bool = Field(default=False, description="accept Excel serial day numbers")
+    timestamp: bool = False
+
+    @model_validator(mode="after")
+    def _one_input(self) -> FieldSpec:
+        if (self.source is None) == (self.concat is None):
+            raise ValueError("give exactly one of 'from' or 'concat'")
+        if self.pad and (not self.concat or len(self.pad) != len(self.concat)):
+            raise ValueError("'pad' needs one width per 'concat' column")
+        if self.code_list and self.code_list not in code_lists():
+            raise ValueError(f"unknown code_list {self.code_list!r}")
+        return self
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.concat or [self.source]  # type: ignore[list-item]
+
+
+class MappingSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    source: str
+    stream: str
+    entity: str
+    cursor: str | None = Field(default=None, description="canonical column that orders changes")
+    fields: dict[str, FieldSpec]
+
+    @model_validator(mode="after")
+    def _complete(self) -> MappingSpec:
+        ent = entity(self.entity)
+        missing = set(ent.column_names) - set(self.fields)
+        extra = set(self.fields) - set(ent.column_names)
+        if missing or extra:
+            raise ValueError(
+                f"fields must match entity {ent.name!r}: missing {sorted(missing)}, "
+                f"unknown {sorted(extra)}"
+            )
+        return self
+
+    @property
+    def source_columns(self) -> set[str]:
+        return {c for f in self.fields.values() for c in f.inputs}
+
+
+def load_mapping(name: str, directory: Path = MAPPINGS_DIR) -> MappingSpec:
+    path = directory / f"{name}.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return MappingSpec.model_validate(raw)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: mapping file not found") from None
+    except ValidationError as exc:
+        msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: invalid mapping: {msgs}") from None
+
+
+@dataclass(frozen=True)
+class MappingIssue:
+    row: int
+    field: str
+    source_column: str
+    problem_en: str
+    problem_id: str
+
+
+def _label_key(s: pd.Series) -> pd.Series:
+    return s.astype("string").str.upper().str.replace(r"\s+", "", regex=True)
+
+
+class Mapper:
+    """Applies one :class:`MappingSpec` to pandas frames of source rows."""
+
+    def __init__(self, spec: MappingSpec):
+        self.spec = spec
+        self.entity: Entity = entity(spec.entity)
+        lists = code_lists()
+        self._lookup: dict[str, dict[str, str]] = {}
+        for name, f in spec.fields.items():
+            if f.code_list:
+                table = {k.upper(): k for k in lists[f.code_list]}  # codes themselves are fine
+                for code, label in lists[f.code_list].items():
+                    table["".join(label.upper().split())] = code
+                for alias, code in f.aliases.items():
+                    table["".join(alias.upper().split())] = code
+                self._lookup[name] = table
+            elif f.values is not None:
+                self._lookup[name] = {"".join(k.upper().split()): v for k, v in f.values.items()}
+
+    def check_columns(self, columns: list[str]) -> list[str]:
+        """Source columns the mapping needs that the delivery lacks (schema drift)."""
+        return sorted(self.spec.source_columns - set(columns))
+
+    def apply(self, frame: pd.DataFrame, rows: pd.Series) -> tuple[pa.Table, list[MappingIssue]]:
+        """Map a frame; ``rows`` holds each row's 1-based number in the delivery."""
+        issues: list[MappingIssue] = []
+        out: dict[str, pd.Series] = {}
+        for name, f in self.spec.fields.items():
+            raw = self._input(frame, f)
+            value, bad = self._convert(name, f, raw)
+            out[name] = value
+            if bad.any():
+                col = ",".join(f.inputs)
+                for r in rows[bad]:  # raw values may be personal data: never in messages
+                    issues.append(
+                        MappingIssue(
+                            int(r),
+                            name,
+                            col,
+                            f"value of {col} cannot be read as {name} ({_describe(f)[0]})",
+                            f"nilai {col} tidak dapat dibaca sebagai {name} ({_describe(f)[1]})",
+                        )
+                    )
+        table = pa.table(
+            {
+                c.name: pa.array(out[c.name], type=c.type, from_pandas=True)
+                for c in self.entity.columns
+            }
+        )
+        return table, issues
+
+    @staticmethod
+    def _input(frame: pd.DataFrame, f: FieldSpec) -> pd.Series:
+        if f.concat:
+            parts = []
+            for col, width in zip(f.concat, f.pad or [0] * len(f.concat), strict=True):
+                p = clean_digits(frame[col])
+                parts.append(p.str.zfill(width) if width else p)
+            joined = parts[0]
+            for p in parts[1:]:
+                joined = joined + "." + p
+            return joined
+        return (
+            frame[f.source].astype("string")
+            if f.source in frame
+            else pd.Series(pd.NA, index=frame.index, dtype="string")
+        )
+
+    def _convert(self, name: str, f: FieldSpec, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+        present = clean_text(raw).notna()
+        if f.transform == "digits" or f.concat:
+            val = clean_digits(raw) if not f.concat else raw
+        elif f.transform == "rtrw":
+            v = clean_text(raw).str.replace(r"\.0$", "", regex=True)
+            v = v.mask(v.isin(["-", "0", "00", "000"]), pd.NA)
+            ok = v.str.fullmatch(r"\d{1,3}").fillna(True)
+            val = v.where(ok).str.zfill(3)
+        else:
+            val = clean_text(raw)
+            if f.transform == "upper":
+                val = val.str.upper()
+        if name in self._lookup:
+            val = _label_key(val).map(self._lookup[name]).astype("string")
+        elif f.date_formats or f.excel_serial:
+            val = _parse_dates(val, f.date_formats or [], f.excel_serial)
+        elif f.timestamp:
+            val = pd.to_datetime(val, utc=True, errors="coerce", format="ISO8601")
+        bad = present & pd.Series(val, index=raw.index).isna()
+        return val, bad.fillna(False).astype(bool)
+
+
+def _parse_dates(s: pd.Series, formats: list[str], excel_serial: bool) -> pd.Series:
+    """Try each format in order; Excel serials ('34703', '34703.0') count days from 1899-12-30."""
+    result = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
+    for fmt in formats:
+        todo = result.isna() & s.notna()
+        if not todo.any():
+            break
+        result[todo] = pd.to_datetime(s[todo], format=fmt, errors="coerce")
+    if excel_serial:
+        todo = result.isna() & s.notna()
+        cand = s[todo]
+        serial = cand[cand.str.fullmatch(r"\d{4,5}(\.0+)?").fillna(False).astype(bool)]
+        days = pd.to_numeric(serial, errors="coerce")
+        result[serial.index] = pd.Timestamp("1899-12-30") + pd.to_timedelta(days, unit="D")
+    return result.dt.date.astype("object").where(result.notna(), None)
+
+
+def _describe(f: FieldSpec) -> tuple[str, str]:
+    """What the field expects, in English and Indonesian."""
+    if f.code_list:
+        return f"code list {f.code_list}", f"daftar kode {f.code_list}"
+    if f.values is not None:
+        allowed = ", ".join(sorted(f.values))
+        return f"one of {allowed}", f"salah satu dari {allowed}"
+    if f.date_formats or f.excel_serial:
+        fmts = " / ".join(f.date_formats or []) + (" / Excel serial" if f.excel_serial else "")
+        return f"date {fmts}", f"tanggal {fmts}"
+    if f.timestamp:
+        return "ISO 8601 timestamp", "waktu ISO 8601"
+    if f.transform == "rtrw":
+        return "RT/RW number", "nomor RT/RW"
+    return "text", "teks"

@@ -1,0 +1,1 @@
+"""Airflow wiring: DAGs generated from ``simpul.yaml``. Only imported by files in ``dags/``."""

@@ -1,0 +1,251 @@
+"""The pipeline stages: extract -> transform (map + validate) -> load.
+
+Each stage takes and returns small dicts of ids, paths and counts, so Airflow passes them through
+XCom while the data itself stays in files (landing, staging) and the warehouse. ``run`` chains
+the stages for the CLI. Every record received ends up loaded, quarantined with its reasons, or
+counted as an exact duplicate, and ``load`` refuses to commit if the counts do not reconcile.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from simpul.config import ConfigError, PipelineSettings, SimpulConfig, load_config, paths
+from simpul.landing import find_manifest, land
+from simpul.mapping import Mapper, load_mapping
+from simpul.validate import FAILURE_COLUMNS, run_suite
+from simpul.warehouse import open_warehouse, ops
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 50_000
+
+
+class PipelineError(Exception):
+    """A run stopped for a reason an operator can act on (message in English and Indonesian)."""
+
+
+def _config(cfg: SimpulConfig | None) -> SimpulConfig:
+    return cfg or load_config()
+
+
+def build_connector(cfg: SimpulConfig, source: str):
+    """Instantiate the connector of ``source`` with settings and secrets resolved."""
+    settings = cfg.sources[source]
+    if settings.connector == "siak":
+        from connectors.siak import SiakConnector
+
+        return SiakConnector(
+            settings.resolved_base_url(),
+            settings.secret("client_id"),
+            settings.secret("client_secret"),
+            kode_kecamatan=cfg.kecamatan[0] if len(cfg.kecamatan) == 1 else None,
+            page_size=settings.page_size,
+            timeout=settings.timeout_seconds,
+        )
+    raise ConfigError(f"source {source!r}: unknown connector {settings.connector!r}")
+
+
+def extract(name: str, cfg: SimpulConfig | None = None) -> dict[str, Any]:
+    """Pull changes since the stored cursor and land them raw (Parquet + manifest)."""
+    from connectors.base.contract import ReadResult
+
+    cfg = _config(cfg)
+    p = cfg.pipeline(name)
+    wh = open_warehouse()
+    try:
+        since = ops.get_cursor(wh, p.source, p.stream)
+    finally:
+        wh.dispose()
+    connector = build_connector(cfg, p.source)
+    result = ReadResult()
+    started = time.monotonic()
+    manifest = land(
+        connector.read(p.stream, since=since, result=result),
+        root=paths().landing,
+        source=p.source,
+        stream=p.stream,
+        cursor_from=since,
+        cursor_to=lambda: result.cursor_max,
+    )
+    log.info(
+        "landed %s: %d rows in %.1fs",
+        manifest.load_id,
+        manifest.row_count,
+        time.monotonic() - started,
+    )
+    return {
+        "pipeline": name,
+        "load_id": manifest.load_id,
+        "rows": manifest.row_count,
+        "file": manifest.file,
+    }
+
+
+def _staging(load_id: str) -> Path:
+    return paths().staging / load_id
+
+
+def transform(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[str, Any]:
+    """Map a landed delivery to the canonical model and validate it; write staging files."""
+    cfg = _config(cfg)
+    p = cfg.pipeline(name)
+    manifest = find_manifest(paths().landing, load_id)
+    mapper = Mapper(load_mapping(p.mapping))
+    missing = mapper.check_columns(manifest.columns)
+    if missing and manifest.row_count:
+        raise PipelineError(
+            f"{manifest.file}: delivery lacks columns {missing} that mapping {p.mapping} needs "
+            f"(schema changed?) / kiriman tidak memuat kolom {missing} yang dibutuhkan pemetaan "
+            f"{p.mapping} (skema berubah?)"
+        )
+    mapped_parts: list[pa.Table] = []
+    issues = []
+    raw_hash_parts: list[pd.Series] = []
+    offset = 0
+    pf = pq.ParquetFile(manifest.file)
+    for batch in pf.iter_batches(batch_size=BATCH_ROWS):
+        frame = batch.to_pandas(types_mapper=pd.ArrowDtype).astype("string")
+        rows = pd.Series(range(offset + 1, offset + 1 + len(frame)), index=frame.index)
+        table, batch_issues = mapper.apply(frame, rows)
+        mapped_parts.append(table.append_column("_row", pa.array(rows, pa.int64())))
+        issues.extend(batch_issues)
+        raw_hash_parts.append(pd.util.hash_pandas_object(frame.fillna("\x00"), index=False))
+        offset += len(frame)
+    entity_schema = mapper.entity.schema.append(pa.field("_row", pa.int64()))
+    mapped = pa.concat_tables(mapped_parts) if mapped_parts else entity_schema.empty_table()
+    frame = mapped.to_pandas(types_mapper=_types_mapper)
+    # exact copies of an earlier row in the same delivery (e.g. a page served twice)
+    raw_hash = (
+        pd.concat(raw_hash_parts, ignore_index=True)
+        if raw_hash_parts
+        else pd.Series([], dtype="uint64")
+    )
+    duplicate = raw_hash.duplicated(keep="first").to_numpy()
+    unique = frame[~duplicate] if len(frame) else frame
+
+    findings = pd.DataFrame.from_records(
+        [
+            {
+                "row": i.row,
+                "rule": f"mapping_{i.field}",
+                "severity": "error",
+                "field": i.field,
+                "reason_en": i.problem_en,
+                "reason_id": i.problem_id,
+            }
+            for i in issues
+        ],
+        columns=FAILURE_COLUMNS,
+    )
+    findings = findings[findings["row"].isin(unique["_row"])]
+    stage = _staging(load_id)
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    summary: dict[str, Any] = {"checks": []}
+    if len(unique):
+        gx_failures, summary = run_suite(
+            unique.drop(columns=["_row"]),
+            p.suite,
+            unique["_row"].reset_index(drop=True),
+            docs_dir=stage,
+            kabupaten=cfg.kabupaten,
+        )
+        findings = pd.concat([findings, gx_failures], ignore_index=True)
+    error_rows = set(findings.loc[findings["severity"] == "error", "row"])
+    warn_rows = set(findings.loc[findings["severity"] == "warn", "row"]) - error_rows
+    status = pd.Series("valid", index=frame.index)
+    status[frame["_row"].isin(error_rows)] = "quarantine"
+    status[duplicate] = "duplicate"
+    frame["_status"] = status.to_numpy()
+    counts = {
+        "received": manifest.row_count,
+        "valid": int((status == "valid").sum()),
+        "quarantined": int((status == "quarantine").sum()),
+        "duplicate": int((status == "duplicate").sum()),
+        "warned": len(warn_rows),
+    }
+    if counts["valid"] + counts["quarantined"] + counts["duplicate"] != counts["received"]:
+        raise PipelineError(f"{load_id}: row counts do not reconcile: {counts}")
+    checked = counts["received"] - counts["duplicate"]
+    error_rate = counts["quarantined"] / checked if checked else 0.0
+    held = error_rate > p.max_error_rate
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), stage / "mapped.parquet")
+    pq.write_table(
+        pa.Table.from_pandas(findings.astype({"row": "int64"}), preserve_index=False),
+        stage / "findings.parquet",
+    )
+    result = {
+        "pipeline": name,
+        "load_id": load_id,
+        "staging": str(stage),
+        **counts,
+        "error_rate": round(error_rate, 4),
+        "held": held,
+        "rules_failed": {
+            c["rule"]: c["failed_rows"] for c in summary["checks"] if c["failed_rows"]
+        },
+    }
+    (stage / "summary.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _types_mapper(t: pa.DataType):
+    if pa.types.is_string(t):
+        return pd.StringDtype()
+    return None
+
+
+def load(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[str, Any]:
+    """Merge valid rows into core, quarantine the rest, record the load: one transaction."""
+    cfg = _config(cfg)
+    p = cfg.pipeline(name)
+    manifest = find_manifest(paths().landing, load_id)
+    stage = _staging(load_id)
+    summary = json.loads((stage / "summary.json").read_text())
+    wh = open_warehouse()
+    try:
+        return ops.commit_delivery(
+            wh,
+            pipeline=name,
+            settings=p,
+            manifest=manifest,
+            mapped=pq.read_table(stage / "mapped.parquet"),
+            findings=pq.read_table(stage / "findings.parquet"),
+            summary=summary,
+        )
+    finally:
+        wh.dispose()
+
+
+def run(name: str, cfg: SimpulConfig | None = None) -> dict[str, Any]:
+    """All stages in one process (``simpul run``)."""
+    cfg = _config(cfg)
+    from simpul.reference import load_reference
+
+    wh = open_warehouse()
+    try:
+        load_reference(wh)
+    finally:
+        wh.dispose()
+    started = datetime.now(UTC)
+    ex = extract(name, cfg)
+    tr = transform(name, ex["load_id"], cfg)
+    ld = load(name, ex["load_id"], cfg)
+    ld["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 1)
+    ld["rules_failed"] = tr["rules_failed"]
+    return ld
+
+
+__all__ = ["PipelineError", "PipelineSettings", "extract", "load", "run", "transform"]

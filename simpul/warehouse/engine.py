@@ -1,0 +1,136 @@
+"""Warehouse access: SQLAlchemy for connections and portable SQL, plus each engine's bulk path.
+
+DuckDB takes Arrow tables directly; PostgreSQL gets COPY. Everything else (DDL, merges, ops
+records) is the same SQL on both, so the same tests run against both engines.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from simpul.config import warehouse_url
+
+
+def quote_ident(name: str) -> str:
+    """Quote one SQL identifier; names never come from data, but quote them all the same."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(schema: str, table: str) -> str:
+    return f"{quote_ident(schema)}.{quote_ident(table)}"
+
+
+def sql_type(t: pa.DataType) -> str:
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "VARCHAR"
+    if pa.types.is_date32(t):
+        return "DATE"
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMP WITH TIME ZONE" if t.tz else "TIMESTAMP"
+    if pa.types.is_int64(t) or pa.types.is_int32(t):
+        return "BIGINT"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    if pa.types.is_floating(t):
+        return "DOUBLE PRECISION"
+    raise TypeError(f"no warehouse type for {t}")
+
+
+class Warehouse:
+    """A warehouse behind a SQLAlchemy engine; ``dialect`` is 'duckdb' or 'postgresql'."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        if self.dialect not in ("duckdb", "postgresql"):
+            raise ValueError(f"unsupported warehouse engine {self.dialect!r}")
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            result = conn.execute(sa.text(sql), params or {})
+            if not result.returns_rows:
+                conn.commit()
+                return []
+            return [dict(r._mapping) for r in result]
+
+    def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.text(sql), params or {}).scalar()
+
+    def table_exists(self, conn: Connection, schema: str, table: str) -> bool:
+        return bool(
+            conn.execute(
+                sa.text(
+                    "select count(*) from information_schema.tables "
+                    "where table_schema = :s and table_name = :t"
+                ),
+                {"s": schema, "t": table},
+            ).scalar()
+        )
+
+    def bulk_insert(self, conn: Connection, target: str, table: pa.Table) -> int:
+        """Append an Arrow table to quoted ``target`` in bulk, inside ``conn``'s transaction."""
+        if table.num_rows == 0:
+            return 0
+        cols = ", ".join(quote_ident(c) for c in table.column_names)
+        if self.dialect == "duckdb":
+            raw = conn.connection.driver_connection
+            name = "_simpul_bulk"
+            raw.register(name, table)
+            try:
+                conn.exec_driver_sql(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {name}")
+            finally:
+                raw.unregister(name)
+        else:
+            raw = conn.connection.driver_connection
+            with (
+                raw.cursor() as cur,
+                cur.copy(
+                    f"COPY {target} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER false)"
+                ) as copy,
+            ):
+                for batch in table.to_batches(max_chunksize=50_000):
+                    buf = io.BytesIO()
+                    pacsv.write_csv(
+                        pa.Table.from_batches([batch]),
+                        buf,
+                        pacsv.WriteOptions(include_header=False, quoting_style="needed"),
+                    )
+                    copy.write(buf.getvalue())
+        return table.num_rows
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_warehouse(url: str | None = None) -> Warehouse:
+    """Open (and migrate) the warehouse at ``url`` or the configured default."""
+    from simpul.warehouse.migrations import migrate
+
+    url = url or warehouse_url()
+    if url.startswith("duckdb:///"):
+        from pathlib import Path
+
+        Path(url.removeprefix("duckdb:///")).parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    wh = Warehouse(sa.create_engine(url, future=True))
+    migrate(wh)
+    return wh

@@ -1,0 +1,95 @@
+"""Versioned schema migrations: the only way the warehouse schema changes.
+
+Each migration is a function applied once, in order, inside a transaction, and recorded in
+``ops.schema_migrations``. Canonical tables are generated from :mod:`simpul.model`, so DDL never
+drifts from what mappings produce. Add a new migration; never edit an applied one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from simpul.model import LINEAGE, PENDUDUK, Entity
+from simpul.warehouse.engine import Warehouse, qualified, quote_ident, sql_type
+
+SCHEMAS = ("ref", "raw", "core", "marts", "ops")
+
+
+def _create_entity(conn: Connection, ent: Entity) -> None:
+    cols = [f"{quote_ident(c.name)} {sql_type(c.type)}" for c in ent.columns]
+    cols += [f"{quote_ident(f.name)} {sql_type(f.type)}" for f in LINEAGE]
+    cols.append(f"{quote_ident('_merged_at')} TIMESTAMP WITH TIME ZONE")
+    cols.append(f"PRIMARY KEY ({', '.join(quote_ident(k) for k in ent.key)})")
+    conn.exec_driver_sql(f"CREATE TABLE {qualified('core', ent.name)} ({', '.join(cols)})")
+
+
+def m0001_base(conn: Connection) -> None:
+    """Layers, ops tables (loads, cursors, findings, quarantine) and reference tables."""
+    ts = "TIMESTAMP WITH TIME ZONE"
+    for ddl in (
+        f"""CREATE TABLE ops.loads (
+            load_id VARCHAR PRIMARY KEY, pipeline VARCHAR, source VARCHAR, stream VARCHAR,
+            entity VARCHAR, status VARCHAR NOT NULL, extracted_at {ts}, loaded_at {ts},
+            cursor_from VARCHAR, cursor_to VARCHAR, rows_received BIGINT, rows_loaded BIGINT,
+            rows_quarantined BIGINT, rows_duplicate BIGINT, rows_warned BIGINT,
+            sha256 VARCHAR, landed_file VARCHAR, message VARCHAR)""",
+        f"""CREATE TABLE ops.cursors (
+            source VARCHAR, stream VARCHAR, cursor_value VARCHAR, load_id VARCHAR,
+            updated_at {ts}, PRIMARY KEY (source, stream))""",
+        f"""CREATE TABLE ops.dq_findings (
+            load_id VARCHAR, row_number BIGINT, rule VARCHAR, severity VARCHAR, field VARCHAR,
+            reason_en VARCHAR, reason_id VARCHAR, found_at {ts},
+            PRIMARY KEY (load_id, row_number, rule))""",
+        f"""CREATE TABLE ops.quarantine (
+            load_id VARCHAR, source VARCHAR, stream VARCHAR, entity VARCHAR, row_number BIGINT,
+            record_key VARCHAR, rules VARCHAR, reasons_en VARCHAR, reasons_id VARCHAR,
+            record_json VARCHAR, status VARCHAR, quarantined_at {ts}, resolved_at {ts},
+            PRIMARY KEY (load_id, row_number))""",
+        """CREATE TABLE ref.wilayah (
+            kode VARCHAR PRIMARY KEY, tingkat VARCHAR NOT NULL, kode_induk VARCHAR,
+            nama VARCHAR NOT NULL)""",
+        """CREATE TABLE ref.kode (
+            daftar VARCHAR, kode VARCHAR, label VARCHAR, sumber VARCHAR,
+            PRIMARY KEY (daftar, kode))""",
+        f"""CREATE TABLE ref.versions (name VARCHAR PRIMARY KEY, sha256 VARCHAR, loaded_at {ts})""",
+    ):
+        conn.exec_driver_sql(ddl)
+
+
+def m0002_core_penduduk(conn: Connection) -> None:
+    """core.penduduk and its raw landing table (all source values as delivered, as text)."""
+    _create_entity(conn, PENDUDUK)
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "base", m0001_base),
+    (2, "core_penduduk", m0002_core_penduduk),
+]
+
+
+def migrate(wh: Warehouse) -> list[int]:
+    """Apply pending migrations; returns the versions applied now."""
+    applied_now: list[int] = []
+    with wh.begin() as conn:
+        for schema in SCHEMAS:
+            conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+        conn.exec_driver_sql(
+            "CREATE TABLE IF NOT EXISTS ops.schema_migrations (version INTEGER PRIMARY KEY, "
+            "name VARCHAR, applied_at TIMESTAMP WITH TIME ZONE)"
+        )
+        done = {r[0] for r in conn.execute(sa.text("select version from ops.schema_migrations"))}
+    for version, name, fn in MIGRATIONS:
+        if version in done:
+            continue
+        with wh.begin() as conn:
+            fn(conn)
+            conn.execute(
+                sa.text("insert into ops.schema_migrations values (:v, :n, :t)"),
+                {"v": version, "n": name, "t": datetime.now(UTC)},
+            )
+        applied_now.append(version)
+    return applied_now
