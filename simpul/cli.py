@@ -53,6 +53,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from simpul.pipeline import replay
+
+    result = replay(args.pipeline, args.load_id)
+    print(_table([{k: result[k] for k in (
+        "load_id", "status", "rows_received", "rows_loaded", "rows_quarantined",
+        "rows_duplicate")}]))
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from simpul.status import status_report
 
@@ -88,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run one pipeline once (extract, map, validate, load)")
     p.add_argument("pipeline", help="pipeline name from simpul.yaml, e.g. siak_penduduk")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("replay", help="re-load a landed delivery from raw (no agency call)")
+    p.add_argument("pipeline")
+    p.add_argument("load_id")
+    p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("status", help="last runs, row counts, quarantine counts")
     p.add_argument("--limit", type=int, default=10)

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from simpul.config import ConfigError, PipelineSettings, SimpulConfig, load_config, paths
 from simpul.landing import find_manifest, land
 from simpul.mapping import Mapper, load_mapping
+from simpul.reports import write_dq_report
 from simpul.validate import FAILURE_COLUMNS, run_suite
 from simpul.warehouse import open_warehouse, ops
 
@@ -197,7 +198,11 @@ def transform(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[
             c["rule"]: c["failed_rows"] for c in summary["checks"] if c["failed_rows"]
         },
     }
+    keys = frame.set_index("_row")[mapper.entity.key[0]]
+    result["reports"] = write_dq_report(paths().reports / load_id, result, findings, keys)
     (stage / "summary.json").write_text(json.dumps(result, indent=2))
+    log.info("validated %s: %d valid, %d quarantined, %d duplicate, %d warned", load_id,
+             counts["valid"], counts["quarantined"], counts["duplicate"], counts["warned"])
     return result
 
 
@@ -248,4 +253,11 @@ def run(name: str, cfg: SimpulConfig | None = None) -> dict[str, Any]:
     return ld
 
 
-__all__ = ["PipelineError", "PipelineSettings", "extract", "load", "run", "transform"]
+def replay(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[str, Any]:
+    """Re-map, re-validate and re-load a landed delivery without calling the agency again."""
+    cfg = _config(cfg)
+    transform(name, load_id, cfg)
+    return load(name, load_id, cfg)
+
+
+__all__ = ["PipelineError", "PipelineSettings", "extract", "load", "replay", "run", "transform"]

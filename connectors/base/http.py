@@ -100,7 +100,8 @@ class HttpClient:
                 else:
                     raise HttpError(f"{method} {_path(url)} failed: HTTP {resp.status_code}")
             if attempt < self.retry.attempts:
-                wait = self.retry.delay(attempt, resp.headers.get("Retry-After") if resp else None)
+                retry_after = resp.headers.get("Retry-After") if resp is not None else None
+                wait = self.retry.delay(attempt, retry_after)
                 log.warning("%s %s: %s, retry %d in %.1fs", method, _path(url), last, attempt, wait)
                 self.sleep(wait)
         raise HttpError(

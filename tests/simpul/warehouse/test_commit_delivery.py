@@ -145,3 +145,17 @@ def test_bulk_insert_roundtrip_types(warehouse_url):
     assert rows[0] == {"a": "x,\"y\"\n", "b": date(2020, 2, 29), "d": 1}
     assert rows[1] == {"a": None, "b": None, "d": None}
     wh.dispose()
+
+
+def test_dq_report_is_bilingual_and_html_has_no_nik(warehouse_url):
+    from pathlib import Path
+
+    rows = [person(i) for i in range(1, 10)] + [person(10, AGAMA="???")]
+    staged, _ = deliver(rows)
+    html = Path(staged["reports"]["html"]).read_text()
+    csv = Path(staged["reports"]["csv"]).read_text()
+    assert "Laporan mutu data" in html and "data-quality report" in html
+    assert "mapping_agama" in html
+    nik = rows[-1]["NIK"]
+    assert nik not in html  # shareable summary
+    assert nik in csv and "daftar kode" in csv  # row details for the source agency
