@@ -37,8 +37,11 @@ def load_checks(suite: str, **kwargs: Any) -> list[Check]:
 
 
 def _quiet_gx() -> None:
+    """GX logs every ephemeral docs folder at INFO; operators only need its warnings."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    for name in ["great_expectations", *logging.root.manager.loggerDict]:
+        if name.startswith("great_expectations"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def run_suite(
@@ -53,6 +56,8 @@ def run_suite(
     _quiet_gx()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    _quiet_gx()  # again: GX creates its loggers on import
 
     checks = load_checks(suite, **kwargs)
     context = gx.get_context(mode="ephemeral")

@@ -265,20 +265,18 @@ def _quarantine(conn, wh, ent, manifest, mapped, landed, findings, now) -> None:
             ("quarantined_at", now),
         ):
             rows_out[col].append(val)
-    table = pa.table(rows_out).cast(
-        pa.schema(
-            [
-                pa.field(
-                    c,
-                    pa.int64()
-                    if c == "row_number"
-                    else (pa.timestamp("us", tz="UTC") if c == "quarantined_at" else pa.string()),
-                )
-                for c in rows_out
-            ]
-        )
+    types = {"row_number": pa.int64(), "quarantined_at": pa.timestamp("us", tz="UTC")}
+    schema = pa.schema([pa.field(c, types.get(c, pa.string())) for c in rows_out])
+    wh.bulk_insert(conn, "ops.quarantine", pa.table(rows_out, schema=schema))
+    # the same bad record delivered again (inclusive cursor, re-sent file): one open entry
+    conn.execute(
+        sa.text(
+            "UPDATE ops.quarantine SET status = 'superseded', resolved_at = :now "
+            "WHERE status = 'open' AND entity = :e AND load_id <> :id AND record_key IN "
+            "(SELECT record_key FROM ops.quarantine WHERE load_id = :id)"
+        ),
+        {"now": now, "e": ent.name, "id": manifest.load_id},
     )
-    wh.bulk_insert(conn, "ops.quarantine", table)
 
 
 def _advance_cursor(conn: Connection, manifest: Manifest, now: datetime) -> None:

@@ -159,3 +159,14 @@ def test_dq_report_is_bilingual_and_html_has_no_nik(warehouse_url):
     nik = rows[-1]["NIK"]
     assert nik not in html  # shareable summary
     assert nik in csv and "daftar kode" in csv  # row details for the source agency
+
+
+def test_bad_record_delivered_twice_has_one_open_quarantine_entry(warehouse_url):
+    rows = [person(i) for i in range(1, 10)] + [person(10, AGAMA="???")]
+    deliver(rows)
+    deliver(rows)
+    wh = open_warehouse()
+    statuses = wh.query("select status, count(*) as n from ops.quarantine group by status "
+                        "order by status")
+    assert statuses == [{"status": "open", "n": 1}, {"status": "superseded", "n": 1}]
+    wh.dispose()
