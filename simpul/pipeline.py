@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 from datetime import UTC, datetime
@@ -57,17 +58,25 @@ def build_connector(cfg: SimpulConfig, source: str):
     raise ConfigError(f"source {source!r}: unknown connector {settings.connector!r}")
 
 
-def extract(name: str, cfg: SimpulConfig | None = None) -> dict[str, Any]:
-    """Pull changes since the stored cursor and land them raw (Parquet + manifest)."""
+def extract(
+    name: str,
+    cfg: SimpulConfig | None = None,
+    *,
+    since: str | None = None,
+    full_refresh: bool = False,
+) -> dict[str, Any]:
+    """Pull changes since the stored cursor (or ``since``, for a backfill; everything with
+    ``full_refresh``) and land them raw (Parquet + manifest)."""
     from connectors.base.contract import ReadResult
 
     cfg = _config(cfg)
     p = cfg.pipeline(name)
-    wh = open_warehouse()
-    try:
-        since = ops.get_cursor(wh, p.source, p.stream)
-    finally:
-        wh.dispose()
+    if since is None and not full_refresh:
+        wh = open_warehouse()
+        try:
+            since = ops.get_cursor(wh, p.source, p.stream)
+        finally:
+            wh.dispose()
     connector = build_connector(cfg, p.source)
     result = ReadResult()
     started = time.monotonic()
@@ -97,8 +106,14 @@ def _staging(load_id: str) -> Path:
     return paths().staging / load_id
 
 
-def transform(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[str, Any]:
-    """Map a landed delivery to the canonical model and validate it; write staging files."""
+def transform(
+    name: str, load_id: str, cfg: SimpulConfig | None = None, *, released_by: str | None = None
+) -> dict[str, Any]:
+    """Map a landed delivery to the canonical model and validate it; write staging files.
+
+    ``released_by`` names the reviewer who released a held delivery: the error-rate gate is
+    then recorded but not applied (failing rows are still quarantined).
+    """
     cfg = _config(cfg)
     p = cfg.pipeline(name)
     manifest = find_manifest(paths().landing, load_id)
@@ -181,7 +196,7 @@ def transform(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[
         raise PipelineError(f"{load_id}: row counts do not reconcile: {counts}")
     checked = counts["received"] - counts["duplicate"]
     error_rate = counts["quarantined"] / checked if checked else 0.0
-    held = error_rate > p.max_error_rate
+    held = error_rate > p.max_error_rate and not released_by
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), stage / "mapped.parquet")
     pq.write_table(
         pa.Table.from_pandas(findings.astype({"row": "int64"}), preserve_index=False),
@@ -194,6 +209,7 @@ def transform(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[
         **counts,
         "error_rate": round(error_rate, 4),
         "held": held,
+        "released_by": released_by,
         "rules_failed": {
             c["rule"]: c["failed_rows"] for c in summary["checks"] if c["failed_rows"]
         },
@@ -201,8 +217,14 @@ def transform(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[
     keys = frame.set_index("_row")[mapper.entity.key[0]]
     result["reports"] = write_dq_report(paths().reports / load_id, result, findings, keys)
     (stage / "summary.json").write_text(json.dumps(result, indent=2))
-    log.info("validated %s: %d valid, %d quarantined, %d duplicate, %d warned", load_id,
-             counts["valid"], counts["quarantined"], counts["duplicate"], counts["warned"])
+    log.info(
+        "validated %s: %d valid, %d quarantined, %d duplicate, %d warned",
+        load_id,
+        counts["valid"],
+        counts["quarantined"],
+        counts["duplicate"],
+        counts["warned"],
+    )
     return result
 
 
@@ -253,11 +275,72 @@ def run(name: str, cfg: SimpulConfig | None = None) -> dict[str, Any]:
     return ld
 
 
+def release(
+    name: str, load_id: str, reviewer: str, cfg: SimpulConfig | None = None
+) -> dict[str, Any]:
+    """Load a delivery the quality gate held, after ``reviewer`` has looked at its report."""
+    from simpul.audit import audit
+
+    if not reviewer.strip():
+        raise PipelineError("a release needs the reviewer's name / pelepasan butuh nama peninjau")
+    cfg = _config(cfg)
+    transform(name, load_id, cfg, released_by=reviewer)
+    result = load(name, load_id, cfg)
+    audit("release", reviewer, pipeline=name, load_id=load_id, status=result["status"])
+    return result
+
+
+def backfill(
+    name: str, since: str, reviewer: str = "operator", cfg: SimpulConfig | None = None
+) -> dict[str, Any]:
+    """Fetch again everything changed since ``since`` (the merge makes re-fetching harmless;
+    the cursor never moves backwards)."""
+    from simpul.audit import audit
+
+    cfg = _config(cfg)
+    ex = extract(name, cfg, since=since)
+    transform(name, ex["load_id"], cfg)
+    result = load(name, ex["load_id"], cfg)
+    audit(
+        "backfill",
+        reviewer,
+        pipeline=name,
+        load_id=ex["load_id"],
+        since=since,
+        status=result["status"],
+    )
+    return result
+
+
 def replay(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[str, Any]:
-    """Re-map, re-validate and re-load a landed delivery without calling the agency again."""
+    """Re-map, re-validate and re-load a landed delivery without calling the agency again.
+
+    A delivery already loaded stays as it is (the load is idempotent); use it for deliveries
+    that landed but never loaded (a crash between stages) or after a mapping/rule fix.
+    """
+    from simpul.audit import audit
+
     cfg = _config(cfg)
     transform(name, load_id, cfg)
-    return load(name, load_id, cfg)
+    result = load(name, load_id, cfg)
+    audit(
+        "replay",
+        os.environ.get("USER", "operator"),
+        pipeline=name,
+        load_id=load_id,
+        status=result["status"],
+    )
+    return result
 
 
-__all__ = ["PipelineError", "PipelineSettings", "extract", "load", "replay", "run", "transform"]
+__all__ = [
+    "PipelineError",
+    "PipelineSettings",
+    "backfill",
+    "extract",
+    "load",
+    "release",
+    "replay",
+    "run",
+    "transform",
+]
