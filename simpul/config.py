@@ -33,6 +33,10 @@ class SourceSettings(BaseModel):
     agency: str = Field(description="the agency that owns the source, e.g. 'Disdukcapil'")
     base_url_env: str | None = Field(default=None, description="env var holding the base URL")
     base_url: str | None = Field(default=None, description="default base URL (no secrets)")
+    drop_url_env: str | None = Field(default=None, description="env var: folder/SFTP/S3 URL")
+    drop_url: str | None = Field(
+        default=None, description="default drop folder; relative paths are under SIMPUL_HOME"
+    )
     client_id_env: str | None = None
     client_secret_env: str | None = None
     page_size: int = Field(default=500, ge=1, le=10000)
@@ -44,6 +48,15 @@ class SourceSettings(BaseModel):
         if self.base_url:
             return self.base_url
         raise ConfigError(f"no base URL: set {self.base_url_env or 'base_url'}")
+
+    def resolved_drop_url(self) -> str:
+        if self.drop_url_env and os.environ.get(self.drop_url_env):
+            return os.environ[self.drop_url_env]
+        if not self.drop_url:
+            raise ConfigError(f"no drop folder: set {self.drop_url_env or 'drop_url'}")
+        if "://" in self.drop_url or self.drop_url.startswith("/"):
+            return self.drop_url
+        return str(home() / self.drop_url)
 
     def secret(self, which: Literal["client_id", "client_secret"]) -> str:
         env = getattr(self, f"{which}_env")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy.exc
 
+from connectors.base.files import FileFormatError
 from connectors.base.http import HttpError
 from simpul.config import ConfigError
 from simpul.landing import LandingError
@@ -12,6 +13,7 @@ from simpul.warehouse.ops import ReconcileError
 
 OPERATOR_ERRORS: tuple[type[BaseException], ...] = (
     ConfigError,
+    FileFormatError,
     HttpError,
     LandingError,
     PipelineError,

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from connectors.base.files import SOURCE_FILE, SOURCE_ROW
 from simpul.config import ConfigError, PipelineSettings, SimpulConfig, load_config, paths
 from simpul.landing import find_manifest, land
 from simpul.mapping import Mapper, load_mapping
@@ -54,6 +55,13 @@ def build_connector(cfg: SimpulConfig, source: str):
             kode_kecamatan=cfg.kecamatan[0] if len(cfg.kecamatan) == 1 else None,
             page_size=settings.page_size,
             timeout=settings.timeout_seconds,
+        )
+    if settings.connector == "opensid":
+        from connectors.opensid import OpenSidDropConnector
+
+        return OpenSidDropConnector(
+            settings.resolved_drop_url(),
+            kecamatan=cfg.kecamatan[0] if len(cfg.kecamatan) == 1 else None,
         )
     raise ConfigError(f"source {source!r}: unknown connector {settings.connector!r}")
 
@@ -128,6 +136,7 @@ def transform(
     mapped_parts: list[pa.Table] = []
     issues = []
     raw_hash_parts: list[pd.Series] = []
+    origin_parts: list[pd.Series] = []
     offset = 0
     pf = pq.ParquetFile(manifest.file)
     for batch in pf.iter_batches(batch_size=BATCH_ROWS):
@@ -137,6 +146,8 @@ def transform(
         mapped_parts.append(table.append_column("_row", pa.array(rows, pa.int64())))
         issues.extend(batch_issues)
         raw_hash_parts.append(pd.util.hash_pandas_object(frame.fillna("\x00"), index=False))
+        if SOURCE_FILE in frame.columns:  # file drops: where a person finds the row
+            origin_parts.append(frame[SOURCE_FILE] + ", baris/row " + frame[SOURCE_ROW])
         offset += len(frame)
     entity_schema = mapper.entity.schema.append(pa.field("_row", pa.int64()))
     mapped = pa.concat_tables(mapped_parts) if mapped_parts else entity_schema.empty_table()
@@ -215,7 +226,13 @@ def transform(
         },
     }
     keys = frame.set_index("_row")[mapper.entity.key[0]]
-    result["reports"] = write_dq_report(paths().reports / load_id, result, findings, keys)
+    origin = None
+    if origin_parts:
+        origin = pd.concat(origin_parts, ignore_index=True)
+        origin.index = frame["_row"].to_numpy()
+    result["reports"] = write_dq_report(
+        paths().reports / load_id, result, findings, keys, origin=origin
+    )
     (stage / "summary.json").write_text(json.dumps(result, indent=2))
     log.info(
         "validated %s: %d valid, %d quarantined, %d duplicate, %d warned",

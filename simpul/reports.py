@@ -15,44 +15,66 @@ import pandas as pd
 
 
 def write_dq_report(
-    out_dir: Path, summary: dict[str, Any], findings: pd.DataFrame, keys: pd.Series
+    out_dir: Path,
+    summary: dict[str, Any],
+    findings: pd.DataFrame,
+    keys: pd.Series,
+    origin: pd.Series | None = None,
 ) -> dict[str, str]:
-    """Write ``laporan_mutu_data.csv`` and ``laporan_mutu_data.html``; return their paths."""
+    """Write ``laporan_mutu_data.csv`` and ``laporan_mutu_data.html``; return their paths.
+
+    ``origin`` (file drops) maps a delivery row to "file, baris/row N" as the agency sees it.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    detail = findings.merge(keys.rename("kunci_data"), left_on="row", right_index=True,
-                            how="left")
-    detail = detail.rename(columns={
-        "row": "baris", "rule": "aturan", "severity": "tingkat", "field": "kolom",
-        "reason_id": "alasan", "reason_en": "reason",
-    })[["baris", "kunci_data", "kolom", "aturan", "tingkat", "alasan", "reason"]]
+    detail = findings.merge(keys.rename("kunci_data"), left_on="row", right_index=True, how="left")
+    if origin is None:
+        origin = pd.Series(dtype="string")
+    detail = detail.merge(origin.rename("berkas"), left_on="row", right_index=True, how="left")
+    detail = detail.rename(
+        columns={
+            "row": "baris",
+            "rule": "aturan",
+            "severity": "tingkat",
+            "field": "kolom",
+            "reason_id": "alasan",
+            "reason_en": "reason",
+        }
+    )[["baris", "berkas", "kunci_data", "kolom", "aturan", "tingkat", "alasan", "reason"]]
     detail = detail.sort_values(["baris", "aturan"])
     csv_path = out_dir / "laporan_mutu_data.csv"
     detail.to_csv(csv_path, index=False)
 
-    per_rule = (findings.groupby(["rule", "severity", "field", "reason_id", "reason_en"])
-                .size().reset_index(name="rows").sort_values("rows", ascending=False))
-    rows_html = "\n".join(
-        f"<tr><td>{html.escape(r.rule)}</td><td>{html.escape(r.severity)}</td>"
-        f"<td>{html.escape(r.field)}</td><td>{html.escape(r.reason_id)}<br>"
-        f"<small>{html.escape(r.reason_en)}</small></td><td>{r.rows}</td></tr>"
-        for r in per_rule.itertuples()
-    ) or '<tr><td colspan="5">Tidak ada temuan / no findings</td></tr>'
+    per_rule = (
+        findings.groupby(["rule", "severity", "field", "reason_id", "reason_en"])
+        .size()
+        .reset_index(name="rows")
+        .sort_values("rows", ascending=False)
+    )
+    rows_html = (
+        "\n".join(
+            f"<tr><td>{html.escape(r.rule)}</td><td>{html.escape(r.severity)}</td>"
+            f"<td>{html.escape(r.field)}</td><td>{html.escape(r.reason_id)}<br>"
+            f"<small>{html.escape(r.reason_en)}</small></td><td>{r.rows}</td></tr>"
+            for r in per_rule.itertuples()
+        )
+        or '<tr><td colspan="5">Tidak ada temuan / no findings</td></tr>'
+    )
     s = summary
     body = f"""<!doctype html>
 <html lang="id"><head><meta charset="utf-8">
-<title>Laporan mutu data {html.escape(s['load_id'])}</title>
+<title>Laporan mutu data {html.escape(s["load_id"])}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}</style></head><body>
 <h1>Laporan mutu data <small>/ data-quality report</small></h1>
-<p>Kiriman / delivery: <code>{html.escape(s['load_id'])}</code></p>
+<p>Kiriman / delivery: <code>{html.escape(s["load_id"])}</code></p>
 <table>
-<tr><th>Diterima / received</th><td>{s['received']}</td></tr>
-<tr><th>Lolos / valid</th><td>{s['valid']}</td></tr>
-<tr><th>Dikarantina / quarantined</th><td>{s['quarantined']}</td></tr>
-<tr><th>Duplikat persis / exact duplicates</th><td>{s['duplicate']}</td></tr>
-<tr><th>Peringatan / warned</th><td>{s['warned']}</td></tr>
-<tr><th>Tingkat galat / error rate</th><td>{s['error_rate']:.1%}</td></tr>
-<tr><th>Ditahan / held</th><td>{'ya / yes' if s['held'] else 'tidak / no'}</td></tr>
+<tr><th>Diterima / received</th><td>{s["received"]}</td></tr>
+<tr><th>Lolos / valid</th><td>{s["valid"]}</td></tr>
+<tr><th>Dikarantina / quarantined</th><td>{s["quarantined"]}</td></tr>
+<tr><th>Duplikat persis / exact duplicates</th><td>{s["duplicate"]}</td></tr>
+<tr><th>Peringatan / warned</th><td>{s["warned"]}</td></tr>
+<tr><th>Tingkat galat / error rate</th><td>{s["error_rate"]:.1%}</td></tr>
+<tr><th>Ditahan / held</th><td>{"ya / yes" if s["held"] else "tidak / no"}</td></tr>
 </table>
 <h2>Temuan per aturan <small>/ findings per rule</small></h2>
 <table><tr><th>aturan</th><th>tingkat</th><th>kolom</th><th>alasan / reason</th><th>baris</th></tr>

@@ -1,0 +1,170 @@
+"""OpenSID import-template workbooks ("Data Penduduk", 43 columns), one per desa, dropped in a
+folder; OpenDK-style ZIPs (``penduduk_dd_mm_YYYY_opendk.xlsx`` inside) are read the same way.
+
+The template carries no village code, so it comes from the file name: a Kemendagri code
+(``16.08.01.2006`` or ``1608012006``) or a village name of the configured kecamatan. Files
+are taken incrementally by modification time (inclusive; the merge de-duplicates by NIK).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import zipfile
+from collections.abc import Iterator
+from pathlib import PurePosixPath
+from typing import ClassVar
+
+import pyarrow as pa
+
+from connectors.base.contract import Connector, ReadResult, StreamSpec
+from connectors.base.files import (
+    SOURCE_FILE,
+    SOURCE_ROW,
+    FileFormatError,
+    list_drop,
+    open_bytes,
+    read_xlsx,
+)
+from simpul.domain.regions import normalise_name, villages
+
+log = logging.getLogger(__name__)
+
+SHEET = "Data Penduduk"
+TEMPLATE_COLUMNS = [
+    "alamat",
+    "dusun",
+    "rw",
+    "rt",
+    "nama",
+    "no_kk",
+    "nik",
+    "sex",
+    "tempatlahir",
+    "tanggallahir",
+    "agama_id",
+    "pendidikan_kk_id",
+    "pendidikan_sedang_id",
+    "pekerjaan_id",
+    "status_kawin",
+    "kk_level",
+    "warganegara_id",
+    "ayah_nik",
+    "nama_ayah",
+    "ibu_nik",
+    "nama_ibu",
+    "golongan_darah_id",
+    "akta_lahir",
+    "dokumen_pasport",
+    "tanggal_akhir_paspor",
+    "dokumen_kitas",
+    "akta_perkawinan",
+    "tanggalperkawinan",
+    "akta_perceraian",
+    "tanggalperceraian",
+    "cacat_id",
+    "cara_kb_id",
+    "hamil",
+    "ktp_el",
+    "status_rekam",
+    "alamat_sekarang",
+    "status_dasar",
+    "suku",
+    "tag_id_card",
+    "id_asuransi",
+    "no_asuransi",
+    "lat",
+    "lng",
+]
+KODE_DESA = "_kode_desa"
+FILE_MTIME = "_file_mtime"
+OUTPUT_COLUMNS = [*TEMPLATE_COLUMNS, SOURCE_FILE, SOURCE_ROW, "_kode_desa", "_file_mtime"]
+_CODE = re.compile(r"(\d{2})\.?(\d{2})\.?(\d{2})\.?([12]\d{3})")
+
+
+def desa_from_name(file_name: str, kecamatan: str | None) -> str:
+    """Village code from a drop file's name, or FileFormatError naming the file."""
+    stem = PurePosixPath(file_name).stem
+    m = _CODE.search(stem)
+    if m:
+        code = ".".join(m.groups())
+        if code in villages():
+            return code
+    wanted = normalise_name(re.sub(r"(?i)^(penduduk|data|export|opensid)[_\- ]+", "", stem))
+    for code, name in villages().items():
+        if kecamatan and not code.startswith(kecamatan + "."):
+            continue
+        if normalise_name(name) == wanted:
+            return code
+    raise FileFormatError(
+        f"{file_name}: cannot tell which desa this file is for (put the Kemendagri code in the "
+        f"file name) / tidak dapat menentukan desa dari nama berkas (cantumkan kode Kemendagri)"
+    )
+
+
+class OpenSidDropConnector(Connector):
+    id = "opensid"
+    streams: ClassVar[dict[str, StreamSpec]] = {
+        "penduduk": StreamSpec("penduduk", ("nik",), FILE_MTIME),
+    }
+
+    def __init__(
+        self,
+        drop_url: str,
+        *,
+        kecamatan: str | None = None,
+        patterns: tuple[str, ...] = ("*.xlsx", "*.xlsm", "*.zip"),
+    ):
+        self.drop_url = drop_url
+        self.kecamatan = kecamatan
+        self.patterns = patterns
+
+    def read(
+        self, stream: str, *, since: str | None, result: ReadResult
+    ) -> Iterator[pa.RecordBatch]:
+        self.stream(stream)
+        for f in list_drop(self.drop_url, self.patterns):
+            if since and f.mtime < since:
+                continue
+            name = PurePosixPath(f.path).name
+            kode = desa_from_name(name, self.kecamatan)  # a ZIP is named for its desa too
+            for inner_name, inner in self._workbooks(name, open_bytes(f.path)):
+                label = name if inner_name == name else f"{name}!{inner_name}"
+                for batch in read_xlsx(inner, label, sheet=SHEET):
+                    yield self._conform(batch, label, kode, f.mtime)
+            result.observe([f.mtime])
+
+    @staticmethod
+    def _conform(batch: pa.RecordBatch, label: str, kode: str, mtime: str) -> pa.RecordBatch:
+        """Every file to the template's columns, so one delivery has one schema."""
+        extra = sorted(set(batch.schema.names) - set(OUTPUT_COLUMNS))
+        if extra:
+            log.warning("%s: columns outside the OpenSID template ignored: %s", label, extra)
+        n = batch.num_rows
+        arrays = []
+        for col in OUTPUT_COLUMNS:
+            if col == KODE_DESA:
+                arrays.append(pa.array([kode] * n, pa.string()))
+            elif col == FILE_MTIME:
+                arrays.append(pa.array([mtime] * n, pa.string()))
+            elif col in batch.schema.names:
+                arrays.append(batch.column(col))
+            else:
+                arrays.append(pa.nulls(n, pa.string()))
+        return pa.RecordBatch.from_arrays(arrays, names=OUTPUT_COLUMNS)
+
+    @staticmethod
+    def _workbooks(name: str, data: bytes) -> Iterator[tuple[str, bytes]]:
+        if not name.lower().endswith(".zip"):
+            yield name, data
+            return
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                members = [m for m in zf.namelist() if m.lower().endswith((".xlsx", ".xlsm"))]
+                if not members:
+                    raise FileFormatError(f"{name}: ZIP holds no .xlsx workbook")
+                for m in members:
+                    yield m, zf.read(m)
+        except zipfile.BadZipFile:
+            raise FileFormatError(f"{name}: not a valid ZIP file") from None
