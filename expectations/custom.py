@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import pandas as pd
 from great_expectations.execution_engine import PandasExecutionEngine
 from great_expectations.expectations.expectation import (
     ColumnMapExpectation,
@@ -79,4 +80,89 @@ class ExpectNikToBeRegisteredInRegion(ColumnMapExpectation):
     prefix: str
     map_metric = "column_values.simpul_nik_in_region"
     success_keys = ("mostly", "prefix")
+    library_metadata: ClassVar[dict] = {"tags": ["simpul", "nik"], "contributors": ["simpul"]}
+
+
+class ColumnValuesValidKk(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.simpul_valid_kk_structure"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column, **kwargs):
+        return nik_rules.kk_structure_ok(column)
+
+
+class ExpectColumnValuesToBeValidKk(ColumnMapExpectation):
+    """Nomor KK: 16 digits, known province, a real issue date, serial not 0000."""
+
+    map_metric = "column_values.simpul_valid_kk_structure"
+    success_keys = ("mostly",)
+    library_metadata: ClassVar[dict] = {"tags": ["simpul", "kk"], "contributors": ["simpul"]}
+
+
+class ColumnValuesDateNotInFuture(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.simpul_date_not_in_future"
+    condition_value_keys = ("earliest",)
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column, earliest=None, **kwargs):
+        d = pd.to_datetime(column, errors="coerce")
+        today = pd.Timestamp.now(tz="Asia/Jakarta").tz_localize(None).normalize()
+        ok = d <= today
+        if earliest:
+            ok &= d >= pd.Timestamp(earliest)
+        return ok | d.isna()
+
+
+class ExpectColumnValuesToBeDateNotInFuture(ColumnMapExpectation):
+    """A date no later than today (WIB) and, if given, no earlier than ``earliest``."""
+
+    earliest: str | None = None
+    map_metric = "column_values.simpul_date_not_in_future"
+    success_keys = ("mostly", "earliest")
+    library_metadata: ClassVar[dict] = {"tags": ["simpul", "date"], "contributors": ["simpul"]}
+
+
+class ShdkFitsAge(MulticolumnMapMetricProvider):
+    condition_metric_name = "multicolumn_values.simpul_shdk_fits_age"
+    condition_domain_keys = (
+        "batch_id",
+        "table",
+        "column_list",
+        "row_condition",
+        "condition_parser",
+        "ignore_row_if",
+    )
+
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_list, **kwargs):
+        shdk, born = (column_list[c] for c in column_list.columns)
+        age = nik_rules.age_on(born, pd.Timestamp.now().normalize())
+        # head of family, husband or wife: married adults (marriage age was 16 for women
+        # before UU 16/2019, so 15 is the warning line)
+        adult_role = shdk.astype("string").isin(["1", "2", "3", "5", "8"])
+        return (~(adult_role & (age < 15))).fillna(True).astype(bool)
+
+
+class ExpectShdkToFitAge(MulticolumnMapExpectation):
+    """column_list = [shdk, tanggal_lahir]: kepala keluarga, suami, istri, menantu and mertua
+    are at least 15 years old."""
+
+    map_metric = "multicolumn_values.simpul_shdk_fits_age"
+    success_keys = ("mostly",)
+    library_metadata: ClassVar[dict] = {"tags": ["simpul", "shdk"], "contributors": ["simpul"]}
+
+
+class ColumnValuesNotTemporaryNik(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.simpul_not_temporary_nik"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column, **kwargs):
+        return ~nik_rules.is_temporary_nik(column).fillna(False).astype(bool)
+
+
+class ExpectColumnValuesToNotBeTemporaryNik(ColumnMapExpectation):
+    """OpenSID's temporary NIK ('0' + village code + serial) or '0' (none yet)."""
+
+    map_metric = "column_values.simpul_not_temporary_nik"
+    success_keys = ("mostly",)
     library_metadata: ClassVar[dict] = {"tags": ["simpul", "nik"], "contributors": ["simpul"]}

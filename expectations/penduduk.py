@@ -14,9 +14,13 @@ def checks(kabupaten: str = "16.08") -> list[Check]:
     import great_expectations.expectations as gxe
 
     from expectations.custom import (
+        ExpectColumnValuesToBeDateNotInFuture,
+        ExpectColumnValuesToBeValidKk,
         ExpectColumnValuesToBeValidNik,
+        ExpectColumnValuesToNotBeTemporaryNik,
         ExpectNikToAgreeWithBirthDateAndSex,
         ExpectNikToBeRegisteredInRegion,
+        ExpectShdkToFitAge,
     )
 
     lists = code_lists()
@@ -65,12 +69,45 @@ def checks(kabupaten: str = "16.08") -> list[Check]:
             "NIK pertama kali terdaftar di luar kabupaten ini",
         ),
         Check(
+            "nik_temporary",
+            "warn",
+            "nik",
+            ExpectColumnValuesToNotBeTemporaryNik(column="nik"),
+            "temporary village NIK (OpenSID): not yet registered in SIAK",
+            "NIK sementara dari desa (OpenSID): belum terdaftar di SIAK",
+        ),
+        Check(
             "no_kk_structure",
             "error",
             "no_kk",
             gxe.ExpectColumnValuesToMatchRegex(column="no_kk", regex=r"^\d{16}$"),
             "family card number (no_kk) is not 16 digits",
             "nomor KK tidak 16 digit",
+        ),
+        Check(
+            "no_kk_parts",
+            "warn",
+            "no_kk",
+            ExpectColumnValuesToBeValidKk(column="no_kk"),
+            "no_kk region, issue date or serial looks wrong",
+            "kode wilayah, tanggal terbit atau nomor urut pada nomor KK tampak salah",
+        ),
+        Check(
+            "tanggal_lahir_range",
+            "error",
+            "tanggal_lahir",
+            ExpectColumnValuesToBeDateNotInFuture(column="tanggal_lahir", earliest="1900-01-01"),
+            "date of birth is in the future or before 1900",
+            "tanggal lahir di masa depan atau sebelum 1900",
+        ),
+        Check(
+            "shdk_age",
+            "warn",
+            "shdk",
+            ExpectShdkToFitAge(column_list=["shdk", "tanggal_lahir"], ignore_row_if="never"),
+            "family role (head, spouse, in-law) does not fit an age under 15",
+            "status hubungan dalam keluarga (kepala, suami/istri, menantu, mertua) tidak sesuai "
+            "usia di bawah 15 tahun",
         ),
         Check(
             "no_kk_excel_zeroed",

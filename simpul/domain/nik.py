@@ -89,3 +89,42 @@ def in_region(nik: pd.Series, prefix_digits: str) -> pd.Series:
     """First-registration region starts with e.g. '1608' (warning only: people move)."""
     s = nik.astype("string")
     return s.str.startswith(prefix_digits).fillna(True).astype(bool)
+
+
+def kk_structure_ok(no_kk: pd.Series) -> pd.Series:
+    """Nomor KK: 16 digits, known province, issue date DDMMYY (no +40) real, serial != 0000.
+
+    The issue-date part is less certain than the NIK's (DOMAIN.md), so callers treat a failure
+    of the date part as a warning. Nulls are not judged.
+    """
+    s = no_kk.astype("string")
+    digits = s.str.fullmatch(r"\d{16}").fillna(False).astype(bool)
+    p = _parts(s)
+    dates = pd.to_datetime(
+        {
+            "year": 2000 + p["yy"].fillna(0),
+            "month": p["month"].clip(1, 12).fillna(1),
+            "day": p["day"].clip(1, 31).fillna(1),
+        },
+        errors="coerce",
+    )
+    real = (
+        (dates.notna() & (dates.dt.day == p["day"]) & p["month"].between(1, 12))
+        .fillna(False)
+        .astype(bool)
+    )
+    ok = (
+        digits
+        & p["prov"].isin(province_codes()).fillna(False).astype(bool)
+        & (p["serial"] != "0000").fillna(False).astype(bool)
+        & real
+    )
+    return ok | s.isna()
+
+
+def age_on(born: pd.Series, on: pd.Timestamp) -> pd.Series:
+    """Whole years of age on a date (null where the birth date is unknown)."""
+    b = pd.to_datetime(born, errors="coerce")
+    years = on.year - b.dt.year
+    before_birthday = (b.dt.month > on.month) | ((b.dt.month == on.month) & (b.dt.day > on.day))
+    return (years - before_birthday.astype("Int64")).astype("Int64")
