@@ -85,6 +85,16 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    from simpul.config import PROJECT_ROOT
+    from simpul.model import model_markdown
+
+    path = PROJECT_ROOT / "docs" / "canonical_model.md"
+    path.write_text(model_markdown() + "\n", encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from simpul.demo import run_demo
 
@@ -112,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("docs", help="regenerate docs/canonical_model.md from the model")
+    p.set_defaults(func=cmd_docs)
 
     p = sub.add_parser("demo", help="simulators up, every pipeline once, summary")
     p.add_argument("--population", type=int, default=None)

@@ -86,7 +86,131 @@ PENDUDUK = Entity(
     ),
 )
 
-ENTITIES: dict[str, Entity] = {e.name: e for e in (PENDUDUK,)}
+TS = pa.timestamp("us", tz="UTC")
+
+KELUARGA = Entity(
+    name="keluarga",
+    key=("no_kk",),
+    description="A family card (Kartu Keluarga) and where the family lives.",
+    columns=(
+        Column("no_kk", S, "Nomor Kartu Keluarga, 16 digits", personal=True),
+        Column("nik_kepala", S, "NIK of the head of family", personal=True),
+        Column("kode_desa", S, "Kemendagri village code, dotted"),
+        Column("dusun", S, "dusun / lingkungan"),
+        Column("rw", S, "RW, 3 digits"),
+        Column("rt", S, "RT, 3 digits"),
+        Column("alamat", S, "street address", personal=True),
+        Column("updated_at", TS, "last change in the source system"),
+    ),
+)
+
+PERISTIWA = Entity(
+    name="peristiwa",
+    key=("id_peristiwa",),
+    description="A population event: birth, death, move out, missing, move in, gone.",
+    columns=(
+        Column("id_peristiwa", S, "the source's event id"),
+        Column("nik", S, "the person the event is about", personal=True),
+        Column("no_kk", S, "family card at the time of the event", personal=True),
+        Column(
+            "kode_peristiwa",
+            S,
+            "1 lahir, 2 mati, 3 pindah keluar, 4 hilang, 5 pindah masuk, 6 pergi",
+            "peristiwa_opensid",
+        ),
+        Column("tanggal_peristiwa", pa.date32(), "date of the event"),
+        Column("kode_desa", S, "village where it was registered"),
+        Column("kode_wilayah_lain", S, "origin (moves in) or destination (moves out) region"),
+        Column("updated_at", TS, "last change in the source system"),
+    ),
+)
+
+PERMOHONAN_LAYANAN = Entity(
+    name="permohonan_layanan",
+    key=("id_permohonan",),
+    description="A PATEN service application at the kecamatan (Permendagri 4/2010).",
+    columns=(
+        Column("id_permohonan", S, "application number"),
+        Column("nik_pemohon", S, "applicant's NIK", personal=True),
+        Column("jenis_layanan", S, "service code from the kabupaten's PATEN service list"),
+        Column("kode_desa", S, "applicant's village"),
+        Column("tanggal_diterima", TS, "received"),
+        Column("tanggal_selesai", TS, "decided (terbit or ditolak); null while open"),
+        Column("status", S, "diterima, verifikasi, perlu_perbaikan, terbit, ditolak, dicabut"),
+        Column("updated_at", TS, "last change in the source system"),
+    ),
+)
+
+IZIN = Entity(
+    name="izin",
+    key=("nomor_izin",),
+    description="A business permit (OSS-RBA) held by a resident of the kecamatan.",
+    columns=(
+        Column("nomor_izin", S, "permit number"),
+        Column("nib", S, "Nomor Induk Berusaha, 13 digits"),
+        Column("kbli", S, "KBLI 2020 code, 5-digit string (leading zeros kept)"),
+        Column("judul_kbli", S, "KBLI title"),
+        Column("tingkat_risiko", S, "rendah, menengah rendah, menengah tinggi, tinggi"),
+        Column("status", S, "permit status"),
+        Column("nik_pemohon", S, "applicant's NIK", personal=True),
+        Column("kode_desa", S, "business location village"),
+        Column("tanggal_terbit", pa.date32(), "issued"),
+        Column("tanggal_berlaku_sampai", pa.date32(), "valid until (null: no expiry)"),
+        Column("updated_at", TS, "last change in the source system"),
+    ),
+)
+
+PENERIMA_BANTUAN = Entity(
+    name="penerima_bantuan",
+    key=("nik", "program", "periode"),
+    description="A social-assistance recipient (DTKS-like) per programme and period.",
+    columns=(
+        Column("nik", S, "recipient's NIK", personal=True),
+        Column("no_kk", S, "recipient's family card", personal=True),
+        Column("program", S, "PKH, BPNT, BLT-DD, ..."),
+        Column("periode", S, "period, e.g. 2026-Q3"),
+        Column("kode_desa", S, "recipient's village"),
+        Column("nominal", pa.int64(), "amount in rupiah per period"),
+        Column("updated_at", TS, "last change in the source system"),
+    ),
+)
+
+ENTITIES: dict[str, Entity] = {
+    e.name: e for e in (PENDUDUK, KELUARGA, PERISTIWA, PERMOHONAN_LAYANAN, IZIN, PENERIMA_BANTUAN)
+}
+
+
+def model_markdown() -> str:
+    """The canonical model as one Markdown document (docs/canonical_model.md is generated)."""
+    out = [
+        "# Canonical model",
+        "",
+        "Generated from `simpul/model.py` by `simpul docs`; do not edit by hand.",
+        "",
+        "Every core table also carries `_load_id`, `_source`, `_extracted_at` (lineage) and "
+        "`_merged_at`. Columns marked *personal* never appear in logs and are pseudonymised "
+        "or left out in marts.",
+        "",
+    ]
+    for e in ENTITIES.values():
+        out += [
+            f"## {e.name}",
+            "",
+            e.description,
+            "",
+            f"Key: {', '.join(f'`{k}`' for k in e.key)}",
+            "",
+            "| column | type | meaning | code list | personal |",
+            "|---|---|---|---|---|",
+        ]
+        for c in e.columns:
+            out.append(
+                f"| `{c.name}` | {c.type} | {c.meaning} | {c.code_list or ''} | "
+                f"{'yes' if c.personal else ''} |"
+            )
+        out.append("")
+    return "\n".join(out)
+
 
 # Lineage columns carried by every raw and core row (dbt-style).
 LINEAGE = pa.schema(
