@@ -131,9 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.set_defaults(func=cmd_demo)
 
+    from simpul.orchestration.cli import add_parser as add_operations
+
+    add_operations(sub)
     try:
         from simpul.simulators.cli import add_parser as add_simulate
-    except ImportError:  # pragma: no cover - simulators are part of the product
+    except ImportError:
         add_simulate = None
     if add_simulate:
         add_simulate(sub)

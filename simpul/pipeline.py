@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
 from datetime import UTC, datetime
@@ -71,6 +70,7 @@ def extract(
     cfg: SimpulConfig | None = None,
     *,
     since: str | None = None,
+    until: str | None = None,
     full_refresh: bool = False,
 ) -> dict[str, Any]:
     """Pull changes since the stored cursor (or ``since``, for a backfill; everything with
@@ -88,13 +88,17 @@ def extract(
     connector = build_connector(cfg, p.source)
     result = ReadResult()
     started = time.monotonic()
+    batches = connector.read(p.stream, since=since, result=result)
+    if until is not None:
+        batches = _before(batches, connector.stream(p.stream).cursor_field, until)
     manifest = land(
-        connector.read(p.stream, since=since, result=result),
+        batches,
         root=paths().landing,
         source=p.source,
         stream=p.stream,
         cursor_from=since,
-        cursor_to=lambda: result.cursor_max,
+        # a bounded backfill never moves the cursor: later changes may not be fetched yet
+        cursor_to=None if until is not None else (lambda: result.cursor_max),
     )
     log.info(
         "landed %s: %d rows in %.1fs",
@@ -108,6 +112,16 @@ def extract(
         "rows": manifest.row_count,
         "file": manifest.file,
     }
+
+
+def _before(batches, cursor_field: str | None, until: str):
+    """Keep rows whose cursor is before ``until`` (a backfill's upper bound)."""
+    import pyarrow.compute as pc
+
+    if cursor_field is None:
+        raise PipelineError("this stream has no cursor: a bounded backfill is not possible")
+    for batch in batches:
+        yield batch.filter(pc.less(batch.column(cursor_field), until))
 
 
 def _staging(load_id: str) -> Path:
@@ -295,38 +309,48 @@ def run(name: str, cfg: SimpulConfig | None = None) -> dict[str, Any]:
 def release(
     name: str, load_id: str, reviewer: str, cfg: SimpulConfig | None = None
 ) -> dict[str, Any]:
-    """Load a delivery the quality gate held, after ``reviewer`` has looked at its report."""
-    from simpul.audit import audit
+    """Load a delivery the quality gate held, after ``reviewer`` has looked at its report.
 
+    Failing rows are still quarantined; only the whole-delivery gate is lifted. The operator
+    command (``simpul release``) writes the audit entry.
+    """
     if not reviewer.strip():
         raise PipelineError("a release needs the reviewer's name / pelepasan butuh nama peninjau")
     cfg = _config(cfg)
     transform(name, load_id, cfg, released_by=reviewer)
-    result = load(name, load_id, cfg)
-    audit("release", reviewer, pipeline=name, load_id=load_id, status=result["status"])
-    return result
+    return load(name, load_id, cfg)
+
+
+def _cursor_text(value: datetime | str) -> str:
+    """Cursor values are the source's ISO UTC text ("2026-10-01T08:00:00Z")."""
+    if isinstance(value, str):
+        return value
+    if value.tzinfo is None:
+        raise PipelineError("backfill times need a time zone / waktu backfill butuh zona waktu")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def backfill(
-    name: str, since: str, reviewer: str = "operator", cfg: SimpulConfig | None = None
+    name: str,
+    *,
+    since: datetime | str,
+    until: datetime | str | None = None,
+    cfg: SimpulConfig | None = None,
 ) -> dict[str, Any]:
-    """Fetch again everything changed since ``since`` (the merge makes re-fetching harmless;
-    the cursor never moves backwards)."""
-    from simpul.audit import audit
+    """Fetch again what changed in ``[since, until)`` and load it.
 
+    Re-fetching is harmless (the merge is idempotent) and a backfill never moves the stored
+    cursor. The operator command (``simpul backfill``) writes the audit entry.
+    """
     cfg = _config(cfg)
-    ex = extract(name, cfg, since=since)
-    transform(name, ex["load_id"], cfg)
-    result = load(name, ex["load_id"], cfg)
-    audit(
-        "backfill",
-        reviewer,
-        pipeline=name,
-        load_id=ex["load_id"],
-        since=since,
-        status=result["status"],
+    ex = extract(
+        name,
+        cfg,
+        since=_cursor_text(since),
+        until=_cursor_text(until) if until is not None else None,
     )
-    return result
+    transform(name, ex["load_id"], cfg)
+    return load(name, ex["load_id"], cfg)
 
 
 def replay(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[str, Any]:
@@ -335,18 +359,12 @@ def replay(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[str
     A delivery already loaded stays as it is (the load is idempotent); use it for deliveries
     that landed but never loaded (a crash between stages) or after a mapping/rule fix.
     """
-    from simpul.audit import audit
+    from simpul.orchestration import audit
 
     cfg = _config(cfg)
     transform(name, load_id, cfg)
     result = load(name, load_id, cfg)
-    audit(
-        "replay",
-        os.environ.get("USER", "operator"),
-        pipeline=name,
-        load_id=load_id,
-        status=result["status"],
-    )
+    audit.record("replay", outcome=str(result["status"]), pipeline=name, load_id=load_id)
     return result
 
 

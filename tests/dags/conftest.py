@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.simpul.orchestration.receivers import webhook  # noqa: F401 - fixture
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -27,3 +29,4 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True, capture_output=True, env={**os.environ, **env},
     )
     return home
+

@@ -1,0 +1,275 @@
+"""Operator commands: ``dashboard``, ``freshness``, ``release``, ``backfill``, ``alerts test``
+and ``audit``. ``simpul.cli`` adds them with :func:`add_parser`.
+
+``release`` and ``backfill`` change what is in the warehouse, so each invocation — refused,
+failed or done — is written to the audit trail (:mod:`simpul.orchestration.audit`). Operator
+errors print one bilingual line and exit 2, like the rest of the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+WIB = timezone(timedelta(hours=7), "WIB")
+
+
+class OperatorError(Exception):
+    """A refused operator command (message in English and Indonesian)."""
+
+
+def _fail(message: str) -> int:
+    print(f"simpul: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _print_rows(rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
+    from simpul.cli import _table
+
+    print(_table(rows, columns))
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from simpul.dashboard import build_dashboard, default_path
+    from simpul.warehouse import open_warehouse
+
+    out = Path(args.out) if args.out else default_path()
+    wh = open_warehouse()
+    try:
+        path = build_dashboard(wh, out)
+    finally:
+        wh.dispose()
+    print(f"dasbor / dashboard: {path}")
+    return 0
+
+
+def cmd_freshness(args: argparse.Namespace) -> int:
+    from simpul.config import load_config
+    from simpul.orchestration.freshness import freshness_report
+    from simpul.warehouse import open_warehouse
+
+    cfg = load_config()
+    wh = open_warehouse()
+    try:
+        rows = freshness_report(wh, cfg)
+    finally:
+        wh.dispose()
+    _print_rows(rows, ["pipeline", "source", "schedule", "last_loaded", "age_hours",
+                       "freshness_hours", "state"])
+    return 1 if any(r["state"] == "stale" for r in rows) and args.check else 0
+
+
+# --------------------------------------------------------------------------- release
+
+
+def _held_load(load_id: str) -> dict[str, Any]:
+    from simpul.warehouse import open_warehouse
+
+    wh = open_warehouse()
+    try:
+        rows = wh.query(
+            "select load_id, pipeline, status, rows_received from ops.loads "
+            "where load_id = :id",
+            {"id": load_id},
+        )
+    finally:
+        wh.dispose()
+    if not rows:
+        raise OperatorError(
+            f"no load {load_id} in ops.loads / muatan {load_id} tidak ada di ops.loads"
+        )
+    row = rows[0]
+    if row["status"] != "held":
+        raise OperatorError(
+            f"load {load_id} has status {row['status']!r}, only a held load can be released "
+            f"/ muatan {load_id} berstatus {row['status']!r}; hanya muatan yang ditahan "
+            "(held) dapat dilepaskan"
+        )
+    return row
+
+
+def release_load(load_id: str, reviewer: str, note: str | None = None) -> dict[str, Any]:
+    """Release a held delivery after review, audited. Returns the load result."""
+    from simpul.orchestration import audit
+
+    args = {"reviewer": reviewer, "note": note}
+    pipeline = None
+    try:
+        row = _held_load(load_id)
+        pipeline = row["pipeline"]
+        release = _pipeline_function("release")
+        result = release(pipeline, load_id, reviewer)
+    except Exception as exc:
+        audit.record("release", outcome="error", pipeline=pipeline, load_id=load_id,
+                     args=args, detail=f"{type(exc).__name__}: {exc}")
+        raise
+    audit.record("release", outcome=str(result.get("status", "done")), pipeline=pipeline,
+                 load_id=load_id, args=args,
+                 detail=f"rows_loaded={result.get('rows_loaded')} "
+                        f"rows_quarantined={result.get('rows_quarantined')}")
+    return result
+
+
+def _pipeline_function(name: str):
+    import simpul.pipeline
+
+    fn = getattr(simpul.pipeline, name, None)
+    if fn is None:
+        raise OperatorError(
+            f"this Simpul version has no simpul.pipeline.{name}() yet / versi Simpul ini "
+            f"belum memiliki simpul.pipeline.{name}()"
+        )
+    return fn
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from simpul.errors import OPERATOR_ERRORS
+
+    reviewer = args.reviewer or _default_reviewer()
+    try:
+        result = release_load(args.load_id, reviewer, args.note)
+    except (OperatorError, *OPERATOR_ERRORS) as exc:
+        return _fail(str(exc))
+    _print_rows([_summary(result)])
+    print(f"dilepaskan oleh / released by: {reviewer} (audit: simpul audit)")
+    return 0
+
+
+def _default_reviewer() -> str:
+    from simpul.orchestration.audit import operator
+
+    return operator()
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    keys = ("load_id", "status", "rows_received", "rows_loaded", "rows_quarantined",
+            "rows_duplicate")
+    return {k: result.get(k) for k in keys}
+
+
+# --------------------------------------------------------------------------- backfill
+
+
+def parse_when(text: str) -> datetime:
+    """ISO date or date-time; without an offset it is Western Indonesia Time (WIB, UTC+7)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM / format tanggal salah"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=WIB)
+
+
+def backfill_pipeline(pipeline: str, since: datetime, until: datetime | None) -> dict[str, Any]:
+    """Re-pull ``[since, until)`` from the agency without moving the cursor, audited."""
+    from simpul.config import load_config
+    from simpul.orchestration import audit
+
+    args = {"since": since, "until": until}
+    try:
+        load_config().pipeline(pipeline)
+        if until is not None and until <= since:
+            raise OperatorError(
+                "--until must be after --since / --until harus setelah --since"
+            )
+        backfill = _pipeline_function("backfill")
+        result = backfill(pipeline, since=since, until=until)
+    except Exception as exc:
+        audit.record("backfill", outcome="error", pipeline=pipeline, args=args,
+                     detail=f"{type(exc).__name__}: {exc}")
+        raise
+    audit.record("backfill", outcome=str(result.get("status", "done")), pipeline=pipeline,
+                 load_id=result.get("load_id"), args=args,
+                 detail=f"rows_received={result.get('rows_received')}")
+    return result
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from simpul.errors import OPERATOR_ERRORS
+
+    try:
+        result = backfill_pipeline(args.pipeline, args.since, args.until)
+    except (OperatorError, *OPERATOR_ERRORS) as exc:
+        return _fail(str(exc))
+    _print_rows([_summary(result)])
+    return 0
+
+
+# --------------------------------------------------------------------------- alerts, audit
+
+
+def cmd_alerts_test(args: argparse.Namespace) -> int:
+    from simpul.orchestration.alerts import Alert, send_alert
+
+    outcome = send_alert(
+        Alert(
+            kind="test",
+            message_id="Ini uji peringatan Simpul. Bila pesan ini sampai, saluran berfungsi.",
+            message_en="This is a Simpul alert test. If it arrived, the channel works.",
+        )
+    )
+    if not outcome:
+        return _fail(
+            "no alert channel configured: set SIMPUL_ALERT_WEBHOOK_URL or SIMPUL_ALERT_SMTP_HOST "
+            "and SIMPUL_ALERT_SMTP_TO / belum ada saluran peringatan"
+        )
+    _print_rows([{"channel": k, "result": v} for k, v in outcome.items()])
+    return 0 if all(v == "sent" for v in outcome.values()) else 1
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from simpul.orchestration.audit import audit_file, read
+
+    rows = read(args.limit)
+    _print_rows(
+        [{**r, "args": ", ".join(f"{k}={v}" for k, v in (r.get("args") or {}).items() if v)}
+         for r in rows],
+        ["at", "operator", "command", "pipeline", "load_id", "args", "outcome"],
+    )
+    print(f"({audit_file()})")
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the operator sub-commands on ``simpul``'s sub-parsers."""
+    p = subparsers.add_parser("dashboard", help="write the static HTML monitoring dashboard")
+    p.add_argument("--out", help="output file (default: $SIMPUL_HOME/reports/dashboard.html)")
+    p.set_defaults(func=cmd_dashboard)
+
+    p = subparsers.add_parser("freshness", help="age of each pipeline's last successful load")
+    p.add_argument("--check", action="store_true", help="exit 1 if any pipeline is stale")
+    p.set_defaults(func=cmd_freshness)
+
+    p = subparsers.add_parser(
+        "release", help="release a delivery held by the quality gate, after review (audited)"
+    )
+    p.add_argument("load_id")
+    p.add_argument("--reviewer", help="who reviewed it (default: SIMPUL_OPERATOR or OS user)")
+    p.add_argument("--note", help="why it is released (kept in the audit trail)")
+    p.set_defaults(func=cmd_release)
+
+    p = subparsers.add_parser(
+        "backfill", help="re-pull a time window from the agency without moving the cursor"
+    )
+    p.add_argument("pipeline")
+    p.add_argument("--since", required=True, type=parse_when,
+                   help="start (inclusive), ISO date/time; no offset = WIB")
+    p.add_argument("--until", type=parse_when, default=None,
+                   help="end (exclusive), ISO date/time; default: now")
+    p.set_defaults(func=cmd_backfill)
+
+    p = subparsers.add_parser("alerts", help="alert channels")
+    alerts = p.add_subparsers(dest="alerts_command", required=True)
+    t = alerts.add_parser("test", help="send a test alert to every configured channel")
+    t.set_defaults(func=cmd_alerts_test)
+
+    p = subparsers.add_parser("audit", help="the operator audit trail (latest first last)")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=cmd_audit)

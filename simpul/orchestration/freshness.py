@@ -1,0 +1,125 @@
+"""Freshness per pipeline: the age of its last successful load against an expected cadence.
+
+The cadence comes from ``simpul/orchestration/ops.yaml`` (``SIMPUL_OPS_CONFIG`` overrides the
+path): ``pipelines.<name>.freshness_hours``, else ``default_freshness_hours`` (26 h: a daily
+pipeline plus slack). Only loads with status ``loaded`` count as successful; a held delivery
+does not make the data fresh.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from simpul.config import ConfigError, SimpulConfig
+
+OPS_CONFIG = Path(__file__).with_name("ops.yaml")
+DEFAULT_FRESHNESS_HOURS = 26.0
+
+
+@dataclass(frozen=True)
+class OpsSettings:
+    default_freshness_hours: float = DEFAULT_FRESHNESS_HOURS
+    alert_repeat_hours: float = 6.0
+    pipelines: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def freshness_hours(self, pipeline: str) -> float:
+        value = (self.pipelines.get(pipeline) or {}).get("freshness_hours")
+        return float(value) if value is not None else self.default_freshness_hours
+
+
+def load_ops_settings(path: Path | str | None = None) -> OpsSettings:
+    path = Path(path or os.environ.get("SIMPUL_OPS_CONFIG") or OPS_CONFIG)
+    if not path.exists():
+        return OpsSettings()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        pipelines = raw.get("pipelines") or {}
+        settings = OpsSettings(
+            default_freshness_hours=float(
+                raw.get("default_freshness_hours", DEFAULT_FRESHNESS_HOURS)
+            ),
+            alert_repeat_hours=float(raw.get("alert_repeat_hours", 6)),
+            pipelines={str(k): dict(v or {}) for k, v in pipelines.items()},
+        )
+    except (yaml.YAMLError, AttributeError, TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"{path}: invalid ops settings ({exc}) / pengaturan operasional tidak valid"
+        ) from None
+    for name, values in settings.pipelines.items():
+        hours = values.get("freshness_hours")
+        if hours is not None and (not isinstance(hours, int | float) or hours <= 0):
+            raise ConfigError(
+                f"{path}: pipelines.{name}.freshness_hours must be a positive number "
+                f"/ harus bilangan positif"
+            )
+    return settings
+
+
+def freshness_report(
+    wh: Any,
+    cfg: SimpulConfig,
+    settings: OpsSettings | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """One row per configured pipeline: last success, age, cadence and a state.
+
+    ``state`` is ``ok``, ``stale`` (older than the cadence) or ``never`` (no successful load
+    yet). Manual pipelines (``schedule: null``) are reported but never ``stale``.
+    """
+    settings = settings or load_ops_settings()
+    now = now or datetime.now(UTC)
+    last = {
+        r["pipeline"]: r
+        for r in wh.query(
+            "select pipeline, max(loaded_at) as last_loaded, count(*) as loads "
+            "from ops.loads where status = 'loaded' group by pipeline"
+        )
+    }
+    last_any = {
+        r["pipeline"]: r
+        for r in wh.query(
+            "select pipeline, max(loaded_at) as last_attempt from ops.loads group by pipeline"
+        )
+    }
+    rows = []
+    for name, p in sorted(cfg.pipelines.items()):
+        hours = settings.freshness_hours(name)
+        when = _aware((last.get(name) or {}).get("last_loaded"))
+        attempt = _aware((last_any.get(name) or {}).get("last_attempt"))
+        age = (now - when).total_seconds() / 3600 if when else None
+        if when is None:
+            state = "never"
+        elif p.schedule is not None and age is not None and age > hours:
+            state = "stale"
+        else:
+            state = "ok"
+        rows.append(
+            {
+                "pipeline": name,
+                "source": p.source,
+                "entity": p.entity,
+                "schedule": p.schedule,
+                "last_loaded": when,
+                "last_attempt": attempt,
+                "age_hours": round(age, 2) if age is not None else None,
+                "freshness_hours": hours,
+                "state": state,
+            }
+        )
+    return rows
+
+
+def _aware(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
