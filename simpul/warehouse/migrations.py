@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -65,9 +66,84 @@ def m0002_core_penduduk(conn: Connection) -> None:
     _create_entity(conn, PENDUDUK)
 
 
+def _columns_ddl(schema: pa.Schema) -> str:
+    return ", ".join(f"{quote_ident(f.name)} {sql_type(f.type)}" for f in schema)
+
+
+def m0003_penduduk_history(conn: Connection) -> None:
+    """Source versions, SCD2 history, merge conflicts and soft deletes for penduduk.
+
+    Existing core rows become their own first version and history row, so a warehouse loaded
+    before this migration continues without a reload.
+    """
+    from simpul.warehouse import merge
+
+    ent = PENDUDUK
+    keys = ", ".join(quote_ident(k) for k in ent.key)
+    conn.exec_driver_sql(
+        f"ALTER TABLE {qualified('core', ent.name)} "
+        f"ADD COLUMN {quote_ident('_deleted_at')} TIMESTAMP WITH TIME ZONE"
+    )
+    conn.exec_driver_sql(
+        f"CREATE TABLE {qualified('core', ent.name + '_versions')} "
+        f"({_columns_ddl(merge.versions_schema(ent))})"
+    )
+    conn.exec_driver_sql(
+        f"CREATE INDEX penduduk_versions_key ON {qualified('core', ent.name + '_versions')} "
+        f"({keys})"
+    )
+    conn.exec_driver_sql(
+        f"CREATE TABLE {qualified('core', ent.name + '_history')} "
+        f"({_columns_ddl(merge.history_schema(ent))}, PRIMARY KEY ({keys}, valid_from))"
+    )
+    conn.exec_driver_sql(f"CREATE TABLE ops.merge_conflicts ({_columns_ddl(merge.CONFLICTS)})")
+    conn.exec_driver_sql(
+        "CREATE INDEX merge_conflicts_key ON ops.merge_conflicts (entity, record_key)"
+    )
+    rows = [dict(r._mapping) for r in conn.execute(sa.text(f"SELECT * FROM core.{ent.name}"))]
+    if not rows:
+        return
+    now = datetime.now(UTC)
+    versions = []
+    for r in rows:
+        v = {c: r[c] for c in ent.column_names + [f.name for f in LINEAGE]}
+        v.update(_last_seen_at=r["_extracted_at"], _deleted=False, _recorded_at=now)
+        v["_row_hash"] = merge.row_hash(ent, v, False)
+        versions.append(v)
+    cols = merge.versions_schema(ent).names
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {qualified('core', ent.name + '_versions')} "
+            f"({', '.join(map(quote_ident, cols))}) VALUES ({', '.join(':' + c for c in cols)})"
+        ),
+        versions,
+    )
+    tracked = ", ".join(quote_ident(c) for c in merge.TRACKED[ent.name])
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {qualified('core', ent.name + '_history')} "
+            f"({keys}, valid_from, valid_to, is_current, {tracked}, _source, _load_id, "
+            f"_recorded_at) SELECT {keys}, COALESCE(updated_at, _extracted_at), NULL, TRUE, "
+            f"{tracked}, _source, _load_id, :now FROM {qualified('core', ent.name)}"
+        ),
+        {"now": now},
+    )
+
+
+def m0004_marts_penduduk(conn: Connection) -> None:
+    """Marts tables (rebuilt by simpul.warehouse.marts.build_marts; created here so that
+    grants to the analyst role survive rebuilds)."""
+    from simpul.warehouse import marts
+
+    for name, schema in marts.TABLES.items():
+        conn.exec_driver_sql(f"CREATE TABLE {qualified('marts', name)} ({_columns_ddl(schema)})")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "base", m0001_base),
     (2, "core_penduduk", m0002_core_penduduk),
+    (3, "penduduk_history", m0003_penduduk_history),
+    (4, "marts_penduduk", m0004_marts_penduduk),
 ]
 
 

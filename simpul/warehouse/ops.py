@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from simpul.config import PipelineSettings
 from simpul.landing import Manifest
 from simpul.model import Entity, entity
+from simpul.warehouse import merge
 from simpul.warehouse.engine import Warehouse, qualified, quote_ident
 
 
@@ -72,47 +73,24 @@ def _lineage(table: pa.Table, manifest: Manifest) -> pa.Table:
 
 
 def _merge(conn: Connection, wh: Warehouse, ent: Entity, rows: pa.Table, now: datetime) -> int:
-    """Upsert by natural key; newest ``updated_at`` wins, equal content is left untouched."""
-    target = qualified("core", ent.name)
-    cols = ent.column_names + ["_load_id", "_source", "_extracted_at"]
-    conn.exec_driver_sql("DROP TABLE IF EXISTS _simpul_stage")
-    conn.exec_driver_sql(
-        f"CREATE TEMP TABLE _simpul_stage AS SELECT {', '.join(map(quote_ident, cols))} "
-        f"FROM {target} WHERE 1 = 0"
-    )
-    wh.bulk_insert(conn, "_simpul_stage", rows.select(cols))
-    keys = ", ".join(quote_ident(k) for k in ent.key)
-    data_cols = [c for c in ent.column_names if c not in ent.key]
-    qcols = ", ".join(quote_ident(c) for c in cols)
-    sets = ", ".join(
-        f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}"
-        for c in cols[len(ent.key) :]
-        if c not in ent.key
-    )
-    old = ", ".join(f"{target}.{quote_ident(c)}" for c in data_cols)
-    new = ", ".join(f"EXCLUDED.{quote_ident(c)}" for c in data_cols)
-    result = conn.execute(
-        sa.text(
-            f"INSERT INTO {target} ({qcols}, {quote_ident('_merged_at')}) "
-            f"SELECT {qcols}, :now FROM _simpul_stage "
-            f"ON CONFLICT ({keys}) DO UPDATE SET {sets}, {quote_ident('_merged_at')} = :now "
-            f"WHERE EXCLUDED.updated_at > {target}.updated_at OR {target}.updated_at IS NULL "
-            f"OR (EXCLUDED.updated_at = {target}.updated_at "
-            f"AND ROW({old}) IS DISTINCT FROM ROW({new}))"
-        ),
-        {"now": now},
-    )
+    """Store the delivery's versions and recompute the records it touches (core row, SCD2
+    history, conflicts; see :mod:`simpul.warehouse.merge`); returns core rows written."""
+    if rows.num_rows == 0:
+        return 0
+    load_id = rows.column("_load_id")[0].as_py()
+    versions = merge.versions_from_rows(ent, rows)
+    written = merge.apply_versions(conn, wh, ent, versions, load_id=load_id, now=now)
     # open quarantine rows of earlier deliveries whose record has now arrived valid
     conn.execute(
         sa.text(
             f"UPDATE ops.quarantine SET status = 'resolved', resolved_at = :now "
             f"WHERE status = 'open' AND entity = :e AND record_key IN "
-            f"(SELECT {quote_ident(ent.key[0])} FROM _simpul_stage)"
+            f"(SELECT _record_key FROM {merge.KEYS_TABLE})"
         ),
         {"now": now, "e": ent.name},
     )
-    conn.exec_driver_sql("DROP TABLE _simpul_stage")
-    return result.rowcount if result.rowcount is not None else -1
+    conn.exec_driver_sql(f"DROP TABLE {merge.KEYS_TABLE}")
+    return written
 
 
 def commit_delivery(

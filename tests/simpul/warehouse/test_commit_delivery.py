@@ -17,15 +17,21 @@ PIPE = "siak_penduduk"
 
 
 def deliver(rows, cursor_to="2026-10-01T08:00:00Z"):
-    manifest = land(iter([rows_to_batch(rows)]), root=paths().landing, source="siak",
-                    stream="penduduk", cursor_to=cursor_to)
+    manifest = land(
+        iter([rows_to_batch(rows)]),
+        root=paths().landing,
+        source="siak",
+        stream="penduduk",
+        cursor_to=cursor_to,
+    )
     staged = pipeline.transform(PIPE, manifest.load_id)
     return staged, pipeline.load(PIPE, manifest.load_id)
 
 
 def snapshot(wh):
     return wh.query(
-        "select nik, nama_lengkap, kode_desa, rt, updated_at from core.penduduk order by nik")
+        "select nik, nama_lengkap, kode_desa, rt, updated_at from core.penduduk order by nik"
+    )
 
 
 def test_delivery_loads_valid_and_quarantines_invalid(warehouse_url):
@@ -41,13 +47,16 @@ def test_delivery_loads_valid_and_quarantines_invalid(warehouse_url):
     assert loaded["rows_loaded"] == 20
     assert loaded["rows_quarantined"] == 4
     assert loaded["rows_duplicate"] == 1
-    assert (loaded["rows_loaded"] + loaded["rows_quarantined"] + loaded["rows_duplicate"]
-            == loaded["rows_received"])
+    assert (
+        loaded["rows_loaded"] + loaded["rows_quarantined"] + loaded["rows_duplicate"]
+        == loaded["rows_received"]
+    )
 
     wh = open_warehouse()
     assert wh.scalar("select count(*) from core.penduduk") == 20
-    q = wh.query("select row_number, rules, reasons_en, reasons_id from ops.quarantine "
-                 "order by row_number")
+    q = wh.query(
+        "select row_number, rules, reasons_en, reasons_id from ops.quarantine order by row_number"
+    )
     assert [r["row_number"] for r in q] == [21, 22, 23, 24]
     assert "nik_birth_agreement" in q[0]["rules"]
     assert "mapping_agama" in q[1]["rules"] and "AGAMA" in q[1]["reasons_en"]
@@ -113,8 +122,9 @@ def test_empty_delivery_is_recorded(warehouse_url):
 
 def test_missing_key_column_stops_with_a_clear_message(warehouse_url):
     rows = [{k: v for k, v in person(1).items() if k != "NIK"}]
-    manifest = land(iter([rows_to_batch(rows)]), root=paths().landing, source="siak",
-                    stream="penduduk")
+    manifest = land(
+        iter([rows_to_batch(rows)]), root=paths().landing, source="siak", stream="penduduk"
+    )
     with pytest.raises(pipeline.PipelineError, match=r"lacks columns \['NIK'\].*skema berubah"):
         pipeline.transform(PIPE, manifest.load_id)
 
@@ -135,14 +145,22 @@ def test_bulk_insert_roundtrip_types(warehouse_url):
 
     wh = open_warehouse()
     with wh.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE ops.t (a VARCHAR, b DATE, c TIMESTAMP WITH TIME ZONE,"
-                             " d BIGINT)")
-        t = pa.table({"a": ["x,\"y\"\n", None], "b": [date(2020, 2, 29), None],
-                      "c": pa.array([datetime(2026, 1, 1, tzinfo=UTC), None],
-                                    pa.timestamp("us", tz="UTC")), "d": [1, None]})
+        conn.exec_driver_sql(
+            "CREATE TABLE ops.t (a VARCHAR, b DATE, c TIMESTAMP WITH TIME ZONE, d BIGINT)"
+        )
+        t = pa.table(
+            {
+                "a": ['x,"y"\n', None],
+                "b": [date(2020, 2, 29), None],
+                "c": pa.array(
+                    [datetime(2026, 1, 1, tzinfo=UTC), None], pa.timestamp("us", tz="UTC")
+                ),
+                "d": [1, None],
+            }
+        )
         wh.bulk_insert(conn, "ops.t", t)
     rows = wh.query("select a, b, d from ops.t order by d")
-    assert rows[0] == {"a": "x,\"y\"\n", "b": date(2020, 2, 29), "d": 1}
+    assert rows[0] == {"a": 'x,"y"\n', "b": date(2020, 2, 29), "d": 1}
     assert rows[1] == {"a": None, "b": None, "d": None}
     wh.dispose()
 
@@ -166,7 +184,8 @@ def test_bad_record_delivered_twice_has_one_open_quarantine_entry(warehouse_url)
     deliver(rows)
     deliver(rows)
     wh = open_warehouse()
-    statuses = wh.query("select status, count(*) as n from ops.quarantine group by status "
-                        "order by status")
+    statuses = wh.query(
+        "select status, count(*) as n from ops.quarantine group by status order by status"
+    )
     assert statuses == [{"status": "open", "n": 1}, {"status": "superseded", "n": 1}]
     wh.dispose()

@@ -1,0 +1,106 @@
+"""``simpul simulate``: generate a synthetic world and run the agency simulators locally.
+
+Wired into ``simpul/cli.py`` through ``add_parser(subparsers)``. Output never carries NIKs or
+names: only counts, URLs and the (demo) credential variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+
+def _world_dir(value: str | None) -> Path:
+    if value:
+        return Path(value)
+    from simpul.config import paths
+
+    return paths().world
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from simpul.synth import WorldConfig, generate_world
+
+    kec = tuple(args.kecamatan) if args.kecamatan else ("16.08.01",)
+    if args.all_kecamatan:
+        kec = None
+    cfg = WorldConfig(seed=args.seed, kecamatan=kec, population=args.population)
+    started = time.monotonic()
+    world = generate_world(cfg)
+    out = world.write(_world_dir(args.out))
+    print(f"world written to {out} in {time.monotonic() - started:.1f}s (seed {args.seed})")
+    for name, n in world.counts.items():
+        print(f"  {name:<20} {n:>9,}")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from simpul.simulators.runner import DEMO_CREDENTIALS, serve_all
+
+    world = _world_dir(args.world)
+    if not (world / "world.json").exists():
+        print(f"no world in {world}: run `simpul simulate generate --out {world}` first")
+        return 2
+    only = [s.strip() for s in args.only.split(",")] if args.only else None
+    handles = serve_all(
+        world,
+        host=args.host,
+        base_port=args.base_port,
+        only=only,
+        defect_rate=args.defect_rate,
+        seed=args.seed,
+    )
+    try:
+        print("Simulators running (Ctrl-C stops):")
+        for name, h in handles.items():
+            print(f"  {name:<8} {h.url}")
+        print("\nFor the hub:")
+        for h in handles.values():
+            for k, v in h.env().items():
+                print(f"  export {k}={v}")
+        print("\nSimulator credentials come from (demo defaults shown):")
+        for k, v in DEMO_CREDENTIALS.items():
+            print(f"  {k}={v}")
+        if args.defect_rate:
+            print(
+                f"\nDefects injected at rate {args.defect_rate}; ground truth in "
+                f"{world / 'ground_truth'}"
+            )
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nstopping")
+    finally:
+        for h in handles.values():
+            h.stop()
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``simulate {generate,up}`` to the ``simpul`` command line."""
+    p = subparsers.add_parser("simulate", help="synthetic world and agency simulators")
+    sub = p.add_subparsers(dest="simulate_command", required=True)
+
+    g = sub.add_parser("generate", help="generate a seeded synthetic world (parquet)")
+    g.add_argument("--out", help="output folder (default: SIMPUL_HOME world folder)")
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument(
+        "--population",
+        type=int,
+        default=None,
+        help="total people (default: realistic size, Martapura ~64,000)",
+    )
+    g.add_argument("--kecamatan", nargs="+", help="Kemendagri codes, default 16.08.01")
+    g.add_argument("--all-kecamatan", action="store_true", help="all 20 of OKU Timur")
+    g.set_defaults(func=cmd_generate)
+
+    u = sub.add_parser("up", help="serve the simulators until Ctrl-C")
+    u.add_argument("--world", help="world folder (default: SIMPUL_HOME world folder)")
+    u.add_argument("--only", help="comma-separated subset, e.g. siak,oss")
+    u.add_argument("--host", default="127.0.0.1")
+    u.add_argument("--base-port", type=int, default=8710)
+    u.add_argument("--defect-rate", type=float, default=0.0)
+    u.add_argument("--seed", type=int, default=42)
+    u.set_defaults(func=cmd_up)
+    return p

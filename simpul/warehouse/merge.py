@@ -1,0 +1,442 @@
+"""Merging source versions into core: the current record, its SCD2 history and the conflicts.
+
+Every distinct version a source delivers is kept in ``core.<entity>_versions``. For each record a
+delivery touches, the current row, the history and the conflicts are recomputed from that set
+(see :mod:`simpul.warehouse.survivorship`) and only rows that differ are rewritten. So the result
+depends on which versions arrived, never on the order or how often, and an unchanged record
+keeps its load-time stamps (``_merged_at``, ``_recorded_at``). All of it runs inside the
+caller's transaction, together with the rest of the delivery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from simpul.model import LINEAGE, Entity
+from simpul.model import entity as get_entity
+from simpul.warehouse.engine import Warehouse, qualified, quote_ident
+from simpul.warehouse.pseudonym import canonical, hashing_key, value_hash
+from simpul.warehouse.survivorship import EntityRules, Version, last_known, load_rules, timeline
+
+# Columns whose changes open a new history row; others are kept as of the latest version.
+TRACKED: dict[str, tuple[str, ...]] = {
+    "penduduk": (
+        "no_kk",
+        "kode_desa",
+        "dusun",
+        "rw",
+        "rt",
+        "alamat",
+        "status_perkawinan",
+        "shdk",
+        "status_dasar",
+        "pendidikan",
+        "pekerjaan",
+    ),
+}
+
+TS = pa.timestamp("us", tz="UTC")
+S = pa.string()
+VERSION_EXTRA = pa.schema(
+    [
+        pa.field("_last_seen_at", TS),
+        pa.field("_row_hash", S),
+        pa.field("_deleted", pa.bool_()),
+        pa.field("_recorded_at", TS),
+    ]
+)
+CONFLICTS = pa.schema(
+    [
+        pa.field("entity", S),
+        pa.field("record_key", S),
+        pa.field("column_name", S),
+        pa.field("observed_at", TS),
+        pa.field("kept_source", S),
+        pa.field("kept_hash", S),
+        pa.field("rejected_source", S),
+        pa.field("rejected_hash", S),
+        pa.field("load_id", S),
+        pa.field("detected_at", TS),
+    ]
+)
+KEYS_TABLE = "_simpul_keys"
+
+
+def versions_schema(ent: Entity) -> pa.Schema:
+    return pa.schema(list(ent.schema) + list(LINEAGE) + list(VERSION_EXTRA))
+
+
+def core_schema(ent: Entity) -> pa.Schema:
+    return pa.schema(
+        list(ent.schema) + list(LINEAGE) + [pa.field("_merged_at", TS), pa.field("_deleted_at", TS)]
+    )
+
+
+def history_schema(ent: Entity) -> pa.Schema:
+    types = {f.name: f.type for f in ent.schema}
+    return pa.schema(
+        [pa.field(k, types[k]) for k in ent.key]
+        + [pa.field("valid_from", TS), pa.field("valid_to", TS), pa.field("is_current", pa.bool_())]
+        + [pa.field(c, types[c]) for c in TRACKED[ent.name]]
+        + [pa.field("_source", S), pa.field("_load_id", S), pa.field("_recorded_at", TS)]
+    )
+
+
+def record_key(ent: Entity, row: dict[str, Any]) -> str:
+    return "|".join(str(row[k]) for k in ent.key)
+
+
+def _key_sql(ent: Entity, alias: str = "") -> str:
+    prefix = f"{alias}." if alias else ""
+    parts = [f"{prefix}{quote_ident(k)}" for k in ent.key]
+    return parts[0] if len(parts) == 1 else " || '|' || ".join(parts)
+
+
+def row_hash(ent: Entity, row: dict[str, Any], deleted: bool) -> str:
+    """Identity of a version's content (key and updated_at are part of the version id)."""
+    skip = set(ent.key) | {"updated_at"}
+    text = "\x1f".join(
+        "\x00" if (v := canonical(row.get(c))) is None else v
+        for c in ent.column_names
+        if c not in skip
+    )
+    return hashlib.sha256(f"{int(deleted)}\x1e{text}".encode()).hexdigest()[:32]
+
+
+def versions_from_rows(ent: Entity, rows: pa.Table) -> list[dict[str, Any]]:
+    """Version records from mapped rows carrying lineage (``_load_id``, ``_source``, ...)."""
+    out = []
+    for r in rows.select(ent.column_names + [f.name for f in LINEAGE]).to_pylist():
+        r["_last_seen_at"] = r["_extracted_at"]
+        r["_deleted"] = False
+        r["_row_hash"] = row_hash(ent, r, False)
+        out.append(r)
+    return out
+
+
+def _combine(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Two deliveries of the same version: lineage of the first extraction, last seen of the
+    last. Both are order-free (min/max), which keeps reloads deterministic."""
+    first = min(a, b, key=lambda r: (r["_extracted_at"], r["_load_id"]))
+    out = dict(first)
+    out["_last_seen_at"] = max(a["_last_seen_at"], b["_last_seen_at"])
+    out["_recorded_at"] = a.get("_recorded_at") or b.get("_recorded_at")
+    return out
+
+
+def _version_id(ent: Entity, r: dict[str, Any]) -> tuple:
+    return (record_key(ent, r), r["_source"], canonical(r["updated_at"]), r["_row_hash"])
+
+
+def _fetch(conn: Connection, table: str, key_expr: str, extra: str = "") -> list[dict]:
+    sql = f"SELECT * FROM {table} WHERE {key_expr} IN (SELECT _record_key FROM {KEYS_TABLE})"
+    return [dict(r._mapping) for r in conn.execute(sa.text(sql + extra))]
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None else None
+
+
+def _effective(ent: Entity, rows: list[dict[str, Any]]) -> list[Version]:
+    """One version per (source, time): a source that re-sent a changed record without a new
+    updated_at is taken at its most recently seen content. Missing updated_at = first seen."""
+    best: dict[tuple[str, datetime], dict[str, Any]] = {}
+    for r in rows:
+        at = _as_utc(r["updated_at"] or r["_extracted_at"])
+        k = (r["_source"], at)
+        if k not in best or (r["_last_seen_at"], r["_row_hash"]) > (
+            best[k]["_last_seen_at"],
+            best[k]["_row_hash"],
+        ):
+            best[k] = r
+    return [
+        Version(
+            source=src,
+            at=at,
+            values={c: r[c] for c in ent.column_names},
+            deleted=bool(r["_deleted"]),
+            load_id=r["_load_id"],
+            extracted_at=r["_extracted_at"],
+        )
+        for (src, at), r in best.items()
+    ]
+
+
+def _derive(
+    ent: Entity, rules: EntityRules, rk: str, rows: list[dict[str, Any]], key: bytes
+) -> tuple[dict | None, list[dict], list[dict]]:
+    """Core row, history rows and conflict rows of one record from its stored versions."""
+    versions = _effective(ent, rows)
+    data_cols = [c for c in ent.column_names if c not in ent.key and c != "updated_at"]
+    states = timeline(rules, data_cols, versions)
+    keyvals = {k: rows[0][k] for k in ent.key}
+    tracked = TRACKED[ent.name]
+
+    history: list[dict] = []
+    prev: Any = object()
+    runs: list[tuple[Any, Any]] = []
+    for st in states:
+        cur = None if st.values is None else tuple(canonical(st.values[c]) for c in tracked)
+        if cur != prev:
+            runs.append((st, cur))
+            prev = cur
+    for i, (st, cur) in enumerate(runs):
+        if cur is None:
+            continue
+        valid_to = runs[i + 1][0].at if i + 1 < len(runs) else None
+        history.append(
+            {
+                **keyvals,
+                "valid_from": st.at,
+                "valid_to": valid_to,
+                "is_current": valid_to is None,
+                **{c: st.values[c] for c in tracked},  # type: ignore[index]
+                "_source": st.lineage.source,
+                "_load_id": st.lineage.load_id,
+            }
+        )
+
+    conflicts: dict[tuple, dict] = {}
+    for st in states:
+        for c in st.conflicts:
+            row = {
+                "entity": ent.name,
+                "record_key": rk,
+                "column_name": c.column,
+                "kept_source": c.kept_source,
+                "kept_hash": value_hash(c.column, c.kept_value, key),
+                "rejected_source": c.rejected_source,
+                "rejected_hash": value_hash(c.column, c.rejected_value, key),
+            }
+            ident = tuple(row.values())
+            if ident not in conflicts:  # states are in time order: first sighting wins
+                conflicts[ident] = {**row, "observed_at": st.at}
+
+    final = states[-1] if states else None
+    core: dict | None = None
+    if final is not None:
+        values = final.values
+        deleted_at = None
+        if values is None:
+            values = last_known(rules, data_cols, versions)
+            deleted_at = final.at
+            for st in reversed(states):  # deleted since the start of the trailing deleted run
+                if st.values is not None:
+                    break
+                deleted_at = st.at
+        if values is not None:
+            alive = [s for s in states if s.values is not None]
+            core = {
+                **keyvals,
+                **values,
+                "updated_at": alive[-1].at if alive else final.at,
+                "_load_id": final.lineage.load_id,
+                "_source": final.lineage.source,
+                "_extracted_at": final.lineage.extracted_at,
+                "_deleted_at": deleted_at,
+            }
+    return core, history, list(conflicts.values())
+
+
+def _same(a: dict, b: dict, cols: Iterable[str]) -> bool:
+    return all(canonical(a.get(c)) == canonical(b.get(c)) for c in cols)
+
+
+def _sync(
+    conn: Connection,
+    wh: Warehouse,
+    table: str,
+    key_expr: str,
+    schema: pa.Schema,
+    old: dict[str, list[dict]],
+    new: dict[str, list[dict]],
+    ident: Callable[[dict], tuple],
+    stamps: dict[str, Any],
+) -> int:
+    """Rewrite the rows of the records whose rows changed; unchanged rows keep their stamps.
+
+    ``stamps`` are load-time columns (set to the given value on new or changed rows only).
+    """
+    compare = [f.name for f in schema if f.name not in stamps]
+    replace: list[str] = []
+    rows_out: list[dict] = []
+    for rk in set(old) | set(new):
+        before = {ident(r): r for r in old.get(rk, [])}
+        after = new.get(rk, [])
+        unchanged = len(before) == len(after) and all(
+            ident(r) in before and _same(r, before[ident(r)], compare) for r in after
+        )
+        if unchanged:
+            continue
+        replace.append(rk)
+        for r in after:
+            prior = before.get(ident(r))
+            same = prior is not None and _same(r, prior, compare)
+            rows_out.append({**r, **{s: (prior[s] if same else v) for s, v in stamps.items()}})
+    if not replace:
+        return 0
+    conn.exec_driver_sql("DROP TABLE IF EXISTS _simpul_replace")
+    conn.exec_driver_sql("CREATE TEMP TABLE _simpul_replace (_record_key VARCHAR)")
+    wh.bulk_insert(conn, "_simpul_replace", pa.table({"_record_key": pa.array(replace, S)}))
+    conn.exec_driver_sql(
+        f"DELETE FROM {table} WHERE {key_expr} IN (SELECT _record_key FROM _simpul_replace)"
+    )
+    conn.exec_driver_sql("DROP TABLE _simpul_replace")
+    if rows_out:
+        wh.bulk_insert(conn, table, pa.Table.from_pylist(rows_out, schema=schema))
+    return len(replace)
+
+
+def _group(ent: Entity, rows: Iterable[dict], by: Callable[[dict], str] | None = None) -> dict:
+    out: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        out[by(r) if by else record_key(ent, r)].append(r)
+    return out
+
+
+def apply_versions(
+    conn: Connection,
+    wh: Warehouse,
+    ent: Entity,
+    incoming: list[dict[str, Any]],
+    *,
+    load_id: str,
+    now: datetime,
+    rules: EntityRules | None = None,
+) -> int:
+    """Store new versions and recompute the records they touch; returns core rows written.
+
+    Leaves the temp table ``_simpul_keys`` (column ``_record_key``) for the caller's follow-up
+    statements within the same transaction.
+    """
+    rules = rules or load_rules().for_entity(ent.name)
+    keys = sorted({record_key(ent, r) for r in incoming})
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {KEYS_TABLE}")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {KEYS_TABLE} (_record_key VARCHAR)")
+    if not keys:
+        return 0
+    wh.bulk_insert(conn, KEYS_TABLE, pa.table({"_record_key": pa.array(keys, S)}))
+    t_versions = qualified("core", f"{ent.name}_versions")
+    t_core = qualified("core", ent.name)
+    t_history = qualified("core", f"{ent.name}_history")
+    kx = _key_sql(ent)
+
+    old_versions = _fetch(conn, t_versions, kx)
+    stored: dict[tuple, dict] = {_version_id(ent, r): r for r in old_versions}
+    for r in incoming:
+        vid = _version_id(ent, r)
+        stored[vid] = _combine(stored[vid], r) if vid in stored else r
+    versions = _group(ent, stored.values())
+
+    key = hashing_key()
+    new_core: dict[str, list[dict]] = {}
+    new_history: dict[str, list[dict]] = {}
+    new_conflicts: dict[str, list[dict]] = {}
+    for rk, rows in versions.items():
+        core, history, conflicts = _derive(ent, rules, rk, rows, key)
+        new_core[rk] = [core] if core else []
+        new_history[rk] = history
+        new_conflicts[rk] = conflicts
+
+    def vid_of(r: dict) -> tuple:
+        return _version_id(ent, r)
+
+    _sync(
+        conn, wh, t_versions, kx, versions_schema(ent), _group(ent, old_versions), versions,
+        vid_of, {"_recorded_at": now},
+    )  # fmt: skip
+    merged = _sync(
+        conn, wh, t_core, kx, core_schema(ent), _group(ent, _fetch(conn, t_core, kx)), new_core,
+        lambda r: (record_key(ent, r),), {"_merged_at": now},
+    )  # fmt: skip
+    _sync(
+        conn, wh, t_history, kx, history_schema(ent), _group(ent, _fetch(conn, t_history, kx)),
+        new_history, lambda r: (canonical(_as_utc(r["valid_from"])),), {"_recorded_at": now},
+    )  # fmt: skip
+    old_conflicts = _fetch(conn, "ops.merge_conflicts", "record_key", f" AND entity = '{ent.name}'")
+    _sync(
+        conn, wh, "ops.merge_conflicts", f"entity = '{ent.name}' AND record_key",
+        CONFLICTS, _group(ent, old_conflicts, lambda r: r["record_key"]), new_conflicts,
+        lambda r: tuple(canonical(r[c]) for c in CONFLICTS.names[:8] if c != "observed_at"),
+        {"load_id": load_id, "detected_at": now},
+    )  # fmt: skip
+    return merged
+
+
+def tombstones(
+    ent: Entity, keys: Iterable[str | tuple], source: str, load_id: str, deleted_at: datetime
+) -> list[dict[str, Any]]:
+    """Deletion versions: the source no longer has these records from ``deleted_at`` on."""
+    out = []
+    for k in dict.fromkeys(keys):
+        parts = k if isinstance(k, tuple) else (k,)
+        if len(parts) != len(ent.key):
+            raise ValueError(f"{ent.name}: a key has {len(ent.key)} part(s)")
+        r: dict[str, Any] = {c: None for c in ent.column_names}
+        r.update(dict(zip(ent.key, parts, strict=True)))
+        r.update(
+            updated_at=deleted_at,
+            _load_id=load_id,
+            _source=source,
+            _extracted_at=deleted_at,
+            _last_seen_at=deleted_at,
+            _deleted=True,
+        )
+        r["_row_hash"] = row_hash(ent, r, True)
+        out.append(r)
+    return out
+
+
+def soft_delete(
+    wh: Warehouse,
+    entity: str,
+    keys: Iterable[str | tuple],
+    source: str,
+    load_id: str,
+    deleted_at: datetime | None = None,
+) -> int:
+    """Record that ``source`` deleted these records (e.g. NIKs SIAK reports as deleted).
+
+    Nothing is removed: the source's deletion is a version like any other, the history is
+    closed at ``deleted_at`` and core rows get ``_deleted_at`` once no source still has the
+    record. Returns the number of core rows changed.
+    """
+    ent = get_entity(entity)
+    now = datetime.now(UTC)
+    rows = tombstones(ent, keys, source, load_id, deleted_at or now)
+    with wh.begin() as conn:
+        changed = apply_versions(conn, wh, ent, rows, load_id=load_id, now=now)
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {KEYS_TABLE}")
+    return changed
+
+
+# "Who lived in desa X on date D": the state at the end of day D (midnight WIB after it).
+# docs/warehouse.md shows the same query with literals; tests run both.
+RESIDENTS_ON = """
+SELECT h.nik
+FROM core.penduduk_history h
+WHERE h.kode_desa = :kode_desa
+  AND h.valid_from < :as_of
+  AND (h.valid_to IS NULL OR h.valid_to >= :as_of)
+  AND COALESCE(h.status_dasar, '1') = '1'
+ORDER BY h.nik
+"""
+
+
+def end_of_day(day: date) -> datetime:
+    """The instant a day in Martapura ends: midnight WIB (UTC+7) after it."""
+    return datetime.combine(day + timedelta(days=1), time.min, timezone(timedelta(hours=7)))
+
+
+def residents_on(wh: Warehouse, kode_desa: str, day: date) -> list[str]:
+    """NIKs of the living residents of ``kode_desa`` at the end of ``day`` (restricted: core)."""
+    rows = wh.query(RESIDENTS_ON, {"kode_desa": kode_desa, "as_of": end_of_day(day)})
+    return [r["nik"] for r in rows]

@@ -1,0 +1,63 @@
+"""PostgreSQL roles: an analyst reads marts and ref, and is refused raw and core. Roles are
+cluster-wide, so the tests accept roles left by earlier runs or other sessions."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from simpul.warehouse import open_warehouse
+from simpul.warehouse.roles import ANALYST, WRITER, agency_role, ensure_roles
+from tests.siak_rows import person
+from tests.simpul.warehouse.helpers import load, stage
+
+
+def test_roles_are_a_no_op_on_duckdb(simpul_home):
+    wh = open_warehouse()
+    assert wh.dialect == "duckdb" and ensure_roles(wh, ["dinsos"]) == []
+    wh.dispose()
+
+
+@pytest.mark.postgres
+def test_analyst_reads_marts_and_ref_but_not_core_or_raw(pg_url, simpul_home, monkeypatch):
+    monkeypatch.setenv("SIMPUL_WAREHOUSE_URL", pg_url)
+    monkeypatch.setenv("SIMPUL_PSEUDONYM_KEY", "k" * 40)
+    load(stage([person(1)]))
+    wh = open_warehouse()
+    from simpul.warehouse.marts import build_marts
+
+    build_marts(wh)
+    roles = ensure_roles(wh, ["dinsos"])
+    assert ensure_roles(wh, ["dinsos"]) == roles == [ANALYST, WRITER, "simpul_agency_dinsos"]
+    with wh.engine.connect() as conn:
+        conn.exec_driver_sql(f"SET ROLE {ANALYST}")
+        assert conn.exec_driver_sql("select count(*) from marts.penduduk").scalar() == 1
+        conn.exec_driver_sql("select count(*) from ref.wilayah").scalar()
+        for table in (
+            "core.penduduk",
+            "core.penduduk_history",
+            "raw.siak_penduduk",
+            "ops.merge_conflicts",
+        ):
+            with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+                conn.exec_driver_sql(f"select count(*) from {table}")
+            conn.rollback()
+            conn.exec_driver_sql(f"SET ROLE {ANALYST}")
+        conn.rollback()
+    with wh.engine.connect() as conn:
+        conn.exec_driver_sql(f"SET ROLE {agency_role('dinsos')}")
+        with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+            conn.exec_driver_sql("select count(*) from marts.penduduk")
+        conn.rollback()
+    with wh.engine.connect() as conn:  # the writer can write every layer
+        conn.exec_driver_sql(f"SET ROLE {WRITER}")
+        conn.exec_driver_sql("update core.penduduk set rt = rt")
+        conn.exec_driver_sql("delete from marts.penduduk")
+        conn.rollback()
+    wh.dispose()
+
+
+def test_agency_codes_are_checked():
+    assert agency_role("disdukcapil") == "simpul_agency_disdukcapil"
+    with pytest.raises(ValueError):
+        agency_role("x; drop role postgres")
