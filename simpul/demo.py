@@ -1,7 +1,8 @@
 """``simpul demo``: the whole flow on a laptop with the embedded defaults.
 
 Generates (once) a seeded synthetic Kecamatan Martapura, starts the agency simulators on
-localhost, runs every configured pipeline once, and prints a summary and how to query it.
+localhost (free ports, so a running `simpul simulate up` does not collide), runs every
+configured pipeline once, rebuilds the marts, and prints a summary and how to query it.
 """
 
 from __future__ import annotations
@@ -12,55 +13,103 @@ from typing import Any
 
 from simpul.config import load_config, paths, warehouse_url
 
+DEMO_PSEUDONYM_KEY = "simpul-demo-pseudonym-key-not-for-production-use"
+DEMO_DEFECT_RATE = 0.02
+
 
 def _ensure_world(population: int | None, seed: int) -> None:
     from simpul.synth import WorldConfig, generate_world
 
     world_dir = paths().world
-    marker = world_dir / "world.json"
-    if marker.exists() and population is None:
+    if (world_dir / "world.json").exists() and population is None:
         return
     cfg = load_config()
     started = time.monotonic()
-    world = generate_world(WorldConfig(seed=seed, kecamatan=tuple(cfg.kecamatan),
-                                       population=population))
+    world = generate_world(
+        WorldConfig(seed=seed, kecamatan=tuple(cfg.kecamatan), population=population)
+    )
     world.write(world_dir)
-    print(f"Synthetic Martapura generated: {world.penduduk.num_rows:,} residents "
-          f"({time.monotonic() - started:.1f}s, seed {seed}) -> {world_dir}")
+    print(
+        f"Synthetic Martapura generated: {world.penduduk.num_rows:,} residents, "
+        f"{world.keluarga.num_rows:,} families (seed {seed}, "
+        f"{time.monotonic() - started:.1f}s) -> {world_dir}"
+    )
+
+
+def _prepare_drops(seed: int) -> None:
+    """Village and Dinas Sosial file drops, where the simulators can write them."""
+    try:
+        from simpul.simulators.runner import prepare_drops
+    except ImportError:
+        return
+    prepare_drops(paths().world, paths().home, DEMO_DEFECT_RATE, seed)
 
 
 def run_demo(population: int | None = None, seed: int = 42) -> int:
     from simpul.cli import _table
     from simpul.pipeline import run
     from simpul.simulators.runner import serve_all
+    from simpul.warehouse import open_warehouse
+    from simpul.warehouse.marts import build_marts
 
-    print(f"Simpul demo — data folder {paths().home}, warehouse {warehouse_url()}\n")
+    if not os.environ.get("SIMPUL_PSEUDONYM_KEY"):
+        os.environ["SIMPUL_PSEUDONYM_KEY"] = DEMO_PSEUDONYM_KEY
+        print("Note: using the demo pseudonym key; set SIMPUL_PSEUDONYM_KEY in production.")
+    print(f"Simpul demo: data folder {paths().home}, warehouse {warehouse_url()}\n")
     _ensure_world(population, seed)
-    servers = serve_all(paths().world)
+    _prepare_drops(seed)
+    servers = serve_all(paths().world, base_port=0, defect_rate=DEMO_DEFECT_RATE, seed=seed)
+    results: list[dict[str, Any]] = []
     try:
         for name, server in servers.items():
-            print(f"  simulator {name:<10} {server.url}")
-            env = server.env() if hasattr(server, "env") else {}
-            os.environ.update({k: v for k, v in env.items() if k not in os.environ})
+            print(f"  simulator {name:<8} {server.url}")
+            os.environ.update(server.env())
         print()
-        results: list[dict[str, Any]] = []
         for name in load_config().pipelines:
             r = run(name)
-            results.append({
-                "pipeline": name, "status": r["status"], "received": r["rows_received"],
-                "loaded": r["rows_loaded"], "quarantined": r["rows_quarantined"],
-                "duplicate": r["rows_duplicate"], "warned": r["rows_warned"],
-                "seconds": r["seconds"],
-            })
+            results.append(
+                {
+                    "pipeline": name,
+                    "status": r["status"],
+                    "received": r["rows_received"],
+                    "loaded": r["rows_loaded"],
+                    "quarantined": r["rows_quarantined"],
+                    "duplicate": r["rows_duplicate"],
+                    "warned": r["rows_warned"],
+                    "seconds": r["seconds"],
+                }
+            )
     finally:
         for server in servers.values():
             server.stop()
+    wh = open_warehouse()
+    try:
+        marts = build_marts(wh)
+        counts = {
+            t: wh.scalar(f"select count(*) from {t}")
+            for t in (
+                "core.penduduk",
+                "core.penduduk_history",
+                "marts.penduduk",
+                "marts.penduduk_bulanan",
+                "ops.quarantine",
+            )
+        }
+    finally:
+        wh.dispose()
     print(_table(results))
-    print("\nEvery record received is loaded, quarantined with its reasons, or an exact "
-          "duplicate:\nreceived = loaded + quarantined + duplicate.\n")
-    print("Next:")
-    print('  uv run simpul sql "select kode_desa, count(*) from core.penduduk group by 1 '
-          'order by 1"')
+    print(
+        "\nEvery record received is loaded, quarantined with its reasons, or an exact "
+        "duplicate:\n  received = loaded + quarantined + duplicate (checked on every load).\n"
+    )
+    print(_table([{"table": t, "rows": n} for t, n in counts.items()]))
+    del marts
+    print("\nNext / selanjutnya:")
+    print(
+        '  uv run simpul sql "select nama_desa, count(*) from marts.penduduk group by 1 order by 1"'
+    )
     print('  uv run simpul sql "select rules, reasons_id from ops.quarantine limit 5"')
-    print("  uv run simpul status")
+    print("  uv run simpul status        # loads, counts, quarantine, findings")
+    print("  uv run simpul dashboard     # static HTML dashboard in var/reports/")
+    print(f"  data-quality reports (Bahasa Indonesia + English): {paths().reports}/<load_id>/")
     return 0
