@@ -132,14 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     from simpul.orchestration.cli import add_parser as add_operations
+    from simpul.simulators.cli import add_parser as add_simulate
 
     add_operations(sub)
-    try:
-        from simpul.simulators.cli import add_parser as add_simulate
-    except ImportError:
-        add_simulate = None
-    if add_simulate:
-        add_simulate(sub)
+    add_simulate(sub)
     return parser
 
 

@@ -121,7 +121,9 @@ class Warehouse:
 
 
 def open_warehouse(url: str | None = None) -> Warehouse:
-    """Open (and migrate) the warehouse at ``url`` or the configured default."""
+    """Open the warehouse at ``url`` or the configured default, migrated and with current
+    reference tables (reloaded only when the shipped files changed)."""
+    from simpul.reference import load_reference
     from simpul.warehouse.migrations import migrate
 
     url = url or warehouse_url()
@@ -133,4 +135,5 @@ def open_warehouse(url: str | None = None) -> Warehouse:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     wh = Warehouse(sa.create_engine(url, future=True))
     migrate(wh)
+    load_reference(wh)
     return wh
