@@ -1,4 +1,4 @@
-"""``simpul`` command line: run pipelines, show status, query the warehouse, run the demo.
+"""Simpul command line: run pipelines, show status, query the warehouse, run the demo.
 
 Errors an operator can act on are printed as one clear message (English / Indonesian) and exit
 code 2 — never a stack trace. ``SIMPUL_DEBUG=1`` shows the trace for developers.
