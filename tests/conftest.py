@@ -7,11 +7,21 @@ unreachable server fails the run instead of skipping, so the Postgres tests alwa
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# Airflow reads its home and metadata URL once, at first import, and some modules under test
+# import it; so the throw-away home is fixed here, before any test module is collected.
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="simpul-airflow-")
+os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "dags")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
 
 PG_ADMIN_URL = os.environ.get(
     "SIMPUL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -75,3 +85,9 @@ def warehouse_url(
         url = request.getfixturevalue("pg_url")
     monkeypatch.setenv("SIMPUL_WAREHOUSE_URL", url)
     return url
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import shutil
+
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)

@@ -11,22 +11,16 @@ import pytest
 
 from tests.simpul.orchestration.receivers import webhook  # noqa: F401 - fixture
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="session")
-def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("airflow_home")
-    env = {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-    }
-    os.environ.update(env)
+def airflow_home() -> Path:
+    """The session's Airflow home (set in tests/conftest.py before Airflow is imported),
+    with its SQLite metadata migrated once."""
+    home = Path(os.environ["AIRFLOW_HOME"])
     subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"],
-        check=True, capture_output=True, env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        env=dict(os.environ),
     )
     return home
-
