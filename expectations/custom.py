@@ -166,3 +166,74 @@ class ExpectColumnValuesToNotBeTemporaryNik(ColumnMapExpectation):
     map_metric = "column_values.simpul_not_temporary_nik"
     success_keys = ("mostly",)
     library_metadata: ClassVar[dict] = {"tags": ["simpul", "nik"], "contributors": ["simpul"]}
+
+
+_MULTICOLUMN_DOMAIN_KEYS = (
+    "batch_id",
+    "table",
+    "column_list",
+    "row_condition",
+    "condition_parser",
+    "ignore_row_if",
+)
+
+
+class NikUniqueOrOwner(MulticolumnMapMetricProvider):
+    condition_metric_name = "multicolumn_values.simpul_nik_unique_or_owner"
+    condition_domain_keys = _MULTICOLUMN_DOMAIN_KEYS
+
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_list, **kwargs):
+        nik, born, sex = (column_list[c] for c in column_list.columns)
+        return nik_rules.unique_or_owner(nik, born, sex)
+
+
+class ExpectNikToBeUniqueOrOwned(MulticolumnMapExpectation):
+    """column_list = [nik, tanggal_lahir, jenis_kelamin]: a NIK is on one record, or on several
+    of which exactly one agrees with it (that one passes, the copies fail).
+
+    Plain uniqueness would also quarantine the real holder of a NIK someone copied; the NIK's
+    own date part tells them apart, so the holder loads and only the copies wait for review.
+    """
+
+    map_metric = "multicolumn_values.simpul_nik_unique_or_owner"
+    success_keys = ("mostly",)
+    library_metadata: ClassVar[dict] = {"tags": ["simpul", "nik"], "contributors": ["simpul"]}
+
+
+class NikNotExcelTruncated(MulticolumnMapMetricProvider):
+    condition_metric_name = "multicolumn_values.simpul_nik_not_excel_truncated"
+    condition_domain_keys = _MULTICOLUMN_DOMAIN_KEYS
+
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_list, **kwargs):
+        nik, *refs = (column_list[c] for c in column_list.columns)
+        return nik_rules.excel_truncated_nik(nik, *refs)
+
+
+class ExpectNikToNotBeExcelTruncated(MulticolumnMapExpectation):
+    """column_list = [nik, nik_ayah, nik_ibu]: a NIK ending in 0 that a child's parent
+    reference shows to have lost its 16th digit (see ``nik.excel_truncated_nik``)."""
+
+    map_metric = "multicolumn_values.simpul_nik_not_excel_truncated"
+    success_keys = ("mostly",)
+    library_metadata: ClassVar[dict] = {"tags": ["simpul", "nik"], "contributors": ["simpul"]}
+
+
+class KkNotExcelTruncated(MulticolumnMapMetricProvider):
+    condition_metric_name = "multicolumn_values.simpul_kk_not_excel_truncated"
+    condition_domain_keys = _MULTICOLUMN_DOMAIN_KEYS
+
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_list, **kwargs):
+        no_kk, desa = (column_list[c] for c in column_list.columns)
+        return nik_rules.excel_truncated_kk(no_kk, desa)
+
+
+class ExpectKkToNotBeExcelTruncated(MulticolumnMapExpectation):
+    """column_list = [no_kk, kode_desa]: a KK ending in 0 whose family members in the same
+    village carry the same first 15 digits with another last digit."""
+
+    map_metric = "multicolumn_values.simpul_kk_not_excel_truncated"
+    success_keys = ("mostly",)
+    library_metadata: ClassVar[dict] = {"tags": ["simpul", "kk"], "contributors": ["simpul"]}

@@ -18,8 +18,11 @@ def checks(kabupaten: str = "16.08") -> list[Check]:
         ExpectColumnValuesToBeValidKk,
         ExpectColumnValuesToBeValidNik,
         ExpectColumnValuesToNotBeTemporaryNik,
+        ExpectKkToNotBeExcelTruncated,
         ExpectNikToAgreeWithBirthDateAndSex,
         ExpectNikToBeRegisteredInRegion,
+        ExpectNikToBeUniqueOrOwned,
+        ExpectNikToNotBeExcelTruncated,
         ExpectShdkToFitAge,
     )
 
@@ -56,9 +59,25 @@ def checks(kabupaten: str = "16.08") -> list[Check]:
             "nik_unique",
             "error",
             "nik",
-            gxe.ExpectColumnValuesToBeUnique(column="nik"),
-            "the same NIK appears on more than one record in this delivery",
-            "NIK yang sama muncul pada lebih dari satu data dalam kiriman ini",
+            ExpectNikToBeUniqueOrOwned(
+                column_list=["nik", "tanggal_lahir", "jenis_kelamin"], ignore_row_if="never"
+            ),
+            "the same NIK appears on more than one record in this delivery (and its date of "
+            "birth and sex do not single this record out as the holder)",
+            "NIK yang sama muncul pada lebih dari satu data dalam kiriman ini (dan tanggal lahir "
+            "serta jenis kelamin tidak menunjukkan data ini sebagai pemiliknya)",
+        ),
+        Check(
+            "nik_excel_truncated",
+            "error",
+            "nik",
+            ExpectNikToNotBeExcelTruncated(
+                column_list=["nik", "nik_ayah", "nik_ibu"], ignore_row_if="never"
+            ),
+            "NIK ends in 0 where a family member's record has the same NIK with another last "
+            "digit: the 16th digit was lost to Excel's 15-digit precision",
+            "NIK berakhir 0 sedangkan data anggota keluarga memuat NIK yang sama dengan digit "
+            "terakhir lain: digit ke-16 hilang karena presisi 15 digit Excel",
         ),
         Check(
             "nik_region",
@@ -113,9 +132,13 @@ def checks(kabupaten: str = "16.08") -> list[Check]:
             "no_kk_excel_zeroed",
             "warn",
             "no_kk",
-            gxe.ExpectColumnValuesToNotMatchRegex(column="no_kk", regex=r"^\d{15}0$"),
-            "no_kk ends in 0: may have been cut by Excel's 15-digit precision",
-            "nomor KK berakhir 0: mungkin terpotong presisi 15 digit Excel",
+            ExpectKkToNotBeExcelTruncated(
+                column_list=["no_kk", "kode_desa"], ignore_row_if="never"
+            ),
+            "no_kk ends in 0 while family members in the same village carry it with another last "
+            "digit: probably cut by Excel's 15-digit precision",
+            "nomor KK berakhir 0 sedangkan anggota keluarga di desa yang sama memakainya dengan "
+            "digit terakhir lain: kemungkinan terpotong presisi 15 digit Excel",
         ),
         Check(
             "nama_required",

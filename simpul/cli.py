@@ -57,9 +57,23 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from simpul.pipeline import replay
 
     result = replay(args.pipeline, args.load_id)
-    print(_table([{k: result[k] for k in (
-        "load_id", "status", "rows_received", "rows_loaded", "rows_quarantined",
-        "rows_duplicate")}]))
+    print(
+        _table(
+            [
+                {
+                    k: result[k]
+                    for k in (
+                        "load_id",
+                        "status",
+                        "rows_received",
+                        "rows_loaded",
+                        "rows_quarantined",
+                        "rows_duplicate",
+                    )
+                }
+            ]
+        )
+    )
     return 0
 
 
@@ -131,10 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.set_defaults(func=cmd_demo)
 
+    from simpul.exchange.cli import add_parser as add_exchange
     from simpul.orchestration.cli import add_parser as add_operations
     from simpul.simulators.cli import add_parser as add_simulate
 
     add_operations(sub)
+    add_exchange(sub)
     add_simulate(sub)
     return parser
 

@@ -83,6 +83,14 @@ class PipelineSettings(BaseModel):
     entity: str = Field(description="canonical entity, e.g. 'penduduk'")
     schedule: str | None = Field(default="@daily", description="cron or preset; null = manual")
     max_error_rate: float = Field(default=0.2, ge=0, le=1)
+    schema_drift: Literal["stop", "warn"] = Field(
+        default="stop",
+        description=(
+            "when a column the mapping uses disappears: 'stop' the stream until the mapping "
+            "is fixed, or 'warn' and load it as empty (a missing key column always stops); "
+            "new columns are always recorded and flagged, never stop"
+        ),
+    )
     tags: list[str] = Field(default_factory=list)
 
     @field_validator("stream", "entity")

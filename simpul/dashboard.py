@@ -108,12 +108,18 @@ def _freshness_from_loads(loads: list[dict], now: datetime) -> list[dict]:
     out = []
     for name, r in sorted(last.items()):
         age = (now - r["loaded_at"]).total_seconds() / 3600
-        out.append({
-            "pipeline": name, "source": r["source"], "entity": r["entity"], "schedule": "?",
-            "last_loaded": r["loaded_at"], "age_hours": round(age, 2),
-            "freshness_hours": DEFAULT_FRESHNESS_HOURS,
-            "state": "stale" if age > DEFAULT_FRESHNESS_HOURS else "ok",
-        })
+        out.append(
+            {
+                "pipeline": name,
+                "source": r["source"],
+                "entity": r["entity"],
+                "schedule": "?",
+                "last_loaded": r["loaded_at"],
+                "age_hours": round(age, 2),
+                "freshness_hours": DEFAULT_FRESHNESS_HOURS,
+                "state": "stale" if age > DEFAULT_FRESHNESS_HOURS else "ok",
+            }
+        )
     return out
 
 
@@ -166,8 +172,9 @@ def line_chart(
     t0 = min(p[0] for p in points).timestamp()
     t1 = max(p[0] for p in points).timestamp()
     span = (t1 - t0) or 1.0
-    ymax = _nice_max(max(p[1] for p in points) if not percent else max(
-        max(p[1] for p in points), 0.01))
+    ymax = _nice_max(
+        max(p[1] for p in points) if not percent else max(max(p[1] for p in points), 0.01)
+    )
     if percent:
         ymax = min(ymax, 1.0) if ymax <= 1 else ymax
 
@@ -182,25 +189,28 @@ def line_chart(
     for i in range(5):
         v = ymax * i / 4
         yy = y(v)
-        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" '
-                   'class="grid"/>')
-        out.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" class="tick">'
-                   f"{e(_fmt_num(v, percent))}</text>")
+        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>')
+        out.append(
+            f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" class="tick">'
+            f"{e(_fmt_num(v, percent))}</text>"
+        )
     ticks = 1 if t1 == t0 else 5
     for i in range(ticks):
         t = datetime.fromtimestamp(t0 + span * i / max(ticks - 1, 1), UTC)
         xx = x(t)
-        out.append(f'<text x="{xx:.1f}" y="{top + ph + 16}" text-anchor="middle" class="tick">'
-                   f"{t:%d-%m %H:%M}</text>")
-    out.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" '
-               'class="axis"/>')
+        out.append(
+            f'<text x="{xx:.1f}" y="{top + ph + 16}" text-anchor="middle" class="tick">'
+            f"{t:%d-%m %H:%M}</text>"
+        )
+    out.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" class="axis"/>')
     for i, (name, pts) in enumerate(series.items()):
         color = colors.get(name, PALETTE[i % len(PALETTE)])
         pts = sorted(pts)
         coords = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in pts)
         if len(pts) > 1:
-            out.append(f'<polyline points="{coords}" fill="none" stroke="{color}" '
-                       'stroke-width="2"/>')
+            out.append(
+                f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2"/>'
+            )
         for t, v in pts:
             out.append(
                 f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="3" fill="{color}">'
@@ -209,8 +219,10 @@ def line_chart(
             )
         lx = left + 8 + i * 190
         out.append(f'<rect x="{lx}" y="{height - 16}" width="10" height="10" fill="{color}"/>')
-        out.append(f'<text x="{lx + 14}" y="{height - 7}" class="legend">'
-                   f"{e(labels.get(name, name))}</text>")
+        out.append(
+            f'<text x="{lx + 14}" y="{height - 7}" class="legend">'
+            f"{e(labels.get(name, name))}</text>"
+        )
     out.append("</svg>")
     return "".join(out)
 
@@ -233,26 +245,36 @@ def bar_chart(
         f"<title>{e(title)}</title>",
     ]
     if not items:
-        out.append(f'<text x="{width / 2}" y="{height / 2 + 4}" text-anchor="middle" '
-                   'class="muted">tidak ada / none</text></svg>')
+        out.append(
+            f'<text x="{width / 2}" y="{height / 2 + 4}" text-anchor="middle" '
+            'class="muted">tidak ada / none</text></svg>'
+        )
         return "".join(out)
     vmax = _nice_max(max([v for _, v, _ in items] + list(markers.values()) + [0.0]))
     pw = width - left - right
     for i, (label, value, color) in enumerate(items):
         yy = top + i * (bar_h + gap)
         w = max(value / vmax * pw, 1.0)
-        out.append(f'<text x="{left - 8}" y="{yy + bar_h * 0.7:.1f}" text-anchor="end" '
-                   f'class="label">{e(label)}</text>')
-        out.append(f'<rect x="{left}" y="{yy}" width="{w:.1f}" height="{bar_h}" '
-                   f'fill="{color}"><title>{e(label)}: {e(_fmt_num(value))}{e(unit)}</title>'
-                   "</rect>")
-        out.append(f'<text x="{left + w + 6:.1f}" y="{yy + bar_h * 0.7:.1f}" class="tick">'
-                   f"{e(_fmt_num(value))}{e(unit)}</text>")
+        out.append(
+            f'<text x="{left - 8}" y="{yy + bar_h * 0.7:.1f}" text-anchor="end" '
+            f'class="label">{e(label)}</text>'
+        )
+        out.append(
+            f'<rect x="{left}" y="{yy}" width="{w:.1f}" height="{bar_h}" '
+            f'fill="{color}"><title>{e(label)}: {e(_fmt_num(value))}{e(unit)}</title>'
+            "</rect>"
+        )
+        out.append(
+            f'<text x="{left + w + 6:.1f}" y="{yy + bar_h * 0.7:.1f}" class="tick">'
+            f"{e(_fmt_num(value))}{e(unit)}</text>"
+        )
         if label in markers:
             mx = left + markers[label] / vmax * pw
-            out.append(f'<line x1="{mx:.1f}" x2="{mx:.1f}" y1="{yy - 3}" y2="{yy + bar_h + 3}" '
-                       'class="marker"><title>batas / limit: '
-                       f"{e(_fmt_num(markers[label]))}{e(unit)}</title></line>")
+            out.append(
+                f'<line x1="{mx:.1f}" x2="{mx:.1f}" y1="{yy - 3}" y2="{yy + bar_h + 3}" '
+                'class="marker"><title>batas / limit: '
+                f"{e(_fmt_num(markers[label]))}{e(unit)}</title></line>"
+            )
     out.append("</svg>")
     return "".join(out)
 
@@ -338,18 +360,33 @@ def render(data: dict) -> str:
             for k in ("received", "loaded", "quarantined")
         }
         runs.append(f"<h3>{e(name)}</h3>")
-        runs.append(line_chart(series, title=f"{name}: baris per muatan / rows per load",
-                               colors=SERIES_COLORS, labels=SERIES_LABELS))
-    recent = [
-        {**r, "error_pct": f"{r['error_rate'] * 100:.1f}%"} for r in reversed(loads[-15:])
-    ]
+        runs.append(
+            line_chart(
+                series,
+                title=f"{name}: baris per muatan / rows per load",
+                colors=SERIES_COLORS,
+                labels=SERIES_LABELS,
+            )
+        )
+    recent = [{**r, "error_pct": f"{r['error_rate'] * 100:.1f}%"} for r in reversed(loads[-15:])]
     runs.append("<h3>Muatan terakhir / Latest loads</h3>")
-    runs.append(_table(recent, [
-        ("loaded_at", "waktu / time"), ("pipeline", "pipeline"), ("load_id", "muatan / load"),
-        ("status", "status"), ("rows_received", "diterima / received"),
-        ("rows_loaded", "dimuat / loaded"), ("rows_quarantined", "karantina / quarantined"),
-        ("rows_duplicate", "duplikat / duplicate"), ("error_pct", "galat / errors"),
-    ], num={"rows_received", "rows_loaded", "rows_quarantined", "rows_duplicate", "error_pct"}))
+    runs.append(
+        _table(
+            recent,
+            [
+                ("loaded_at", "waktu / time"),
+                ("pipeline", "pipeline"),
+                ("load_id", "muatan / load"),
+                ("status", "status"),
+                ("rows_received", "diterima / received"),
+                ("rows_loaded", "dimuat / loaded"),
+                ("rows_quarantined", "karantina / quarantined"),
+                ("rows_duplicate", "duplikat / duplicate"),
+                ("error_pct", "galat / errors"),
+            ],
+            num={"rows_received", "rows_loaded", "rows_quarantined", "rows_duplicate", "error_pct"},
+        )
+    )
     parts.append("<section>" + "".join(runs) + "</section>")
 
     # DQ error rate per source over time
@@ -358,7 +395,8 @@ def render(data: dict) -> str:
         if r["loaded_at"] and (r["rows_received"] or 0) > 0:
             dq[r["source"] or "?"].append((r["loaded_at"], r["error_rate"]))
     parts.append(
-        "<section>" + _h2("Tingkat galat kualitas data per sumber", "DQ error rate per source")
+        "<section>"
+        + _h2("Tingkat galat kualitas data per sumber", "DQ error rate per source")
         + line_chart(dict(dq), title="tingkat galat / error rate", percent=True)
         + '<p class="muted">Baris dengan temuan tingkat error ÷ (diterima − duplikat). / '
         "Rows with an error-severity finding ÷ (received − duplicate).</p></section>"
@@ -383,17 +421,29 @@ def render(data: dict) -> str:
         for r in fresh
     ]
     parts.append(
-        "<section>" + _h2("Kemutakhiran per sumber", "Freshness per source")
-        + bar_chart(items, title="umur muatan sukses terakhir / age of last successful load",
-                    markers=markers, unit=" j/h")
+        "<section>"
+        + _h2("Kemutakhiran per sumber", "Freshness per source")
+        + bar_chart(
+            items,
+            title="umur muatan sukses terakhir / age of last successful load",
+            markers=markers,
+            unit=" j/h",
+        )
         + '<p class="muted">Batang: jam sejak muatan sukses terakhir; garis putus: batas. / '
         "Bars: hours since the last successful load; dashed line: the limit.</p>"
-        + _table(rows, [
-            ("pipeline", "pipeline"), ("source", "sumber / source"),
-            ("schedule", "jadwal / schedule"), ("last_loaded", "muatan sukses terakhir / last"),
-            ("age_hours", "umur (jam) / age (h)"), ("freshness_hours", "batas (jam) / limit (h)"),
-            ("state_html", "keadaan / state"),
-        ], num={"age_hours", "freshness_hours"})
+        + _table(
+            rows,
+            [
+                ("pipeline", "pipeline"),
+                ("source", "sumber / source"),
+                ("schedule", "jadwal / schedule"),
+                ("last_loaded", "muatan sukses terakhir / last"),
+                ("age_hours", "umur (jam) / age (h)"),
+                ("freshness_hours", "batas (jam) / limit (h)"),
+                ("state_html", "keadaan / state"),
+            ],
+            num={"age_hours", "freshness_hours"},
+        )
         + "</section>"
     )
 
@@ -405,16 +455,17 @@ def render(data: dict) -> str:
     top_rules = list(data["open_by_rule"].items())[:15]
     rule_items = [(rule, float(n), "#bf8700") for rule, n in top_rules]
     parts.append(
-        "<section>" + _h2("Karantina terbuka", "Open quarantine")
+        "<section>"
+        + _h2("Karantina terbuka", "Open quarantine")
         + bar_chart(q_items, title="karantina terbuka per aliran / open per stream")
         + "<h3>Per aturan / By rule</h3>"
         + bar_chart(rule_items, title="karantina terbuka per aturan / open per rule")
         + '<p class="muted">Tinjau dengan / review with: <code>simpul sql "select ... from '
-        'ops.quarantine where status = \'open\'"</code></p></section>'
+        "ops.quarantine where status = 'open'\"</code></p></section>"
     )
     return (
-        "<!DOCTYPE html>\n<html lang=\"id\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        '<!DOCTYPE html>\n<html lang="id"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>Simpul — Dasbor operasional / Operations dashboard</title>"
         f"<style>{CSS}</style></head><body><header><h1>Simpul — Dasbor operasional "
         '<span style="opacity:.8;font-weight:normal">/ Operations dashboard</span></h1>'

@@ -17,13 +17,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from simpul.config import PROJECT_ROOT, ConfigError
-from simpul.domain.regions import code_lists
+from simpul.domain.regions import code_lists, match_kecamatan, match_village_names
 from simpul.domain.text import clean_digits, clean_text
 from simpul.model import Entity, entity
 
 MAPPINGS_DIR = PROJECT_ROOT / "mappings"
 
-Transform = Literal["text", "upper", "digits", "rtrw"]
+Transform = Literal["text", "upper", "digits", "rtrw", "village", "region_code", "integer"]
+Severity = Literal["error", "warn"]
 
 
 class FieldSpec(BaseModel):
@@ -41,11 +42,34 @@ class FieldSpec(BaseModel):
     date_formats: list[str] | None = Field(default=None, description="strptime formats, in order")
     excel_serial: bool = Field(default=False, description="accept Excel serial day numbers")
     timestamp: bool = False
+    kecamatan: str | None = Field(
+        default=None, description="village transform: the kecamatan code all names belong to"
+    )
+    kecamatan_from: str | None = Field(
+        default=None, description="village transform: column with the kecamatan code or name"
+    )
+    kabupaten: str | None = Field(
+        default=None, description="village transform: where kecamatan names are looked up"
+    )
+    name_check: str | None = Field(
+        default=None,
+        description="column with the village name; a warning when it names another village",
+    )
 
     @model_validator(mode="after")
     def _one_input(self) -> FieldSpec:
         if (self.source is None) == (self.concat is None):
             raise ValueError("give exactly one of 'from' or 'concat'")
+        if self.transform == "village":
+            if self.source is None or (self.kecamatan is None) == (self.kecamatan_from is None):
+                raise ValueError(
+                    "transform 'village' needs 'from' and exactly one of 'kecamatan' or "
+                    "'kecamatan_from'"
+                )
+            if self.kecamatan and match_kecamatan(self.kecamatan) is None:
+                raise ValueError(f"unknown kecamatan {self.kecamatan!r}")
+        elif self.kecamatan or self.kecamatan_from or self.kabupaten:
+            raise ValueError("'kecamatan', 'kecamatan_from' and 'kabupaten' need transform village")
         if self.pad and (not self.concat or len(self.pad) != len(self.concat)):
             raise ValueError("'pad' needs one width per 'concat' column")
         if self.code_list and self.code_list not in code_lists():
@@ -54,7 +78,8 @@ class FieldSpec(BaseModel):
 
     @property
     def inputs(self) -> list[str]:
-        return self.concat or [self.source]  # type: ignore[list-item]
+        cols = self.concat or [self.source]
+        return [*cols, self.kecamatan_from] if self.kecamatan_from else cols  # type: ignore[list-item]
 
 
 class MappingSpec(BaseModel):
@@ -98,11 +123,26 @@ def load_mapping(name: str, directory: Path = MAPPINGS_DIR) -> MappingSpec:
 
 @dataclass(frozen=True)
 class MappingIssue:
+    """One value that could not be mapped (error) or looks doubtful (warn); never the value."""
+
     row: int
     field: str
     source_column: str
     problem_en: str
     problem_id: str
+    severity: Severity = "error"
+    rule: str = ""
+
+    def as_failure(self) -> dict[str, object]:
+        """The issue as a row of validation failures (``simpul.validate.FAILURE_COLUMNS``)."""
+        return {
+            "row": self.row,
+            "rule": self.rule or f"mapping_{self.field}",
+            "severity": self.severity,
+            "field": self.field,
+            "reason_en": self.problem_en,
+            "reason_id": self.problem_id,
+        }
 
 
 def _label_key(s: pd.Series) -> pd.Series:
@@ -138,8 +178,13 @@ class Mapper:
         out: dict[str, pd.Series] = {}
         for name, f in self.spec.fields.items():
             raw = self._input(frame, f)
-            value, bad = self._convert(name, f, raw)
+            if f.transform == "village":
+                value, bad = self._village(frame, f, raw)
+            else:
+                value, bad = self._convert(name, f, raw)
             out[name] = value
+            if f.name_check:
+                issues.extend(self._check_name(frame, name, f.name_check, value, rows))
             if bad.any():
                 col = ",".join(f.inputs)
                 for r in rows[bad]:  # raw values may be personal data: never in messages
@@ -159,6 +204,50 @@ class Mapper:
             }
         )
         return table, issues
+
+    @staticmethod
+    def _village(frame: pd.DataFrame, f: FieldSpec, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+        """Village name -> code within its kecamatan (normalised, then unambiguous fuzzy)."""
+        names = clean_text(raw)
+        if f.kecamatan:
+            kec: pd.Series | str = match_kecamatan(f.kecamatan) or f.kecamatan
+        else:
+            given = clean_text(frame[f.kecamatan_from]) if f.kecamatan_from in frame else None
+            if given is None:
+                kec = pd.Series(pd.NA, index=frame.index, dtype="string")
+            else:
+                lookup = {v: match_kecamatan(v, f.kabupaten) for v in given.dropna().unique()}
+                kec = given.map(lookup).astype("string")
+        value = match_village_names(names, kec)
+        return value, (names.notna() & value.isna()).fillna(False).astype(bool)
+
+    @staticmethod
+    def _check_name(
+        frame: pd.DataFrame, field: str, column: str, codes: pd.Series, rows: pd.Series
+    ) -> list[MappingIssue]:
+        """Warn where a village *name* column names another village than the code does.
+
+        Spelling variants ("Kota Baru Barat" / "KOTABARU BARAT", a "DESA " prefix) normalise to
+        the same village and pass; a name that matches nothing or another village is reported.
+        """
+        if column not in frame:
+            return []
+        names = clean_text(frame[column].astype("string"))
+        code = pd.Series(codes, index=frame.index, dtype="string")
+        matched = match_village_names(names, code.str.slice(0, 8))
+        bad = (names.notna() & code.notna() & (matched.isna() | (matched != code))).fillna(False)
+        return [
+            MappingIssue(
+                int(r),
+                field,
+                column,
+                f"village name in {column} does not match the village code ({field})",
+                f"nama desa pada {column} tidak sesuai dengan kode desa ({field})",
+                severity="warn",
+                rule=f"mapping_{field}_name",
+            )
+            for r in rows[bad.astype(bool)]
+        ]
 
     @staticmethod
     def _input(frame: pd.DataFrame, f: FieldSpec) -> pd.Series:
@@ -181,6 +270,17 @@ class Mapper:
         present = clean_text(raw).notna()
         if f.transform == "digits" or f.concat:
             val = clean_digits(raw) if not f.concat else raw
+        elif f.transform == "region_code":
+            # Kemendagri codes arrive dotted (16.08.01.2006) or as bare digits (1608012006)
+            d = clean_digits(raw)
+            ok = d.str.fullmatch(r"\d{2}|\d{4}|\d{6}|\d{10}").fillna(False).astype(bool)
+            dotted = d.str.replace(r"^(\d{2})(\d{2})?(\d{2})?(\d{4})?$", _dot, regex=True)
+            val = dotted.where(ok)
+        elif f.transform == "integer":
+            v = clean_text(raw).str.replace(r"\.0+$", "", regex=True)
+            val = pd.to_numeric(
+                v.where(v.str.fullmatch(r"-?\d+").fillna(False)), errors="coerce"
+            ).astype("Int64")
         elif f.transform == "rtrw":
             v = clean_text(raw).str.replace(r"\.0$", "", regex=True)
             v = v.mask(v.isin(["-", "0", "00", "000"]), pd.NA)
@@ -198,6 +298,10 @@ class Mapper:
             val = pd.to_datetime(val, utc=True, errors="coerce", format="ISO8601")
         bad = present & pd.Series(val, index=raw.index).isna()
         return val, bad.fillna(False).astype(bool)
+
+
+def _dot(m) -> str:
+    return ".".join(g for g in m.groups() if g)
 
 
 def _parse_dates(s: pd.Series, formats: list[str], excel_serial: bool) -> pd.Series:
@@ -231,4 +335,13 @@ def _describe(f: FieldSpec) -> tuple[str, str]:
         return "ISO 8601 timestamp", "waktu ISO 8601"
     if f.transform == "rtrw":
         return "RT/RW number", "nomor RT/RW"
+    if f.transform == "region_code":
+        return "Kemendagri region code", "kode wilayah Kemendagri"
+    if f.transform == "integer":
+        return "whole number", "bilangan bulat"
+    if f.transform == "village":
+        return (
+            "village name of the kecamatan (after normalising spelling)",
+            "nama desa di kecamatan tersebut (setelah ejaan diseragamkan)",
+        )
     return "text", "teks"

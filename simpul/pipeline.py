@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from connectors.base.files import SOURCE_FILE, SOURCE_ROW
 from simpul.config import ConfigError, PipelineSettings, SimpulConfig, load_config, paths
-from simpul.landing import find_manifest, land
+from simpul.landing import MANIFEST, Manifest, find_manifest, land, new_load_id
 from simpul.mapping import Mapper, load_mapping
 from simpul.reports import write_dq_report
 from simpul.validate import FAILURE_COLUMNS, run_suite
@@ -55,6 +55,16 @@ def build_connector(cfg: SimpulConfig, source: str):
             page_size=settings.page_size,
             timeout=settings.timeout_seconds,
         )
+    if settings.connector == "oss":
+        from connectors.oss import OssConnector
+
+        return OssConnector(
+            settings.resolved_base_url(),
+            settings.secret("client_id"),
+            settings.secret("client_secret"),
+            page_size=settings.page_size,
+            timeout=settings.timeout_seconds,
+        )
     if settings.connector == "opensid":
         from connectors.opensid import OpenSidDropConnector
 
@@ -62,6 +72,10 @@ def build_connector(cfg: SimpulConfig, source: str):
             settings.resolved_drop_url(),
             kecamatan=cfg.kecamatan[0] if len(cfg.kecamatan) == 1 else None,
         )
+    if settings.connector == "dinsos":
+        from connectors.dinsos import DinsosDropConnector
+
+        return DinsosDropConnector(settings.resolved_drop_url())
     raise ConfigError(f"source {source!r}: unknown connector {settings.connector!r}")
 
 
@@ -79,23 +93,47 @@ def extract(
 
     cfg = _config(cfg)
     p = cfg.pipeline(name)
-    if since is None and not full_refresh:
+    connector = build_connector(cfg, p.source)
+    spec = connector.stream(p.stream)
+    deleted_since = since
+    if not full_refresh and (since is None or spec.deleted_field):
         wh = open_warehouse()
         try:
-            since = ops.get_cursor(wh, p.source, p.stream)
+            if since is None:
+                since = ops.get_cursor(wh, p.source, p.stream)
+                if spec.deleted_field:
+                    deleted_since = ops.get_cursor(wh, p.source, deleted_stream(p.stream))
         finally:
             wh.dispose()
-    connector = build_connector(cfg, p.source)
-    result = ReadResult()
+    load_id = new_load_id(p.source, p.stream)
     started = time.monotonic()
+    deletions = None
+    if spec.deleted_field:
+        # landed first: a delivery whose deletion feed is missing never exists, and a crash
+        # in between leaves only an unreferenced feed (its cursor has not moved)
+        dres = ReadResult()
+        dbatches = connector.read_deleted(p.stream, since=deleted_since, result=dres)
+        if until is not None:
+            dbatches = _before(dbatches, spec.deleted_field, until)
+        deletions = land(
+            dbatches,
+            root=paths().landing,
+            source=p.source,
+            stream=deleted_stream(p.stream),
+            load_id=deletions_load_id(load_id),
+            cursor_from=deleted_since,
+            cursor_to=None if until is not None else (lambda: dres.cursor_max),
+        )
+    result = ReadResult()
     batches = connector.read(p.stream, since=since, result=result)
     if until is not None:
-        batches = _before(batches, connector.stream(p.stream).cursor_field, until)
+        batches = _before(batches, spec.cursor_field, until)
     manifest = land(
         batches,
         root=paths().landing,
         source=p.source,
         stream=p.stream,
+        load_id=load_id,
         cursor_from=since,
         # a bounded backfill never moves the cursor: later changes may not be fetched yet
         cursor_to=None if until is not None else (lambda: result.cursor_max),
@@ -106,12 +144,36 @@ def extract(
         manifest.row_count,
         time.monotonic() - started,
     )
-    return {
+    out = {
         "pipeline": name,
         "load_id": manifest.load_id,
         "rows": manifest.row_count,
         "file": manifest.file,
     }
+    if deletions is not None:
+        out["deleted"] = deletions.row_count
+    return out
+
+
+def deleted_stream(stream: str) -> str:
+    """The stream name a source's deletion feed is landed and cursored under."""
+    return f"{stream}_deleted"
+
+
+def deletions_load_id(load_id: str) -> str:
+    """Load id of the deletion feed landed with delivery ``load_id`` (same time and suffix)."""
+    parts = load_id.split(".")
+    parts[1] = deleted_stream(parts[1])
+    return ".".join(parts)
+
+
+def _deletions(load_id: str) -> Manifest | None:
+    """The sealed deletion feed landed with ``load_id``, if its source sends one."""
+    del_id = deletions_load_id(load_id)
+    parts = del_id.split(".")
+    if not (paths().landing / parts[0] / parts[1] / del_id / MANIFEST).exists():
+        return None
+    return find_manifest(paths().landing, del_id)
 
 
 def _before(batches, cursor_field: str | None, until: str):
@@ -140,13 +202,14 @@ def transform(
     p = cfg.pipeline(name)
     manifest = find_manifest(paths().landing, load_id)
     mapper = Mapper(load_mapping(p.mapping))
-    missing = mapper.check_columns(manifest.columns)
-    if missing and manifest.row_count:
-        raise PipelineError(
-            f"{manifest.file}: delivery lacks columns {missing} that mapping {p.mapping} needs "
-            f"(schema changed?) / kiriman tidak memuat kolom {missing} yang dibutuhkan pemetaan "
-            f"{p.mapping} (skema berubah?)"
-        )
+    drift = schema_drift(name, p, manifest, mapper)
+    missing = mapper.check_columns(manifest.columns) if manifest.row_count else []
+    key_columns = {c for k in mapper.entity.key for c in mapper.spec.fields[k].inputs}
+    if missing and (p.schema_drift == "stop" or key_columns & set(missing)):
+        if drift:
+            drift["action"] = "stopped"
+            _record_drift(name, manifest, drift)
+        raise PipelineError(_drift_message(p, manifest, missing, drift))
     mapped_parts: list[pa.Table] = []
     issues = []
     raw_hash_parts: list[pd.Series] = []
@@ -155,11 +218,15 @@ def transform(
     pf = pq.ParquetFile(manifest.file)
     for batch in pf.iter_batches(batch_size=BATCH_ROWS):
         frame = batch.to_pandas(types_mapper=pd.ArrowDtype).astype("string")
+        for col in missing:  # schema_drift: warn -> a vanished mapped column reads as empty
+            frame[col] = pd.Series(pd.NA, index=frame.index, dtype="string")
         rows = pd.Series(range(offset + 1, offset + 1 + len(frame)), index=frame.index)
         table, batch_issues = mapper.apply(frame, rows)
         mapped_parts.append(table.append_column("_row", pa.array(rows, pa.int64())))
         issues.extend(batch_issues)
-        raw_hash_parts.append(pd.util.hash_pandas_object(frame.fillna("\x00"), index=False))
+        # an exact copy is the same content, wherever in the file it stands
+        raw = frame.drop(columns=[*missing, *(c for c in (SOURCE_FILE, SOURCE_ROW) if c in frame)])
+        raw_hash_parts.append(pd.util.hash_pandas_object(raw.fillna("\x00"), index=False))
         if SOURCE_FILE in frame.columns:  # file drops: where a person finds the row
             origin_parts.append(frame[SOURCE_FILE] + ", baris/row " + frame[SOURCE_ROW])
         offset += len(frame)
@@ -175,20 +242,7 @@ def transform(
     duplicate = raw_hash.duplicated(keep="first").to_numpy()
     unique = frame[~duplicate] if len(frame) else frame
 
-    findings = pd.DataFrame.from_records(
-        [
-            {
-                "row": i.row,
-                "rule": f"mapping_{i.field}",
-                "severity": "error",
-                "field": i.field,
-                "reason_en": i.problem_en,
-                "reason_id": i.problem_id,
-            }
-            for i in issues
-        ],
-        columns=FAILURE_COLUMNS,
-    )
+    findings = pd.DataFrame.from_records([i.as_failure() for i in issues], columns=FAILURE_COLUMNS)
     findings = findings[findings["row"].isin(unique["_row"])]
     stage = _staging(load_id)
     if stage.exists():
@@ -238,8 +292,13 @@ def transform(
         "rules_failed": {
             c["rule"]: c["failed_rows"] for c in summary["checks"] if c["failed_rows"]
         },
+        "schema_drift": drift,
     }
-    keys = frame.set_index("_row")[mapper.entity.key[0]]
+    key_cols = list(mapper.entity.key)
+    indexed = frame.set_index("_row")
+    keys = indexed[key_cols[0]]
+    if len(key_cols) > 1:  # multi-column keys read as in ops.quarantine: parts joined by '|'
+        keys = indexed[key_cols].astype("string").fillna("").agg("|".join, axis=1)
     origin = None
     if origin_parts:
         origin = pd.concat(origin_parts, ignore_index=True)
@@ -247,6 +306,11 @@ def transform(
     result["reports"] = write_dq_report(
         paths().reports / load_id, result, findings, keys, origin=origin
     )
+    if (stage / "data_docs").exists():  # GX Data Docs outlive the staging folder
+        shutil.copytree(
+            stage / "data_docs", paths().reports / load_id / "data_docs", dirs_exist_ok=True
+        )
+        result["reports"]["data_docs"] = str(paths().reports / load_id / "data_docs")
     (stage / "summary.json").write_text(json.dumps(result, indent=2))
     log.info(
         "validated %s: %d valid, %d quarantined, %d duplicate, %d warned",
@@ -257,6 +321,92 @@ def transform(
         counts["warned"],
     )
     return result
+
+
+def schema_drift(
+    name: str, p: PipelineSettings, manifest: Manifest, mapper: Mapper
+) -> dict[str, Any] | None:
+    """Columns added to or removed from ``manifest`` since the last loaded delivery of the
+    same (source, stream), or None when nothing changed (or there is nothing to compare).
+
+    ``mapped`` lists the removed columns the mapping uses (breaking); ``action`` says what
+    the pipeline does: ``recorded`` (only additions or unmapped removals), ``warned``
+    (``schema_drift: warn``), ``stopped``.
+    """
+    if not manifest.row_count:
+        return None
+    wh = open_warehouse()
+    try:
+        base = ops.last_loaded_manifest(wh, manifest.source, manifest.stream)
+    finally:
+        wh.dispose()
+    if base is None or base["load_id"] == manifest.load_id or not base["landed_file"]:
+        return None
+    path = Path(base["landed_file"]).parent / MANIFEST
+    try:
+        before = json.loads(path.read_text())
+    except (OSError, ValueError):
+        log.warning("schema drift not checked: manifest of %s unreadable", base["load_id"])
+        return None
+    added = [c for c in manifest.columns if c not in before["columns"]]
+    removed = [c for c in before["columns"] if c not in manifest.columns]
+    if not added and not removed:
+        return None
+    mapped = sorted(set(removed) & mapper.spec.source_columns)
+    drift = {
+        "added": added,
+        "removed": removed,
+        "mapped": mapped,
+        "action": "warned" if mapped else "recorded",
+        "previous_load_id": base["load_id"],
+        "schema_hash_before": before.get("schema_hash"),
+    }
+    log.warning(
+        "%s: schema drift in %s/%s since %s: added %s, removed %s",
+        name,
+        manifest.source,
+        manifest.stream,
+        base["load_id"],
+        added,
+        removed,
+    )
+    return drift
+
+
+def _record_drift(name: str, manifest: Manifest, drift: dict[str, Any]) -> None:
+    """Best effort: a stopped stream's drift in ops.schema_changes (never hides the stop)."""
+    try:
+        wh = open_warehouse()
+        try:
+            ops.record_schema_changes(wh, name, manifest, drift)
+        finally:
+            wh.dispose()
+    except Exception as exc:  # noqa: BLE001 - the stop message matters more than the record
+        log.warning("could not record the schema change: %s", type(exc).__name__)
+
+
+def _drift_message(
+    p: PipelineSettings, manifest: Manifest, missing: list[str], drift: dict[str, Any] | None
+) -> str:
+    """Why a stream stopped, in English and Indonesian: the file and the columns."""
+    where = f"{manifest.source}/{manifest.stream}"
+    if not drift:
+        return (
+            f"{manifest.file}: delivery lacks columns {missing} that mapping {p.mapping} needs "
+            f"(schema changed?) / kiriman tidak memuat kolom {missing} yang dibutuhkan pemetaan "
+            f"{p.mapping} (skema berubah?)"
+        )
+    added = drift["added"]
+    since = drift["previous_load_id"]
+    new_en = f"; new columns {added} (renamed?)" if added else ""
+    new_id = f"; kolom baru {added} (berganti nama?)" if added else ""
+    return (
+        f"{manifest.file}: schema changed since delivery {since}: columns {missing} that "
+        f"mapping {p.mapping} uses are gone{new_en}. Stream {where} is stopped until the "
+        f"mapping is updated (or set schema_drift: warn) / skema berubah sejak kiriman "
+        f"{since}: kolom {missing} yang dipakai pemetaan {p.mapping} hilang{new_id}. Aliran "
+        f"{where} dihentikan sampai pemetaan diperbarui (atau set schema_drift: warn)"
+    )
 
 
 def _types_mapper(t: pa.DataType):
@@ -282,6 +432,7 @@ def load(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[str, 
             mapped=pq.read_table(stage / "mapped.parquet"),
             findings=pq.read_table(stage / "findings.parquet"),
             summary=summary,
+            deletions=_deletions(load_id),
         )
     finally:
         wh.dispose()

@@ -3,10 +3,15 @@
 GX validates the whole mapped batch; we turn its ``unexpected_index_list`` into per-row failures
 with the check's severity and bilingual reason. GX takes ~6 s to import, so it is imported here,
 inside the function, never at module (DAG-parse) time.
+
+GX results carry failing *positions* only, never values (``exclude_unexpected_values``): the
+values are NIKs and names, and a 650,000-row delivery must not drag copies of them through
+memory, JSON or Data Docs.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import logging
@@ -19,6 +24,15 @@ import pandas as pd
 
 Severity = Literal["error", "warn"]
 FAILURE_COLUMNS = ["row", "rule", "severity", "field", "reason_en", "reason_id"]
+# COMPLETE is the only format with every failing index; values and the index "query" (a string
+# listing every index again) are left out, so a result is a list of ints per check.
+RESULT_FORMAT: dict[str, Any] = {
+    "result_format": "COMPLETE",
+    "partial_unexpected_count": 0,
+    "exclude_unexpected_values": True,
+    "return_unexpected_index_query": False,
+}
+DOCS_SITE = "simpul"
 
 
 @dataclass(frozen=True)
@@ -50,8 +64,9 @@ def run_suite(
     """Validate ``frame``; return (failures, summary).
 
     ``rows`` maps the frame's positional index to the delivery's row numbers. ``failures`` has
-    one line per (row, rule). ``summary`` is the GX result in JSON form, written to
-    ``docs_dir/validation.json`` when given (GX Data Docs are built from the same result).
+    one line per (row, rule). ``summary`` holds counts per check; with ``docs_dir`` it is written
+    to ``docs_dir/validation.json`` and GX Data Docs for this run go to ``docs_dir/data_docs/``
+    (built from the result without failing indices or values: no personal data in the HTML).
     """
     _quiet_gx()
     import great_expectations as gx
@@ -71,11 +86,9 @@ def run_suite(
         gx_suite.add_expectation(exp)
     data = frame.reset_index(drop=True)
     batch = batch_def.get_batch(batch_parameters={"dataframe": data})
-    result = batch.validate(
-        gx_suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": 0}
-    )
+    result = batch.validate(gx_suite, result_format=RESULT_FORMAT)
     by_rule = {c.rule: c for c in checks}
-    records: list[dict[str, Any]] = []
+    parts: list[pd.DataFrame] = []
     counts: dict[str, int] = {}
     for r in result.results:
         rule = r.expectation_config.meta["rule"]
@@ -86,18 +99,26 @@ def run_suite(
             )
         idx = r.result.get("unexpected_index_list") or []
         counts[rule] = len(idx)
-        for i in idx:
-            records.append(
-                {
-                    "row": int(rows.iloc[int(i)]),
-                    "rule": rule,
-                    "severity": check.severity,
-                    "field": check.field,
-                    "reason_en": check.reason_en,
-                    "reason_id": check.reason_id,
-                }
+        if idx:
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "row": rows.iloc[pd.Index(idx, dtype="int64")].to_numpy(dtype="int64"),
+                        "rule": rule,
+                        "severity": check.severity,
+                        "field": check.field,
+                        "reason_en": check.reason_en,
+                        "reason_id": check.reason_id,
+                    }
+                )
             )
-    failures = pd.DataFrame.from_records(records, columns=FAILURE_COLUMNS)
+    failures = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(
+            {c: pd.Series(dtype="int64" if c == "row" else "object") for c in FAILURE_COLUMNS}
+        )
+    )
     summary = {
         "suite": suite,
         "success": bool(result.success),
@@ -114,6 +135,78 @@ def run_suite(
     }
     if docs_dir is not None:
         docs_dir.mkdir(parents=True, exist_ok=True)
-        # result_format COMPLETE holds row values (NIKs): keep only aggregated stats on disk
         (docs_dir / "validation.json").write_text(json.dumps(summary, indent=2))
+        _build_data_docs(context, gx_suite, result, docs_dir / "data_docs", docs_dir.name)
     return failures, summary
+
+
+def _build_data_docs(context: Any, gx_suite: Any, result: Any, site_dir: Path, run: str) -> None:
+    """Render GX Data Docs for this run into ``site_dir`` (an ephemeral filesystem site).
+
+    Failing positions are dropped from the copy that is rendered: the HTML shows counts and
+    percentages per check, nothing that leads back to a person.
+    """
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    slim = copy.deepcopy(result)
+    for r in slim.results:
+        for key in [k for k in r.result if "unexpected_index" in k or "unexpected_list" in k]:
+            del r.result[key]
+    context.add_data_docs_site(
+        DOCS_SITE,
+        {
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(site_dir),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "show_how_to_buttons": False,
+        },
+    )
+    context.suites.add(gx_suite)
+    key = ValidationResultIdentifier(
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name=gx_suite.name),
+        run_id=RunIdentifier(run_name=run),
+        batch_identifier="delivery",
+    )
+    context.validation_results_store.set(key, slim)
+    context.build_data_docs(site_names=[DOCS_SITE])
+    # GX copies its tutorial GIFs/PNGs (3.4 MB) into every site; the pages use only the favicon
+    for image in (site_dir / "static" / "images").glob("*"):
+        if image.suffix in {".gif", ".png"}:
+            image.unlink()
+
+
+def cross_source_duplicates(
+    frame: pd.DataFrame,
+    existing_keys: set[str],
+    rows: pd.Series,
+    *,
+    key: str = "nik",
+    severity: Severity = "warn",
+) -> pd.DataFrame:
+    """Rows whose ``key`` another source already delivered (e.g. NIKs in core from OpenSID).
+
+    The same person in SIAK and in a village's OpenSID is expected, so the default is a
+    warning that survivorship (``warehouse/survivorship.yaml``) decides between them; pass
+    ``severity="error"`` for entities that must come from one source only. Vectorised: a set
+    lookup over the column, no row loop. Returns failures in ``FAILURE_COLUMNS`` form.
+    """
+    values = frame[key].astype("string")
+    hit = values.isin(existing_keys).fillna(False).to_numpy(dtype=bool)
+    return pd.DataFrame(
+        {
+            "row": rows.to_numpy(dtype="int64")[hit],
+            "rule": f"{key}_cross_source",
+            "severity": severity,
+            "field": key,
+            "reason_en": f"this {key} was already delivered by another source",
+            "reason_id": f"{key} ini sudah dikirim oleh sumber lain",
+        },
+        columns=FAILURE_COLUMNS,
+    )

@@ -21,6 +21,9 @@ class StreamSpec:
     name: str
     primary_key: tuple[str, ...]
     cursor_field: str | None = None
+    # the source also reports deleted records (``Connector.read_deleted``): columns are the
+    # primary key plus ``deleted_field``, the time of the deletion (also the deletion cursor)
+    deleted_field: str | None = None
 
 
 @dataclass
@@ -58,6 +61,16 @@ class Connector(ABC):
         self, stream: str, *, since: str | None, result: ReadResult
     ) -> Iterator[pa.RecordBatch]:
         """Yield batches of rows changed at or after ``since`` (None = full refresh)."""
+
+    def read_deleted(
+        self, stream: str, *, since: str | None, result: ReadResult
+    ) -> Iterator[pa.RecordBatch]:
+        """Yield the keys the source deleted at or after ``since``, with the deletion time.
+
+        Only for streams whose spec sets ``deleted_field``; sources without a deletion feed
+        never delete (their records can only change status).
+        """
+        raise NotImplementedError(f"connector {self.id!r} reports no deletions for {stream!r}")
 
 
 def rows_to_batch(rows: list[dict[str, Any]], columns: list[str] | None = None) -> pa.RecordBatch:

@@ -39,15 +39,37 @@ class RetryPolicy:
 
 
 class TokenAuth:
-    """Bearer token fetched from a login endpoint and refreshed once on 401."""
+    """Bearer token fetched from a login endpoint, refreshed once on 401 and, when the login
+    says how long the token lives (``expires_in``), shortly before it expires, so a long sync
+    does not waste a request on a token the server already dropped.
 
-    def __init__(self, fetch: Callable[[requests.Session], str]):
+    ``fetch`` returns the token, or ``(token, expires_in_seconds)``.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[requests.Session], str | tuple[str, float | None]],
+        *,
+        leeway: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self._fetch = fetch
         self._token: str | None = None
+        self._expires_at: float | None = None
+        self._leeway = leeway
+        self._clock = clock
+        self.fetches = 0  # how many logins this auth made (tests, metrics)
+
+    def _expired(self) -> bool:
+        return self._expires_at is not None and self._clock() >= self._expires_at - self._leeway
 
     def apply(self, session: requests.Session, headers: dict[str, str], refresh: bool) -> None:
-        if self._token is None or refresh:
-            self._token = self._fetch(session)
+        if self._token is None or refresh or self._expired():
+            got = self._fetch(session)
+            self.fetches += 1
+            token, ttl = got if isinstance(got, tuple) else (got, None)
+            self._token = token
+            self._expires_at = self._clock() + float(ttl) if ttl else None
         headers["Authorization"] = f"Bearer {self._token}"
 
 
@@ -72,8 +94,9 @@ class HttpClient:
         url = self.url(path)
         refreshed = False
         last: str = ""
+        base_headers = dict(kwargs.pop("headers", None) or {})
         for attempt in range(1, self.retry.attempts + 1):
-            headers = dict(kwargs.pop("headers", {}) or {})
+            headers = dict(base_headers)  # every attempt: the caller's headers, fresh auth
             if self.auth:
                 self.auth.apply(self.session, headers, refresh=False)
             try:
@@ -127,6 +150,41 @@ class HttpClient:
                     page = int(meta.get("page", page)) + 1
                     continue
                 return
+
+    def paginate_cursor(
+        self,
+        path: str,
+        params: dict[str, Any],
+        *,
+        data_key: str = "data",
+        cursor_key: str = "next_cursor",
+        cursor_param: str = "cursor",
+        max_pages: int = 1_000_000,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Follow an opaque cursor: ``{data, next_cursor}`` until ``next_cursor`` is empty.
+
+        Each page goes through :meth:`request`, so retries, Retry-After and token refresh apply
+        per page and a failure mid-way resumes at the page that failed, not at the start. A
+        server that hands out the same cursor twice would loop forever; that stops with an
+        error instead.
+        """
+        cursor: str | None = None
+        seen: set[str] = set()
+        for _ in range(max_pages):
+            query = dict(params)
+            if cursor:
+                query[cursor_param] = cursor
+            body = self.get_json(path, query)
+            if not isinstance(body, dict):
+                raise HttpError(f"GET {_path(self.url(path))}: expected a JSON object")
+            yield body.get(data_key) or []
+            cursor = body.get(cursor_key)
+            if not cursor:
+                return
+            if cursor in seen:
+                raise HttpError(f"GET {_path(self.url(path))}: the server repeated a cursor")
+            seen.add(cursor)
+        raise HttpError(f"GET {_path(self.url(path))}: more than {max_pages} pages")
 
 
 def _path(url: str) -> str:

@@ -1,4 +1,6 @@
-"""SIAK-like REST API: client-credentials login, page-numbered pages, ``updated_since``."""
+"""SIAK-like REST API: client-credentials login, page-numbered pages, ``updated_since``, and
+the feed of deleted NIKs (``/penduduk/deleted?since=``), which the pipeline lands beside each
+penduduk delivery so a record Disdukcapil removed is soft-deleted in the same load."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from connectors.base.http import HttpClient, HttpError, TokenAuth
 class SiakConnector(Connector):
     id = "siak"
     streams: ClassVar[dict[str, StreamSpec]] = {
-        "penduduk": StreamSpec("penduduk", ("NIK",), "UPDATED_AT"),
+        "penduduk": StreamSpec("penduduk", ("NIK",), "UPDATED_AT", deleted_field="DELETED_AT"),
         "keluarga": StreamSpec("keluarga", ("NO_KK",), "UPDATED_AT"),
         "peristiwa": StreamSpec("peristiwa", ("ID_PERISTIWA",), "UPDATED_AT"),
     }
@@ -67,3 +69,18 @@ class SiakConnector(Connector):
             if spec.cursor_field:
                 result.observe([r.get(spec.cursor_field) for r in rows])
             yield batch
+
+    def read_deleted(
+        self, stream: str, *, since: str | None, result: ReadResult
+    ) -> Iterator[pa.RecordBatch]:
+        spec = self.stream(stream)
+        if not spec.deleted_field:
+            yield from super().read_deleted(stream, since=since, result=result)
+            return
+        params = {"since": since} if since else None
+        body = self.http.get_json(f"/api/v1/{stream}/deleted", params)
+        rows = body.get("data") or []
+        if rows:
+            columns = [*spec.primary_key, spec.deleted_field]
+            result.observe([r.get(spec.deleted_field) for r in rows])
+            yield rows_to_batch(rows, columns)

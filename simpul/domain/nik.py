@@ -73,6 +73,14 @@ def agrees_with_birth(
     ``jenis_kelamin`` uses the SIAK code: "1" laki-laki, "2" perempuan. Rows where any input is
     null, or the NIK is not 16 digits, are not judged (True): other rules cover them.
     """
+    ok, judged = _agreement(nik, tanggal_lahir, jenis_kelamin)
+    return ok | ~judged
+
+
+def _agreement(
+    nik: pd.Series, tanggal_lahir: pd.Series, jenis_kelamin: pd.Series
+) -> tuple[pd.Series, pd.Series]:
+    """(agrees, could be judged), both plain bool."""
     s = nik.astype("string")
     born = pd.to_datetime(tanggal_lahir, errors="coerce")
     female = jenis_kelamin.astype("string") == "2"
@@ -82,7 +90,74 @@ def agrees_with_birth(
         (p["day"] == expected_day) & (p["month"] == born.dt.month) & (p["yy"] == born.dt.year % 100)
     )
     judged = s.str.fullmatch(r"\d{16}").fillna(False) & born.notna() & jenis_kelamin.notna()
-    return (ok.fillna(False).astype(bool)) | ~judged.astype(bool)
+    return ok.fillna(False).astype(bool), judged.fillna(False).astype(bool)
+
+
+def unique_or_owner(
+    nik: pd.Series, tanggal_lahir: pd.Series, jenis_kelamin: pd.Series
+) -> pd.Series:
+    """A NIK on several records of one delivery belongs to the one record it describes.
+
+    A NIK encodes its holder's birth date and sex, so among records sharing a NIK the single one
+    whose NIK agrees with its own birth date and sex keeps it (True); the others fail. When none
+    or several agree (the same person twice, or no way to tell) every copy fails: a person must
+    look. Records with a unique or null NIK pass.
+    """
+    s = nik.astype("string")
+    dup = (s.duplicated(keep=False) & s.notna()).fillna(False).astype(bool)
+    ok = pd.Series(True, index=nik.index)
+    if not dup.any():
+        return ok
+    agree, judged = _agreement(s[dup], tanggal_lahir[dup], jenis_kelamin[dup])
+    owner = agree & judged
+    owners = owner.astype(int).groupby(s[dup]).transform("sum")
+    ok[dup] = owner & (owners == 1)
+    return ok
+
+
+def _ends_in_zero(s: pd.Series) -> pd.Series:
+    return s.str.fullmatch(r"\d{15}0").fillna(False).astype(bool)
+
+
+def excel_truncated_nik(nik: pd.Series, *references: pd.Series) -> pd.Series:
+    """False where a NIK evidently lost its 16th digit to Excel's 15-digit precision.
+
+    A truncated NIK ends in 0, but so does one NIK in ten: alone that proves nothing. The
+    evidence is a family member's reference (``nik_ayah`` / ``nik_ibu``) to a NIK with the same
+    first 15 digits and another last digit that no record of the delivery carries: the parent
+    referenced is this record, before Excel rounded it. Without such a reference the defect is
+    undetectable and the record passes.
+    """
+    s = nik.astype("string")
+    zero = _ends_in_zero(s)
+    ok = pd.Series(True, index=nik.index)
+    if not zero.any() or not references:
+        return ok
+    refs = pd.concat([r.astype("string") for r in references], ignore_index=True).dropna()
+    refs = refs[refs.str.fullmatch(r"\d{15}[1-9]").fillna(False).astype(bool)]
+    dangling = refs[~refs.isin(set(s.dropna()))]
+    ok[zero] = ~s[zero].str.slice(0, 15).isin(set(dangling.str.slice(0, 15)))
+    return ok
+
+
+def excel_truncated_kk(no_kk: pd.Series, kode_desa: pd.Series) -> pd.Series:
+    """False where a Nomor KK evidently lost its 16th digit to Excel.
+
+    Family members share one KK and one village: a KK ending in 0 next to another KK of the same
+    village with the same first 15 digits and a non-zero last digit is the family's number cut
+    short. (Two families whose KKs differ only in the last digit would also meet this, which is
+    why the rule is a warning.) Without a family member in the delivery it passes.
+    """
+    s = no_kk.astype("string")
+    zero = _ends_in_zero(s)
+    ok = pd.Series(True, index=no_kk.index)
+    if not zero.any():
+        return ok
+    desa = kode_desa.astype("string").fillna("")
+    full = s.str.fullmatch(r"\d{15}[1-9]").fillna(False).astype(bool)
+    known = set((desa[full] + "|" + s[full].str.slice(0, 15)).tolist())
+    ok[zero] = ~(desa[zero] + "|" + s[zero].str.slice(0, 15)).isin(known)
+    return ok
 
 
 def in_region(nik: pd.Series, prefix_digits: str) -> pd.Series:

@@ -330,8 +330,9 @@ def failure_alert(context: dict[str, Any]) -> Alert:
     )
 
 
-def held_alert(pipeline: str, result: dict[str, Any], dag_id: str | None = None,
-               run_id: str | None = None) -> Alert:
+def held_alert(
+    pipeline: str, result: dict[str, Any], dag_id: str | None = None, run_id: str | None = None
+) -> Alert:
     """The quality gate held a delivery back: nothing was merged; an operator must review."""
     counts = {
         k: result[k]
@@ -368,8 +369,10 @@ def freshness_alert(row: dict[str, Any]) -> Alert:
         kind="freshness",
         pipeline=row["pipeline"],
         dag_id=f"simpul_{row['pipeline']}",
-        counts={"age_hours": round(age, 1) if isinstance(age, int | float) else -1,
-                "cadence_hours": row["freshness_hours"]},
+        counts={
+            "age_hours": round(age, 1) if isinstance(age, int | float) else -1,
+            "cadence_hours": row["freshness_hours"],
+        },
         message_id=(
             f"Pipeline {row['pipeline']} ({row.get('source')}) terakhir berhasil dimuat "
             f"{age_txt} jam lalu; batas {row['freshness_hours']} jam. Periksa DAG dan sumbernya."
@@ -382,8 +385,13 @@ def freshness_alert(row: dict[str, Any]) -> Alert:
     )
 
 
-def drift_alert(pipeline: str, load_id: str, added: list[str], dag_id: str | None = None,
-                run_id: str | None = None) -> Alert:
+def drift_alert(
+    pipeline: str,
+    load_id: str,
+    added: list[str],
+    dag_id: str | None = None,
+    run_id: str | None = None,
+) -> Alert:
     """New, unmapped source columns (additive drift): kept in raw, not mapped to core."""
     cols = ", ".join(c for c in added if c.isidentifier())[:300]
     return Alert(

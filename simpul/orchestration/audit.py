@@ -66,8 +66,9 @@ def record(
         "command": command,
         "pipeline": pipeline,
         "load_id": load_id,
-        "args": {k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                 for k, v in (args or {}).items()},
+        "args": {
+            k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in (args or {}).items()
+        },
         "outcome": outcome,
         "detail": redact(detail, 500) if detail else None,
     }

@@ -60,8 +60,10 @@ def cmd_freshness(args: argparse.Namespace) -> int:
         rows = freshness_report(wh, cfg)
     finally:
         wh.dispose()
-    _print_rows(rows, ["pipeline", "source", "schedule", "last_loaded", "age_hours",
-                       "freshness_hours", "state"])
+    _print_rows(
+        rows,
+        ["pipeline", "source", "schedule", "last_loaded", "age_hours", "freshness_hours", "state"],
+    )
     return 1 if any(r["state"] == "stale" for r in rows) and args.check else 0
 
 
@@ -74,8 +76,7 @@ def _held_load(load_id: str) -> dict[str, Any]:
     wh = open_warehouse()
     try:
         rows = wh.query(
-            "select load_id, pipeline, status, rows_received from ops.loads "
-            "where load_id = :id",
+            "select load_id, pipeline, status, rows_received from ops.loads where load_id = :id",
             {"id": load_id},
         )
     finally:
@@ -106,13 +107,24 @@ def release_load(load_id: str, reviewer: str, note: str | None = None) -> dict[s
         release = _pipeline_function("release")
         result = release(pipeline, load_id, reviewer)
     except Exception as exc:
-        audit.record("release", outcome="error", pipeline=pipeline, load_id=load_id,
-                     args=args, detail=f"{type(exc).__name__}: {exc}")
+        audit.record(
+            "release",
+            outcome="error",
+            pipeline=pipeline,
+            load_id=load_id,
+            args=args,
+            detail=f"{type(exc).__name__}: {exc}",
+        )
         raise
-    audit.record("release", outcome=str(result.get("status", "done")), pipeline=pipeline,
-                 load_id=load_id, args=args,
-                 detail=f"rows_loaded={result.get('rows_loaded')} "
-                        f"rows_quarantined={result.get('rows_quarantined')}")
+    audit.record(
+        "release",
+        outcome=str(result.get("status", "done")),
+        pipeline=pipeline,
+        load_id=load_id,
+        args=args,
+        detail=f"rows_loaded={result.get('rows_loaded')} "
+        f"rows_quarantined={result.get('rows_quarantined')}",
+    )
     return result
 
 
@@ -148,8 +160,14 @@ def _default_reviewer() -> str:
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
-    keys = ("load_id", "status", "rows_received", "rows_loaded", "rows_quarantined",
-            "rows_duplicate")
+    keys = (
+        "load_id",
+        "status",
+        "rows_received",
+        "rows_loaded",
+        "rows_quarantined",
+        "rows_duplicate",
+    )
     return {k: result.get(k) for k in keys}
 
 
@@ -176,18 +194,26 @@ def backfill_pipeline(pipeline: str, since: datetime, until: datetime | None) ->
     try:
         load_config().pipeline(pipeline)
         if until is not None and until <= since:
-            raise OperatorError(
-                "--until must be after --since / --until harus setelah --since"
-            )
+            raise OperatorError("--until must be after --since / --until harus setelah --since")
         backfill = _pipeline_function("backfill")
         result = backfill(pipeline, since=since, until=until)
     except Exception as exc:
-        audit.record("backfill", outcome="error", pipeline=pipeline, args=args,
-                     detail=f"{type(exc).__name__}: {exc}")
+        audit.record(
+            "backfill",
+            outcome="error",
+            pipeline=pipeline,
+            args=args,
+            detail=f"{type(exc).__name__}: {exc}",
+        )
         raise
-    audit.record("backfill", outcome=str(result.get("status", "done")), pipeline=pipeline,
-                 load_id=result.get("load_id"), args=args,
-                 detail=f"rows_received={result.get('rows_received')}")
+    audit.record(
+        "backfill",
+        outcome=str(result.get("status", "done")),
+        pipeline=pipeline,
+        load_id=result.get("load_id"),
+        args=args,
+        detail=f"rows_received={result.get('rows_received')}",
+    )
     return result
 
 
@@ -229,8 +255,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     rows = read(args.limit)
     _print_rows(
-        [{**r, "args": ", ".join(f"{k}={v}" for k, v in (r.get("args") or {}).items() if v)}
-         for r in rows],
+        [
+            {**r, "args": ", ".join(f"{k}={v}" for k, v in (r.get("args") or {}).items() if v)}
+            for r in rows
+        ],
         ["at", "operator", "command", "pipeline", "load_id", "args", "outcome"],
     )
     print(f"({audit_file()})")
@@ -259,10 +287,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "backfill", help="re-pull a time window from the agency without moving the cursor"
     )
     p.add_argument("pipeline")
-    p.add_argument("--since", required=True, type=parse_when,
-                   help="start (inclusive), ISO date/time; no offset = WIB")
-    p.add_argument("--until", type=parse_when, default=None,
-                   help="end (exclusive), ISO date/time; default: now")
+    p.add_argument(
+        "--since",
+        required=True,
+        type=parse_when,
+        help="start (inclusive), ISO date/time; no offset = WIB",
+    )
+    p.add_argument(
+        "--until",
+        type=parse_when,
+        default=None,
+        help="end (exclusive), ISO date/time; default: now",
+    )
     p.set_defaults(func=cmd_backfill)
 
     p = subparsers.add_parser("alerts", help="alert channels")

@@ -90,8 +90,9 @@ def check_drift(name: str, p: PipelineSettings, load_id: str, context: dict[str,
         return
     if due(f"drift:{name}:{','.join(added)}", timedelta(days=365)):
         dag = context.get("dag")
-        send_alert(drift_alert(name, load_id, added, getattr(dag, "dag_id", None),
-                               context.get("run_id")))
+        send_alert(
+            drift_alert(name, load_id, added, getattr(dag, "dag_id", None), context.get("run_id"))
+        )
 
 
 def pipeline_dag(name: str, p: PipelineSettings, cfg: SimpulConfig) -> DAG:
@@ -123,7 +124,7 @@ def pipeline_dag(name: str, p: PipelineSettings, cfg: SimpulConfig) -> DAG:
 
             return run_extract(name)
 
-        @task(retries=0)
+        @task(retries=0, pool=pool)  # reads the last schema from the warehouse
         def transform(landed: dict[str, Any], **context: Any) -> dict[str, Any]:
             from simpul.pipeline import transform as run_transform
 
@@ -281,8 +282,13 @@ def run_freshness_check(cfg: SimpulConfig | None = None) -> list[dict[str, Any]]
     for row in report:
         if row["state"] == "stale" and due(f"freshness:{row['pipeline']}", every):
             row["alerted"] = send_alert(freshness_alert(row))
-        log.info("freshness %s: %s (age %s h, limit %s h)", row["pipeline"], row["state"],
-                 row["age_hours"], row["freshness_hours"])
+        log.info(
+            "freshness %s: %s (age %s h, limit %s h)",
+            row["pipeline"],
+            row["state"],
+            row["age_hours"],
+            row["freshness_hours"],
+        )
     return [_serializable(r) for r in report]
 
 

@@ -35,6 +35,59 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _home_dir(value: str | None) -> Path:
+    if value:
+        return Path(value)
+    from simpul.config import home
+
+    return home()
+
+
+def _write_drops(args: argparse.Namespace, world: Path) -> dict[str, str]:
+    """Write the file drops; prints counts only (the files hold personal data)."""
+    from simpul.simulators.runner import prepare_drops
+
+    started = time.monotonic()
+    drops = prepare_drops(
+        world,
+        _home_dir(args.home),
+        args.defect_rate,
+        args.seed,
+        kecamatan=getattr(args, "kecamatan", None),
+    )
+    print(
+        f"File drops written in {time.monotonic() - started:.1f}s: "
+        f"{len(drops.opensid_files)} OpenSID workbooks in {drops.opensid_dir}, "
+        f"Dinas Sosial CSV in {drops.dinsos_dir}"
+    )
+    return drops.env()
+
+
+def cmd_drops(args: argparse.Namespace) -> int:
+    world = _world_dir(args.world)
+    if not (world / "world.json").exists():
+        print(f"no world in {world}: run `simpul simulate generate --out {world}` first")
+        return 2
+    env = _write_drops(args, world)
+    if args.siak_export:
+        from simpul.simulators.siak_export import write_siak_export
+
+        out = write_siak_export(
+            world,
+            args.siak_export,
+            defect_rate=args.defect_rate,
+            seed=args.seed,
+            kecamatan=args.kecamatan,
+        )
+        print(f"SIAK 37-column export written to {out}")
+    print("\nFor the hub:")
+    for k, v in env.items():
+        print(f"  export {k}={v}")
+    if args.defect_rate:
+        print(f"\nGround truth in {world / 'ground_truth'}")
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from simpul.simulators.runner import DEMO_CREDENTIALS, serve_all
 
@@ -43,6 +96,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"no world in {world}: run `simpul simulate generate --out {world}` first")
         return 2
     only = [s.strip() for s in args.only.split(",")] if args.only else None
+    drop_env = {} if args.no_drops else _write_drops(args, world)
     handles = serve_all(
         world,
         host=args.host,
@@ -50,15 +104,18 @@ def cmd_up(args: argparse.Namespace) -> int:
         only=only,
         defect_rate=args.defect_rate,
         seed=args.seed,
+        home_dir=_home_dir(args.home),
     )
     try:
         print("Simulators running (Ctrl-C stops):")
         for name, h in handles.items():
             print(f"  {name:<8} {h.url}")
         print("\nFor the hub:")
+        env = dict(drop_env)
         for h in handles.values():
-            for k, v in h.env().items():
-                print(f"  export {k}={v}")
+            env.update(h.env())
+        for k, v in env.items():
+            print(f"  export {k}={v}")
         print("\nSimulator credentials come from (demo defaults shown):")
         for k, v in DEMO_CREDENTIALS.items():
             print(f"  {k}={v}")
@@ -78,7 +135,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``simulate {generate,up}`` to the ``simpul`` command line."""
+    """Add ``simulate {generate,up,drops}`` to the ``simpul`` command line."""
     p = subparsers.add_parser("simulate", help="synthetic world and agency simulators")
     sub = p.add_subparsers(dest="simulate_command", required=True)
 
@@ -102,5 +159,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     u.add_argument("--base-port", type=int, default=8710)
     u.add_argument("--defect-rate", type=float, default=0.0)
     u.add_argument("--seed", type=int, default=42)
+    u.add_argument("--home", help="data folder for drops and CKAN state (default SIMPUL_HOME)")
+    u.add_argument("--no-drops", action="store_true", help="do not (re)write the file drops")
     u.set_defaults(func=cmd_up)
+
+    d = sub.add_parser("drops", help="write OpenSID workbooks and the Dinas Sosial CSV")
+    d.add_argument("--world", help="world folder (default: SIMPUL_HOME world folder)")
+    d.add_argument("--home", help="data folder; drops go to <home>/drops (default SIMPUL_HOME)")
+    d.add_argument("--kecamatan", help="only this kecamatan, e.g. 16.08.01 (default: all)")
+    d.add_argument("--defect-rate", type=float, default=0.0)
+    d.add_argument("--seed", type=int, default=42)
+    d.add_argument("--siak-export", metavar="PATH", help="also write SIAK's 37-column xlsx")
+    d.set_defaults(func=cmd_drops)
     return p

@@ -6,8 +6,14 @@ Demo credentials (it is a simulator; override with the environment variables):
   (default ``simpul-demo`` / ``simpul-demo-secret``)
 - OSS: ``SIMPUL_SIM_OSS_CLIENT_ID`` / ``SIMPUL_SIM_OSS_CLIENT_SECRET``
   (default ``simpul-oss-demo`` / ``simpul-oss-demo-secret``)
+- OpenDK push receiver: ``SIMPUL_SIM_OPENDK_TOKEN`` (default ``simpul-opendk-demo-token``)
+- CKAN portal: ``SIMPUL_SIM_CKAN_TOKEN`` (default ``simpul-ckan-demo-token``)
 
 ``SimulatorHandle.env()`` gives the variables the hub's connectors read (SIMPUL_SIAK_URL, ...).
+File drops (OpenSID workbooks, Dinas Sosial CSV) are written by ``prepare_drops`` into
+``<SIMPUL_HOME>/drops/{opensid,dinsos}/``; the OpenDK receiver stores pushed ZIPs into the same
+``drops/opensid`` folder, where the hub's OpenSID connector reads both. CKAN keeps its state in
+``<SIMPUL_HOME>/simulators/ckan/ckan.json``.
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ DEMO_CREDENTIALS = {
     "SIMPUL_SIM_SIAK_CLIENT_SECRET": "simpul-demo-secret",
     "SIMPUL_SIM_OSS_CLIENT_ID": "simpul-oss-demo",
     "SIMPUL_SIM_OSS_CLIENT_SECRET": "simpul-oss-demo-secret",
+    "SIMPUL_SIM_OPENDK_TOKEN": "simpul-opendk-demo-token",
+    "SIMPUL_SIM_CKAN_TOKEN": "simpul-ckan-demo-token",
 }
-PORT_OFFSETS = {"siak": 0, "oss": 1}
+PORT_OFFSETS = {"siak": 0, "oss": 1, "opendk": 2, "ckan": 3}
 
 
 def credential(name: str) -> str:
@@ -97,8 +105,63 @@ def serve_app(
     return SimulatorHandle(name, url, app, server, thread, hub_env(url) if hub_env else {})
 
 
+def drop_dirs(home_dir: Path | str) -> dict[str, Path]:
+    """Where the file drops live under SIMPUL_HOME (the simpul.yaml defaults point here)."""
+    base = Path(home_dir) / "drops"
+    return {"opensid": base / "opensid", "dinsos": base / "dinsos"}
+
+
+@dataclass
+class DropSet:
+    """Files written by ``prepare_drops``; ``env()`` tells the hub where they are."""
+
+    opensid_dir: Path
+    dinsos_dir: Path
+    opensid_files: list[Path]
+    dinsos_file: Path
+
+    def env(self) -> dict[str, str]:
+        return {
+            "SIMPUL_OPENSID_DROP": str(self.opensid_dir),
+            "SIMPUL_DINSOS_DROP": str(self.dinsos_dir),
+        }
+
+
+def prepare_drops(
+    world_dir: Path | str,
+    home_dir: Path | str,
+    defect_rate: float = 0.0,
+    seed: int = 42,
+    *,
+    kecamatan: str | None = None,
+) -> DropSet:
+    """Write the village workbooks and the Dinas Sosial CSV (ground truth next to the world)."""
+    from simpul.simulators.dinsos import write_dinsos_drop
+    from simpul.simulators.opensid import write_opensid_drops
+
+    dirs = drop_dirs(home_dir)
+    files = write_opensid_drops(
+        world_dir, dirs["opensid"], defect_rate=defect_rate, seed=seed, kecamatan=kecamatan
+    )
+    csv_file = write_dinsos_drop(
+        world_dir, dirs["dinsos"], defect_rate=defect_rate, seed=seed, kecamatan=kecamatan
+    )
+    return DropSet(dirs["opensid"], dirs["dinsos"], files, csv_file)
+
+
+Factory = Callable[
+    [Path, Path, float, int, FaultConfig | None, bool],
+    tuple[FastAPI, Callable[[str], dict[str, str]]],
+]
+
+
 def _siak(
-    world_dir: Path, defect_rate: float, seed: int, faults: FaultConfig | None, admin: bool
+    world_dir: Path,
+    home: Path,
+    defect_rate: float,
+    seed: int,
+    faults: FaultConfig | None,
+    admin: bool,
 ) -> tuple[FastAPI, Callable[[str], dict[str, str]]]:
     from simpul.simulators.siak import create_app
 
@@ -121,7 +184,12 @@ def _siak(
 
 
 def _oss(
-    world_dir: Path, defect_rate: float, seed: int, faults: FaultConfig | None, admin: bool
+    world_dir: Path,
+    home: Path,
+    defect_rate: float,
+    seed: int,
+    faults: FaultConfig | None,
+    admin: bool,
 ) -> tuple[FastAPI, Callable[[str], dict[str, str]]]:
     from simpul.simulators.oss import create_app
 
@@ -143,7 +211,42 @@ def _oss(
     }
 
 
-FACTORIES = {"siak": _siak, "oss": _oss}
+def _opendk(
+    world_dir: Path,
+    home: Path,
+    defect_rate: float,
+    seed: int,
+    faults: FaultConfig | None,
+    admin: bool,
+) -> tuple[FastAPI, Callable[[str], dict[str, str]]]:
+    from simpul.simulators.opendk import create_opendk_app
+
+    token = credential("SIMPUL_SIM_OPENDK_TOKEN")
+    drop = drop_dirs(home)["opensid"]
+    app = create_opendk_app(drop, token=token, faults=faults, admin=admin)
+    return app, lambda url: {
+        "SIMPUL_OPENDK_URL": url,
+        "SIMPUL_OPENDK_TOKEN": token,
+        "SIMPUL_OPENSID_DROP": str(drop),
+    }
+
+
+def _ckan(
+    world_dir: Path,
+    home: Path,
+    defect_rate: float,
+    seed: int,
+    faults: FaultConfig | None,
+    admin: bool,
+) -> tuple[FastAPI, Callable[[str], dict[str, str]]]:
+    from simpul.simulators.ckan import create_app
+
+    token = credential("SIMPUL_SIM_CKAN_TOKEN")
+    app = create_app(home / "simulators" / "ckan", api_token=token, faults=faults, admin=admin)
+    return app, lambda url: {"SIMPUL_CKAN_URL": url, "SIMPUL_CKAN_TOKEN": token}
+
+
+FACTORIES: dict[str, Factory] = {"siak": _siak, "oss": _oss, "opendk": _opendk, "ckan": _ckan}
 
 
 def serve_all(
@@ -156,11 +259,18 @@ def serve_all(
     seed: int = 42,
     faults: FaultConfig | dict[str, FaultConfig] | None = None,
     admin: bool = True,
+    home_dir: Path | str | None = None,
 ) -> dict[str, SimulatorHandle]:
     """Start the selected simulators (all by default) on ``base_port + offset``.
 
     ``base_port=0`` picks free ports (tests). ``faults`` is one config for all, or per name.
+    ``home_dir`` (default SIMPUL_HOME) holds the OpenDK drop folder and the CKAN store; file
+    drops are not written here: call ``prepare_drops`` (the demo and ``simulate up`` do).
     """
+    if home_dir is None:
+        from simpul.config import home
+
+        home_dir = home()
     names = list(only) if only else list(FACTORIES)
     unknown = set(names) - set(FACTORIES)
     if unknown:
@@ -169,7 +279,7 @@ def serve_all(
     try:
         for name in names:
             f = faults.get(name) if isinstance(faults, dict) else faults
-            app, env = FACTORIES[name](Path(world_dir), defect_rate, seed, f, admin)
+            app, env = FACTORIES[name](Path(world_dir), Path(home_dir), defect_rate, seed, f, admin)
             port = base_port + PORT_OFFSETS[name] if base_port else 0
             handles[name] = serve_app(app, name, host, port, env)
     except Exception:

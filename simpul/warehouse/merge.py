@@ -6,6 +6,9 @@ delivery touches, the current row, the history and the conflicts are recomputed 
 depends on which versions arrived, never on the order or how often, and an unchanged record
 keeps its load-time stamps (``_merged_at``, ``_recorded_at``). All of it runs inside the
 caller's transaction, together with the rest of the delivery.
+
+Entities without history (keluarga, peristiwa, izin, ...) take the simpler :func:`upsert`: one
+current row per natural key, the newest ``updated_at`` wins, equal content is left untouched.
 """
 
 from __future__ import annotations
@@ -371,6 +374,65 @@ def apply_versions(
     return merged
 
 
+def has_history(ent: Entity) -> bool:
+    """Whether the entity is merged through versions/history (penduduk) or by :func:`upsert`."""
+    return ent.name in TRACKED
+
+
+def upsert_schema(ent: Entity) -> pa.Schema:
+    return pa.schema(list(ent.schema) + list(LINEAGE) + [pa.field("_merged_at", TS)])
+
+
+def _order(ent: Entity, r: dict[str, Any]) -> tuple:
+    """Which of two rows of one key is newer: source time (else extraction time), then the
+    later extraction (a source that re-sent a record without a new updated_at), then content
+    (only to make the choice independent of load order)."""
+    at = _as_utc(r["updated_at"] or r["_extracted_at"])
+    return (at, _as_utc(r["_extracted_at"]), row_hash(ent, r, False))
+
+
+def upsert(conn: Connection, wh: Warehouse, ent: Entity, rows: pa.Table, *, now: datetime) -> int:
+    """Merge valid rows (with lineage) into ``core.<entity>`` by natural key; returns rows
+    written. An older or identical row changes nothing, so reloads and replays are no-ops and
+    ``_merged_at`` says when a record last really changed.
+
+    Like :func:`apply_versions`, leaves the temp table ``_simpul_keys`` for the caller.
+    """
+    best: dict[str, dict[str, Any]] = {}
+    for r in rows.select(ent.column_names + [f.name for f in LINEAGE]).to_pylist():
+        rk = record_key(ent, r)
+        if rk not in best or _order(ent, r) > _order(ent, best[rk]):
+            best[rk] = r
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {KEYS_TABLE}")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {KEYS_TABLE} (_record_key VARCHAR)")
+    if not best:
+        return 0
+    wh.bulk_insert(conn, KEYS_TABLE, pa.table({"_record_key": pa.array(sorted(best), S)}))
+    t_core = qualified("core", ent.name)
+    kx = _key_sql(ent)
+    existing = {record_key(ent, r): r for r in _fetch(conn, t_core, kx)}
+    out: list[dict[str, Any]] = []
+    for rk, r in best.items():
+        old = existing.get(rk)
+        if old is not None and (
+            _order(ent, r) <= _order(ent, old) or _same(r, old, ent.column_names)
+        ):
+            continue
+        out.append({**r, "_merged_at": now})
+    if not out:
+        return 0
+    conn.exec_driver_sql("DROP TABLE IF EXISTS _simpul_replace")
+    conn.exec_driver_sql("CREATE TEMP TABLE _simpul_replace (_record_key VARCHAR)")
+    replace = pa.array([record_key(ent, r) for r in out], S)
+    wh.bulk_insert(conn, "_simpul_replace", pa.table({"_record_key": replace}))
+    conn.exec_driver_sql(
+        f"DELETE FROM {t_core} WHERE {kx} IN (SELECT _record_key FROM _simpul_replace)"
+    )
+    conn.exec_driver_sql("DROP TABLE _simpul_replace")
+    wh.bulk_insert(conn, t_core, pa.Table.from_pylist(out, schema=upsert_schema(ent)))
+    return len(out)
+
+
 def tombstones(
     ent: Entity, keys: Iterable[str | tuple], source: str, load_id: str, deleted_at: datetime
 ) -> list[dict[str, Any]]:
@@ -401,20 +463,33 @@ def soft_delete(
     keys: Iterable[str | tuple],
     source: str,
     load_id: str,
-    deleted_at: datetime | None = None,
+    deleted_at: datetime | dict[Any, datetime] | None = None,
+    *,
+    conn: Connection | None = None,
 ) -> int:
     """Record that ``source`` deleted these records (e.g. NIKs SIAK reports as deleted).
 
     Nothing is removed: the source's deletion is a version like any other, the history is
     closed at ``deleted_at`` and core rows get ``_deleted_at`` once no source still has the
-    record. Returns the number of core rows changed.
+    record. ``deleted_at`` is one time for all keys or a time per key. With ``conn`` it runs
+    inside the caller's transaction (a delivery's load), else in its own. Returns the number
+    of core rows changed.
     """
     ent = get_entity(entity)
+    if not has_history(ent):
+        raise ValueError(f"{ent.name}: soft deletes need versioned history (penduduk)")
     now = datetime.now(UTC)
-    rows = tombstones(ent, keys, source, load_id, deleted_at or now)
-    with wh.begin() as conn:
+    rows: list[dict[str, Any]] = []
+    for k in dict.fromkeys(keys):
+        at = deleted_at.get(k) if isinstance(deleted_at, dict) else deleted_at
+        rows += tombstones(ent, [k], source, load_id, at or now)
+    if conn is not None:
         changed = apply_versions(conn, wh, ent, rows, load_id=load_id, now=now)
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {KEYS_TABLE}")
+        return changed
+    with wh.begin() as own:
+        changed = apply_versions(own, wh, ent, rows, load_id=load_id, now=now)
+        own.exec_driver_sql(f"DROP TABLE IF EXISTS {KEYS_TABLE}")
     return changed
 
 

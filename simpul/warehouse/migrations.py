@@ -14,7 +14,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from simpul.model import LINEAGE, PENDUDUK, Entity
+from simpul.model import ENTITIES, LINEAGE, PENDUDUK, Entity
 from simpul.warehouse.engine import Warehouse, qualified, quote_ident, sql_type
 
 SCHEMAS = ("ref", "raw", "core", "marts", "ops")
@@ -139,11 +139,52 @@ def m0004_marts_penduduk(conn: Connection) -> None:
         conn.exec_driver_sql(f"CREATE TABLE {qualified('marts', name)} ({_columns_ddl(schema)})")
 
 
+def m0005_core_other_entities(conn: Connection) -> None:
+    """core tables of the other canonical entities (keluarga, peristiwa, izin, ...), generated
+    from the model like core.penduduk; merged by natural key (newest updated_at wins)."""
+    for ent in ENTITIES.values():
+        if ent.name != PENDUDUK.name:
+            _create_entity(conn, ent)
+
+
+def m0006_schema_changes(conn: Connection) -> None:
+    """ops.schema_changes: every column a delivery added or dropped compared with the last
+    loaded delivery of the same (source, stream), and what the pipeline did about it."""
+    conn.exec_driver_sql(
+        """CREATE TABLE ops.schema_changes (
+            load_id VARCHAR, pipeline VARCHAR, source VARCHAR, stream VARCHAR,
+            change VARCHAR, column_name VARCHAR, mapped BOOLEAN, action VARCHAR,
+            previous_load_id VARCHAR, schema_hash_before VARCHAR, schema_hash_after VARCHAR,
+            detected_at TIMESTAMP WITH TIME ZONE,
+            PRIMARY KEY (load_id, change, column_name))"""
+    )
+
+
+def m0007_exchange(conn: Connection) -> None:
+    """Exchange outbox, append-only evidence log and disclosure index (simpul.exchange)."""
+    from simpul.exchange.store import create_exchange_tables
+
+    create_exchange_tables(conn)
+
+
+def m0008_ops_audit(conn: Connection) -> None:
+    """Operator audit trail (release, backfill, replay), mirrored from the JSONL file."""
+    from simpul.orchestration.audit import AUDIT_DDL
+
+    conn.exec_driver_sql(
+        AUDIT_DDL.replace("CREATE TABLE ops.audit", "CREATE TABLE IF NOT EXISTS ops.audit")
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "base", m0001_base),
     (2, "core_penduduk", m0002_core_penduduk),
     (3, "penduduk_history", m0003_penduduk_history),
     (4, "marts_penduduk", m0004_marts_penduduk),
+    (5, "core_other_entities", m0005_core_other_entities),
+    (6, "schema_changes", m0006_schema_changes),
+    (7, "exchange", m0007_exchange),
+    (8, "ops_audit", m0008_ops_audit),
 ]
 
 

@@ -78,8 +78,11 @@ def _merge(conn: Connection, wh: Warehouse, ent: Entity, rows: pa.Table, now: da
     if rows.num_rows == 0:
         return 0
     load_id = rows.column("_load_id")[0].as_py()
-    versions = merge.versions_from_rows(ent, rows)
-    written = merge.apply_versions(conn, wh, ent, versions, load_id=load_id, now=now)
+    if merge.has_history(ent):
+        versions = merge.versions_from_rows(ent, rows)
+        written = merge.apply_versions(conn, wh, ent, versions, load_id=load_id, now=now)
+    else:
+        written = merge.upsert(conn, wh, ent, rows, now=now)
     # open quarantine rows of earlier deliveries whose record has now arrived valid
     conn.execute(
         sa.text(
@@ -102,7 +105,10 @@ def commit_delivery(
     mapped: pa.Table,
     findings: pa.Table,
     summary: dict[str, Any],
+    deletions: Manifest | None = None,
 ) -> dict[str, Any]:
+    """Commit one delivery (and, with ``deletions``, the source's deletion feed landed beside
+    it) in one transaction; see the module docstring."""
     ent = entity(settings.entity)
     now = datetime.now(UTC)
     status_col = mapped.column("_status")
@@ -158,6 +164,9 @@ def commit_delivery(
             _quarantine(conn, wh, ent, manifest, mapped, landed, findings, now)
             if manifest.cursor_to:
                 _advance_cursor(conn, manifest, now)
+            if deletions is not None:
+                _apply_deletions(conn, wh, ent, pipeline, deletions, now)
+        _record_schema_changes(conn, pipeline, manifest, summary.get("schema_drift"), now)
         warned = len(
             set(findings.filter(pc.equal(findings["severity"], "warn"))["row"].to_pylist())
         )
@@ -197,6 +206,12 @@ def commit_delivery(
     return {**record, "merged": merged}
 
 
+def quarantine_key(ent: Entity, row: dict[str, Any]) -> str:
+    """``ops.quarantine.record_key``: the natural key, parts joined with '|' (as the merge's
+    record keys, so a record that arrives valid later resolves its quarantine entry)."""
+    return "|".join("" if row.get(k) is None else str(row[k]) for k in ent.key)
+
+
 def _quarantine(conn, wh, ent, manifest, mapped, landed, findings, now) -> None:
     quarantined = mapped.filter(pc.equal(mapped["_status"], "quarantine"))
     if not quarantined.num_rows:
@@ -205,7 +220,6 @@ def _quarantine(conn, wh, ent, manifest, mapped, landed, findings, now) -> None:
     by_row: dict[int, list[dict]] = {}
     for f in errors:
         by_row.setdefault(f["row"], []).append(f)
-    key = ent.key[0]
     rows_out: dict[str, list] = {
         c: []
         for c in (
@@ -224,7 +238,7 @@ def _quarantine(conn, wh, ent, manifest, mapped, landed, findings, now) -> None:
         )
     }
     landed_rows = landed.column_names
-    for q in quarantined.select(["_row", key]).to_pylist():
+    for q in quarantined.select(["_row", *ent.key]).to_pylist():
         row = q["_row"]
         fs = sorted(by_row.get(row, []), key=lambda f: f["rule"])
         raw = landed.slice(row - 1, 1).to_pylist()[0] if landed_rows else {}
@@ -234,7 +248,7 @@ def _quarantine(conn, wh, ent, manifest, mapped, landed, findings, now) -> None:
             ("stream", manifest.stream),
             ("entity", ent.name),
             ("row_number", row),
-            ("record_key", q[key]),
+            ("record_key", quarantine_key(ent, q)),
             ("rules", ",".join(f["rule"] for f in fs)),
             ("reasons_en", "; ".join(f"{f['field']}: {f['reason_en']}" for f in fs)),
             ("reasons_id", "; ".join(f"{f['field']}: {f['reason_id']}" for f in fs)),
@@ -277,4 +291,197 @@ def _advance_cursor(conn: Connection, manifest: Manifest, now: datetime) -> None
             "l": manifest.load_id,
             "n": now,
         },
+    )
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _apply_deletions(
+    conn: Connection,
+    wh: Warehouse,
+    ent: Entity,
+    pipeline: str,
+    deletions: Manifest,
+    now: datetime,
+) -> None:
+    """Soft-delete the keys of a landed deletion feed (key columns + deletion time, in that
+    order), inside the delivery's transaction: raw rows, tombstones, quarantine for unreadable
+    rows, the deletion cursor and its own load record."""
+    prior = conn.execute(
+        sa.text("select status from ops.loads where load_id = :id"), {"id": deletions.load_id}
+    ).scalar()
+    if prior == "loaded":
+        return
+    raw_name = f"{deletions.source}_{deletions.stream}"
+    landed = pq.read_table(deletions.file)
+    _ensure_raw_table(conn, wh, raw_name, deletions.columns)
+    conn.execute(
+        sa.text(f"DELETE FROM {qualified('raw', raw_name)} WHERE _load_id = :id"),
+        {"id": deletions.load_id},
+    )
+    raw = landed.append_column("_row", pa.array(range(1, landed.num_rows + 1), pa.int64()))
+    wh.bulk_insert(conn, qualified("raw", raw_name), _lineage(raw, deletions))
+    conn.execute(
+        sa.text("DELETE FROM ops.quarantine WHERE load_id = :id"), {"id": deletions.load_id}
+    )
+    when: dict[Any, datetime] = {}
+    bad: list[tuple[int, dict[str, Any]]] = []
+    cols = landed.column_names
+    nkey = len(ent.key)
+    for i, r in enumerate(landed.to_pylist(), start=1):
+        parts = tuple((r.get(c) or "").strip() for c in cols[:nkey])
+        at = _parse_time(r.get(cols[-1])) if len(cols) > nkey else None
+        if not all(parts) or at is None:
+            bad.append((i, r))
+            continue
+        key = parts[0] if nkey == 1 else parts
+        when[key] = max(at, when.get(key, at))
+    if when:
+        merge.soft_delete(
+            wh, ent.name, list(when), deletions.source, deletions.load_id, when, conn=conn
+        )
+    if bad:
+        wh.bulk_insert(
+            conn,
+            "ops.quarantine",
+            pa.Table.from_pylist(
+                [
+                    {
+                        "load_id": deletions.load_id,
+                        "source": deletions.source,
+                        "stream": deletions.stream,
+                        "entity": ent.name,
+                        "row_number": i,
+                        "record_key": "|".join(str(r.get(c) or "") for c in cols[:nkey]),
+                        "rules": "deletion_unreadable",
+                        "reasons_en": "deletion without a key or a readable deletion time",
+                        "reasons_id": "penghapusan tanpa kunci atau waktu hapus yang terbaca",
+                        "record_json": json.dumps(r, ensure_ascii=False),
+                        "status": "open",
+                        "quarantined_at": now,
+                    }
+                    for i, r in bad
+                ],
+                schema=QUARANTINE_SCHEMA,
+            ),
+        )
+    if deletions.cursor_to and _parse_time(deletions.cursor_to) is not None:
+        # a garbage time would sort after every real one and freeze the feed: not a cursor
+        _advance_cursor(conn, deletions, now)
+    record = {
+        "load_id": deletions.load_id,
+        "pipeline": pipeline,
+        "source": deletions.source,
+        "stream": deletions.stream,
+        "entity": ent.name,
+        "status": "loaded",
+        "extracted_at": datetime.fromisoformat(deletions.extracted_at),
+        "loaded_at": now,
+        "cursor_from": deletions.cursor_from,
+        "cursor_to": deletions.cursor_to,
+        "rows_received": deletions.row_count,
+        "rows_loaded": deletions.row_count - len(bad),
+        "rows_quarantined": len(bad),
+        "rows_duplicate": 0,
+        "rows_warned": 0,
+        "sha256": deletions.sha256,
+        "landed_file": deletions.file,
+        "message": None,
+    }
+    conn.execute(sa.text("DELETE FROM ops.loads WHERE load_id = :load_id"), record)
+    conn.execute(
+        sa.text(
+            f"INSERT INTO ops.loads ({', '.join(record)}) "
+            f"VALUES ({', '.join(':' + k for k in record)})"
+        ),
+        record,
+    )
+
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field(c, pa.int64() if c == "row_number" else pa.string())
+        for c in (
+            "load_id",
+            "source",
+            "stream",
+            "entity",
+            "row_number",
+            "record_key",
+            "rules",
+            "reasons_en",
+            "reasons_id",
+            "record_json",
+            "status",
+        )
+    ]
+    + [pa.field("quarantined_at", pa.timestamp("us", tz="UTC"))]
+)
+
+
+def last_loaded_manifest(wh: Warehouse, source: str, stream: str) -> dict[str, Any] | None:
+    """The ``ops.loads`` row of the last loaded, non-empty delivery of (source, stream): the
+    baseline a new delivery's columns are compared with (schema drift)."""
+    rows = wh.query(
+        "select load_id, landed_file from ops.loads where source = :s and stream = :t "
+        "and status in ('loaded', 'held') and rows_received > 0 "
+        "order by loaded_at desc, load_id desc limit 1",
+        {"s": source, "t": stream},
+    )
+    return rows[0] if rows else None
+
+
+def record_schema_changes(
+    wh: Warehouse, pipeline: str, manifest: Manifest, drift: dict[str, Any] | None
+) -> None:
+    """Record a drift in its own transaction (a stream stopped before loading)."""
+    with wh.begin() as conn:
+        _record_schema_changes(conn, pipeline, manifest, drift, datetime.now(UTC))
+
+
+def _record_schema_changes(
+    conn: Connection,
+    pipeline: str,
+    manifest: Manifest,
+    drift: dict[str, Any] | None,
+    now: datetime,
+) -> None:
+    if not drift or not (drift.get("added") or drift.get("removed")):
+        return
+    conn.execute(
+        sa.text("DELETE FROM ops.schema_changes WHERE load_id = :id"), {"id": manifest.load_id}
+    )
+    mapped = set(drift.get("mapped") or [])
+    rows = [
+        {
+            "load_id": manifest.load_id,
+            "pipeline": pipeline,
+            "source": manifest.source,
+            "stream": manifest.stream,
+            "change": change,
+            "column_name": col,
+            "mapped": col in mapped,
+            "action": drift.get("action"),
+            "previous_load_id": drift.get("previous_load_id"),
+            "schema_hash_before": drift.get("schema_hash_before"),
+            "schema_hash_after": manifest.schema_hash,
+            "detected_at": now,
+        }
+        for change in ("added", "removed")
+        for col in drift.get(change) or []
+    ]
+    conn.execute(
+        sa.text(
+            f"INSERT INTO ops.schema_changes ({', '.join(rows[0])}) "
+            f"VALUES ({', '.join(':' + k for k in rows[0])})"
+        ),
+        rows,
     )

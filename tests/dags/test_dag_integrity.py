@@ -61,6 +61,11 @@ def test_dag_files_do_not_import_heavy_modules_at_parse_time():
         "print(','.join(heavy))"
     )
     for path in DAGS.glob("*.py"):
-        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
-                             text=True, check=True).stdout.strip().splitlines()[-1:]
+        out = (
+            subprocess.run(
+                [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+            )
+            .stdout.strip()
+            .splitlines()[-1:]
+        )
         assert out in ([], [""]), f"{path.name} imports {out} at parse time"

@@ -52,7 +52,7 @@ def test_dag_loads_the_simulated_disdukcapil_into_the_warehouse(env, siak):
     assert run.state == "success", [(t.task_id, t.state) for t in run.get_task_instances()]
 
     wh = open_warehouse()
-    load = wh.query("select * from ops.loads")[0]
+    load = wh.query("select * from ops.loads where stream = 'penduduk'")[0]
     assert load["status"] == "loaded"
     assert (
         load["rows_loaded"] + load["rows_quarantined"] + load["rows_duplicate"]
@@ -67,7 +67,7 @@ def test_dag_loads_the_simulated_disdukcapil_into_the_warehouse(env, siak):
     assert wh.scalar("select count(distinct _load_id) from core.penduduk") == 1
     assert wh.scalar("select count(*) from ops.quarantine where reasons_id = ''") == 0
     assert wh.scalar("select count(*) from ref.wilayah where tingkat = 'desa'") > 3000
-    cursor = wh.scalar("select cursor_value from ops.cursors")
+    cursor = wh.scalar("select cursor_value from ops.cursors where stream = 'penduduk'")
     assert cursor == load["cursor_to"]
 
     # the agency changes a few records; the next run fetches only those (and the boundary)
@@ -75,7 +75,7 @@ def test_dag_loads_the_simulated_disdukcapil_into_the_warehouse(env, siak):
     requests.post(f"{base}/admin/advance", params={"days": 7}, timeout=10).raise_for_status()
     run = run_dag()
     assert run.state == "success"
-    loads = wh.query("select * from ops.loads order by loaded_at")
+    loads = wh.query("select * from ops.loads where stream = 'penduduk' order by loaded_at")
     assert len(loads) == 2
     assert 0 < loads[1]["rows_received"] < load["rows_received"] / 5
     assert loads[1]["cursor_from"] == cursor and loads[1]["cursor_to"] > cursor

@@ -22,13 +22,27 @@ def template_row(i: int, **over):
     day = 1 + i % 28
     nik = f"160801{day + (40 if female else 0):02d}0390{i:04d}"
     row = {c: None for c in TEMPLATE_COLUMNS}
-    row.update({
-        "alamat": "JL. DESA", "dusun": "DUSUN I", "rw": "001", "rt": "-", "nama": f"warga {i}",
-        "no_kk": "1608010101100001", "nik": nik, "sex": "2" if female else "1",
-        "tempatlahir": "MARTAPURA", "tanggallahir": datetime(1990, 3, day), "agama_id": "1",
-        "pendidikan_kk_id": "5", "pekerjaan_id": "9", "status_kawin": "2",
-        "kk_level": "3" if female else "1", "golongan_darah_id": "13", "status_dasar": "1",
-    })
+    row.update(
+        {
+            "alamat": "JL. DESA",
+            "dusun": "DUSUN I",
+            "rw": "001",
+            "rt": "-",
+            "nama": f"warga {i}",
+            "no_kk": "1608010101100001",
+            "nik": nik,
+            "sex": "2" if female else "1",
+            "tempatlahir": "MARTAPURA",
+            "tanggallahir": datetime(1990, 3, day),
+            "agama_id": "1",
+            "pendidikan_kk_id": "5",
+            "pekerjaan_id": "9",
+            "status_kawin": "2",
+            "kk_level": "3" if female else "1",
+            "golongan_darah_id": "13",
+            "status_dasar": "1",
+        }
+    )
     row.update(over)
     return row
 
@@ -68,8 +82,11 @@ def test_reads_workbooks_and_zip_pushes_with_file_and_row(drop):
         zf.writestr("penduduk_01_11_2026_opendk.xlsx", workbook([template_row(3)]))
     (drop / "opendk_16.08.01.2020.zip").write_bytes(buf.getvalue())
     result = ReadResult()
-    batches = list(OpenSidDropConnector(str(drop), kecamatan="16.08.01").read(
-        "penduduk", since=None, result=result))
+    batches = list(
+        OpenSidDropConnector(str(drop), kecamatan="16.08.01").read(
+            "penduduk", since=None, result=result
+        )
+    )
     rows = [r for b in batches for r in b.to_pylist()]
     assert [r["_kode_desa"] for r in rows] == ["16.08.01.2006"] * 2 + ["16.08.01.2020"]
     assert rows[0]["_source_row"] == "2" and rows[0]["_source_file"].endswith(".xlsx")
@@ -88,8 +105,11 @@ def test_incremental_skips_files_older_than_the_cursor(drop):
     first = ReadResult()
     assert sum(b.num_rows for b in connector.read("penduduk", since=None, result=first)) == 2
     again = ReadResult()
-    rows = [r for b in connector.read("penduduk", since=first.cursor_max, result=again)
-            for r in b.to_pylist()]
+    rows = [
+        r
+        for b in connector.read("penduduk", since=first.cursor_max, result=again)
+        for r in b.to_pylist()
+    ]
     assert [r["_kode_desa"] for r in rows] == ["16.08.01.2009"]
 
 

@@ -13,16 +13,19 @@ def make_nik(born: date, female: bool, region: str = "160801", serial: int = 1) 
 
 
 def test_structure_accepts_valid_and_rejects_broken():
-    s = pd.Series([
-        "1608014101900001",  # woman born 1 Jan 1990
-        "1608011301900002",  # man born 13 Jan 1990
-        "160801410190000",   # 15 digits
-        "1608014101900000",  # serial 0000
-        "9908011301900002",  # unknown province
-        "1608013202900002",  # 32 February is no date
-        "1608017102900002",  # 71-40 = 31 February
-        None,                # nulls are judged by the not-null rule
-    ], dtype="string")
+    s = pd.Series(
+        [
+            "1608014101900001",  # woman born 1 Jan 1990
+            "1608011301900002",  # man born 13 Jan 1990
+            "160801410190000",  # 15 digits
+            "1608014101900000",  # serial 0000
+            "9908011301900002",  # unknown province
+            "1608013202900002",  # 32 February is no date
+            "1608017102900002",  # 71-40 = 31 February
+            None,  # nulls are judged by the not-null rule
+        ],
+        dtype="string",
+    )
     assert nik.structure_ok(s).tolist() == [True, True, False, False, False, False, False, True]
 
 
@@ -58,10 +61,6 @@ def test_property_every_generated_nik_is_valid_and_agrees(born, female, serial):
 @given(born=st.dates(min_value=date(1950, 1, 1), max_value=date(2020, 1, 1)))
 def test_property_sex_swap_is_detected(born):
     value = make_nik(born, female=True)
-    assert not nik.agrees_with_birth(
-        pd.Series([value]), pd.Series([born]), pd.Series(["1"])
-    ).all()
+    assert not nik.agrees_with_birth(pd.Series([value]), pd.Series([born]), pd.Series(["1"])).all()
     other = born + timedelta(days=1)
-    assert not nik.agrees_with_birth(
-        pd.Series([value]), pd.Series([other]), pd.Series(["2"])
-    ).all()
+    assert not nik.agrees_with_birth(pd.Series([value]), pd.Series([other]), pd.Series(["2"])).all()

@@ -75,9 +75,15 @@ def test_a_missing_column_failure_is_classified_as_schema_drift():
 
 
 def test_held_alert_names_the_release_command_and_keeps_counts_only():
-    result = {"load_id": "siak.penduduk.20260101T010000.ab12cd34", "status": "held",
-              "rows_received": 100, "rows_duplicate": 2, "error_rate": 0.4,
-              "message": f"held {NIK}", "nama": NAME}
+    result = {
+        "load_id": "siak.penduduk.20260101T010000.ab12cd34",
+        "status": "held",
+        "rows_received": 100,
+        "rows_duplicate": 2,
+        "error_rate": 0.4,
+        "message": f"held {NIK}",
+        "nama": NAME,
+    }
     alert = held_alert("siak_penduduk", result)
     assert "simpul release siak.penduduk.20260101T010000.ab12cd34" in alert.message_id
     assert alert.counts == {"rows_received": 100, "rows_duplicate": 2, "error_rate": 0.4}
@@ -95,8 +101,9 @@ def test_webhook_receives_json(webhook):
 
 
 def test_email_is_sent_with_bilingual_subject(mailbox):
-    alert = held_alert("siak_penduduk", {"load_id": "siak.penduduk.20260101T010000.ab12cd34",
-                                          "rows_received": 10})
+    alert = held_alert(
+        "siak_penduduk", {"load_id": "siak.penduduk.20260101T010000.ab12cd34", "rows_received": 10}
+    )
     assert send_alert(alert) == {"email": "sent"}
     (msg,) = mailbox.messages
     assert msg["to"] == ["<operator@kabupaten.example>", "<it@kabupaten.example>"]
@@ -117,8 +124,10 @@ def test_no_channel_and_a_dead_channel_never_raise(monkeypatch):
 
 def test_webhook_url_from_an_airflow_connection(monkeypatch):
     monkeypatch.delenv("SIMPUL_ALERT_WEBHOOK_URL", raising=False)
-    monkeypatch.setenv("AIRFLOW_CONN_SIMPUL_ALERT_WEBHOOK",
-                       '{"conn_type": "https", "host": "chat.kab.example", "schema": "hooks/x"}')
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SIMPUL_ALERT_WEBHOOK",
+        '{"conn_type": "https", "host": "chat.kab.example", "schema": "hooks/x"}',
+    )
     assert alerts.webhook_url() == "https://chat.kab.example/hooks/x"
 
 

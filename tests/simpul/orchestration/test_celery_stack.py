@@ -174,8 +174,9 @@ def test_celery_executor_runs_a_dag_end_to_end(metadata_db, tmp_path):
         "SMOKE_MARKER": str(marker),
     }
     env.pop("SIMPUL_ALERT_SMTP_HOST", None)
-    migrate = subprocess.run(["airflow", "db", "migrate"], env=env, capture_output=True,
-                             text=True, timeout=150)
+    migrate = subprocess.run(
+        ["airflow", "db", "migrate"], env=env, capture_output=True, text=True, timeout=150
+    )
     assert migrate.returncode == 0, migrate.stderr[-3000:]
 
     logs = tmp_path / "logs"
@@ -184,16 +185,32 @@ def test_celery_executor_runs_a_dag_end_to_end(metadata_db, tmp_path):
         "api-server": ["airflow", "api-server", "--port", str(api_port), "--host", "127.0.0.1"],
         "scheduler": ["airflow", "scheduler"],
         "dag-processor": ["airflow", "dag-processor"],
-        "worker": ["airflow", "celery", "worker", "--queues", queue, "--concurrency", "2",
-                   "--without-gossip", "--without-mingle", "--skip-serve-logs"],
+        "worker": [
+            "airflow",
+            "celery",
+            "worker",
+            "--queues",
+            queue,
+            "--concurrency",
+            "2",
+            "--without-gossip",
+            "--without-mingle",
+            "--skip-serve-logs",
+        ],
     }
     procs: dict[str, subprocess.Popen] = {}
     engine = sa.create_engine(sa_url)
     try:
         for name, cmd in commands.items():
             out = (logs / f"{name}.log").open("w")
-            procs[name] = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                           start_new_session=True, cwd=tmp_path)
+            procs[name] = subprocess.Popen(
+                cmd,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=tmp_path,
+            )
         deadline = started + DEADLINE_SECONDS
 
         def wait_for(what: str, fn) -> object:
@@ -216,11 +233,18 @@ def test_celery_executor_runs_a_dag_end_to_end(metadata_db, tmp_path):
                 except sa.exc.ProgrammingError:
                     return None
 
-        wait_for("the DAG to be parsed",
-                 lambda: scalar("select count(*) from dag where dag_id = 'simpul_celery_smoke'"))
+        wait_for(
+            "the DAG to be parsed",
+            lambda: scalar("select count(*) from dag where dag_id = 'simpul_celery_smoke'"),
+        )
         wait_for("the api-server", lambda: _reachable("127.0.0.1", api_port))
-        trigger = subprocess.run(["airflow", "dags", "trigger", "simpul_celery_smoke"], env=env,
-                                 capture_output=True, text=True, timeout=90)
+        trigger = subprocess.run(
+            ["airflow", "dags", "trigger", "simpul_celery_smoke"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
         assert trigger.returncode == 0, trigger.stderr[-3000:]
 
         def finished():
@@ -232,12 +256,15 @@ def test_celery_executor_runs_a_dag_end_to_end(metadata_db, tmp_path):
             f"--- {n}\n{_tail(logs / f'{n}.log', 80)}" for n in procs
         )
         with engine.connect() as conn:
-            tis = conn.execute(sa.text(
-                "select task_id, state, queue from task_instance "
-                "where dag_id = 'simpul_celery_smoke' order by task_id"
-            )).all()
+            tis = conn.execute(
+                sa.text(
+                    "select task_id, state, queue from task_instance "
+                    "where dag_id = 'simpul_celery_smoke' order by task_id"
+                )
+            ).all()
         assert [(t.task_id, t.state, t.queue) for t in tis] == [
-            ("hello", "success", queue), ("record", "success", queue)
+            ("hello", "success", queue),
+            ("record", "success", queue),
         ]
         value, _pid, ancestors = marker.read_text().split(" ")
         assert value == "42"  # XCom passed between tasks through the metadata DB

@@ -21,11 +21,27 @@ def wh(warehouse_url):
 
 def _seed(wh):
     add_load(wh, "siak.penduduk.20260227T010000.aaaa0001", "siak_penduduk", hours_ago=59)
-    add_load(wh, "siak.penduduk.20260228T010000.aaaa0002", "siak_penduduk", hours_ago=35,
-             status="held", loaded=0, quarantined=0)
+    add_load(
+        wh,
+        "siak.penduduk.20260228T010000.aaaa0002",
+        "siak_penduduk",
+        hours_ago=35,
+        status="held",
+        loaded=0,
+        quarantined=0,
+    )
     add_quarantine(wh, "siak.penduduk.20260228T010000.aaaa0002", 40)
-    add_load(wh, "opensid.penduduk.20260301T020000.bbbb0001", "opensid_penduduk",
-             hours_ago=10, source="opensid", received=50, loaded=45, quarantined=5, duplicate=0)
+    add_load(
+        wh,
+        "opensid.penduduk.20260301T020000.bbbb0001",
+        "opensid_penduduk",
+        hours_ago=10,
+        source="opensid",
+        received=50,
+        loaded=45,
+        quarantined=5,
+        duplicate=0,
+    )
     add_quarantine(wh, "opensid.penduduk.20260301T020000.bbbb0001", 5, rule="tanggal_lahir")
 
 
@@ -54,10 +70,12 @@ def test_dashboard_is_self_contained_bilingual_and_free_of_personal_data(wh, tmp
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "@import" not in page and "url(" not in page
     # Indonesian first, English second
-    for idn, en in [("Muatan dari waktu ke waktu", "Loads over time"),
-                    ("Kemutakhiran per sumber", "Freshness per source"),
-                    ("Karantina terbuka", "Open quarantine"),
-                    ("Tingkat galat kualitas data per sumber", "DQ error rate per source")]:
+    for idn, en in [
+        ("Muatan dari waktu ke waktu", "Loads over time"),
+        ("Kemutakhiran per sumber", "Freshness per source"),
+        ("Karantina terbuka", "Open quarantine"),
+        ("Tingkat galat kualitas data per sumber", "DQ error rate per source"),
+    ]:
         assert page.index(idn) < page.index(en)
     assert "terlambat / stale" in page and "mutakhir / fresh" in page
     # no personal data: no NIK (nor any 16-digit number), no name

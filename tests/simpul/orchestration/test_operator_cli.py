@@ -52,8 +52,14 @@ def test_release_calls_the_pipeline_and_is_audited(seeded, monkeypatch, capsys):
 
     def fake_release(name, load_id, reviewer):
         calls.append((name, load_id, reviewer))
-        return {"load_id": load_id, "status": "loaded", "rows_received": 100,
-                "rows_loaded": 60, "rows_quarantined": 38, "rows_duplicate": 2}
+        return {
+            "load_id": load_id,
+            "status": "loaded",
+            "rows_received": 100,
+            "rows_loaded": 60,
+            "rows_quarantined": 38,
+            "rows_duplicate": 2,
+        }
 
     monkeypatch.setattr(simpul.pipeline, "release", fake_release, raising=False)
     monkeypatch.setenv("SIMPUL_OPERATOR", "op.martapura")
@@ -67,10 +73,10 @@ def test_release_calls_the_pipeline_and_is_audited(seeded, monkeypatch, capsys):
     assert json.loads(lines[0])["pipeline"] == "siak_penduduk"
 
 
-def test_release_refuses_a_load_that_is_not_held_and_audits_the_refusal(seeded, capsys,
-                                                                       monkeypatch):
-    monkeypatch.setattr(simpul.pipeline, "release", lambda *a: pytest.fail("called"),
-                        raising=False)
+def test_release_refuses_a_load_that_is_not_held_and_audits_the_refusal(
+    seeded, capsys, monkeypatch
+):
+    monkeypatch.setattr(simpul.pipeline, "release", lambda *a: pytest.fail("called"), raising=False)
     assert run(["release", "siak.penduduk.20260227T010000.aaaa0001"]) == 2
     err = capsys.readouterr().err
     assert "only a held load" in err and "hanya muatan yang ditahan" in err
@@ -89,12 +95,26 @@ def test_backfill_passes_the_window_and_is_audited(seeded, monkeypatch):
 
     def fake_backfill(name, *, since, until):
         seen.update(name=name, since=since, until=until)
-        return {"load_id": "siak.penduduk.20260301T000000.cccc0001", "status": "loaded",
-                "rows_received": 5}
+        return {
+            "load_id": "siak.penduduk.20260301T000000.cccc0001",
+            "status": "loaded",
+            "rows_received": 5,
+        }
 
     monkeypatch.setattr(simpul.pipeline, "backfill", fake_backfill, raising=False)
-    assert run(["backfill", "siak_penduduk", "--since", "2026-01-01",
-                "--until", "2026-02-01T00:00+00:00"]) == 0
+    assert (
+        run(
+            [
+                "backfill",
+                "siak_penduduk",
+                "--since",
+                "2026-01-01",
+                "--until",
+                "2026-02-01T00:00+00:00",
+            ]
+        )
+        == 0
+    )
     assert seen["since"] == datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=-7)
     assert seen["until"] == datetime(2026, 2, 1, tzinfo=UTC)
     (entry,) = audit.read()
@@ -104,8 +124,7 @@ def test_backfill_passes_the_window_and_is_audited(seeded, monkeypatch):
 
 def test_backfill_rejects_an_empty_window_and_unknown_pipelines(seeded, monkeypatch, capsys):
     monkeypatch.setattr(simpul.pipeline, "backfill", lambda *a, **k: {}, raising=False)
-    assert run(["backfill", "siak_penduduk", "--since", "2026-02-01",
-                "--until", "2026-01-01"]) == 2
+    assert run(["backfill", "siak_penduduk", "--since", "2026-02-01", "--until", "2026-01-01"]) == 2
     assert run(["backfill", "nope", "--since", "2026-02-01"]) == 2
     assert "siak_penduduk" in capsys.readouterr().err  # names the known pipelines
     assert [e["outcome"] for e in audit.read()] == ["error", "error"]
@@ -137,10 +156,8 @@ def test_audit_command_lists_entries(seeded, capsys):
 
 
 def test_audit_goes_to_ops_audit_when_the_table_exists(simpul_home):
-    wh = open_warehouse()
+    wh = open_warehouse()  # migration 8 creates ops.audit
     try:
-        with wh.begin() as conn:
-            conn.exec_driver_sql(audit.AUDIT_DDL)
         audit.record("release", outcome="loaded", load_id=HELD, args={"reviewer": "x"}, wh=wh)
         rows = wh.query("select command, load_id, outcome from ops.audit")
     finally:

@@ -19,8 +19,9 @@ def test_ops_settings_default_and_override(tmp_path, monkeypatch):
     assert load_ops_settings().freshness_hours("siak_penduduk") == 26
     assert load_ops_settings().freshness_hours("unknown") == 26
     f = tmp_path / "ops.yaml"
-    f.write_text("default_freshness_hours: 48\npipelines:\n  siak_penduduk:\n"
-                 "    freshness_hours: 2\n")
+    f.write_text(
+        "default_freshness_hours: 48\npipelines:\n  siak_penduduk:\n    freshness_hours: 2\n"
+    )
     monkeypatch.setenv("SIMPUL_OPS_CONFIG", str(f))
     s = load_ops_settings()
     assert s.freshness_hours("siak_penduduk") == 2 and s.freshness_hours("x") == 48
@@ -58,8 +59,12 @@ def test_freshness_check_alerts_a_stale_pipeline_once(simpul_home, webhook):
 
 
 def test_held_load_sends_an_alert(simpul_home, webhook):
-    result = {"load_id": "siak.penduduk.20260301T010000.aaaa0001", "status": "held",
-              "rows_received": 100, "message": "held: error rate 0.4 above the gate 0.25"}
+    result = {
+        "load_id": "siak.penduduk.20260301T010000.aaaa0001",
+        "status": "held",
+        "rows_received": 100,
+        "message": "held: error rate 0.4 above the gate 0.25",
+    }
     dags.after_load("siak_penduduk", result, {"run_id": "scheduled__x"})
     (alert,) = webhook.received
     assert alert["kind"] == "held" and alert["load_id"] == result["load_id"]
@@ -87,8 +92,10 @@ def test_marts_call_build_marts(simpul_home, monkeypatch):
 def test_changed_loads_ignores_held_and_already_loaded():
     ev = types.SimpleNamespace
     events = {
-        "core/penduduk": [ev(extra={"status": "loaded", "load_id": "a"}),
-                          ev(extra={"status": "held", "load_id": "b"}),
-                          ev(extra={"status": "already_loaded", "load_id": "c"})],
+        "core/penduduk": [
+            ev(extra={"status": "loaded", "load_id": "a"}),
+            ev(extra={"status": "held", "load_id": "b"}),
+            ev(extra={"status": "already_loaded", "load_id": "c"}),
+        ],
     }
     assert dags.changed_loads(events) == ["a"]

@@ -1,0 +1,276 @@
+"""Data-sharing agreements as data: ``exchange/agreements.yaml``, validated once, default deny.
+
+One agreement per receiving agency and purpose: which datasets, which of their columns, which
+rows (a structured filter, never SQL), why (purpose), under which legal basis (PKS reference),
+when (schedule), how (channel, format, snapshot/delta) and how long the agency may keep it.
+A dataset or column not listed is never sent. Secrets are named by environment variable only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from simpul.config import PROJECT_ROOT, home
+from simpul.exchange.datasets import DATASETS
+from simpul.exchange.errors import AgreementError
+
+DEFAULT_AGREEMENTS = PROJECT_ROOT / "exchange" / "agreements.yaml"
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+_ENV = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+class Condition(BaseModel):
+    """One row condition on a whitelisted column; ops are fixed, values are bound, never SQL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: str
+    op: Literal["eq", "ne", "in", "prefix", "gte", "lte"]
+    value: Any
+
+    @model_validator(mode="after")
+    def _value_shape(self) -> Condition:
+        if self.op == "in" and not isinstance(self.value, list):
+            raise ValueError("op 'in' needs a list value")
+        if self.op != "in" and isinstance(self.value, list | dict):
+            raise ValueError(f"op {self.op!r} needs a single value")
+        return self
+
+
+class RowFilter(BaseModel):
+    """Which rows an agency may receive: ``kode_desa_prefix`` and/or ``where`` conditions
+    (all must hold)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kode_desa_prefix: str | None = Field(default=None, pattern=r"^\d{2}(\.\d{2}){0,2}(\.\d{4})?$")
+    where: list[Condition] = Field(default_factory=list)
+
+    def conditions(self) -> list[Condition]:
+        out = list(self.where)
+        if self.kode_desa_prefix:
+            out.append(Condition(column="kode_desa", op="prefix", value=self.kode_desa_prefix))
+        return out
+
+
+class Grant(BaseModel):
+    """One dataset granted to an agency: the columns it may see and the rows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    columns: list[str] = Field(min_length=1)
+    filter: RowFilter | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    small_cell_threshold: int = Field(default=5, ge=2, description="aggregates: mask counts < n")
+
+
+class _Endpoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = None
+    url_env: str | None = None
+
+    @field_validator("url_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        if v is not None and not _ENV.match(v):
+            raise ValueError("must be an environment variable NAME (upper case), not a value")
+        return v
+
+    def resolved_url(self) -> str:
+        if self.url_env and os.environ.get(self.url_env):
+            return os.environ[self.url_env]
+        if self.url:
+            return self.url
+        raise AgreementError(f"no URL: set environment variable {self.url_env or '(url)'}")
+
+
+class FolderChannel(_Endpoint):
+    """A drop folder (fsspec URL: local path, sftp://, s3://); relative paths under SIMPUL_HOME."""
+
+    type: Literal["folder"]
+
+    def resolved_url(self) -> str:
+        url = super().resolved_url()
+        if "://" in url or url.startswith("/"):
+            return url
+        return str(home() / url)
+
+
+class _Authenticated(_Endpoint):
+    token_env: str | None = None
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("token_env")
+    @classmethod
+    def _token_env(cls, v: str | None) -> str | None:
+        if v is not None and not _ENV.match(v):
+            raise ValueError("must be an environment variable NAME (upper case), not a secret")
+        return v
+
+    def token(self) -> str | None:
+        if not self.token_env:
+            return None
+        value = os.environ.get(self.token_env)
+        if not value:
+            raise AgreementError(f"secret missing: set environment variable {self.token_env}")
+        return value
+
+
+class RestChannel(_Authenticated):
+    """The agency's REST endpoint; the hub POSTs the signed delivery, the response is a receipt."""
+
+    type: Literal["rest"]
+
+
+class CkanChannel(_Authenticated):
+    """A CKAN portal (Satu Data): package_create/patch + resource_create or datastore_upsert."""
+
+    type: Literal["ckan"]
+    owner_org: str
+    package_name: str = Field(pattern=r"^[a-z0-9_-]{2,100}$")
+    license_id: str = "cc-by"
+    publish: Literal["resource", "datastore"] = "resource"
+    tags: list[str] = Field(default_factory=list)
+
+
+Channel = Annotated[FolderChannel | RestChannel | CkanChannel, Field(discriminator="type")]
+
+
+class Agreement(BaseModel):
+    """One agency's entitlement; ``datasets`` maps dataset name -> grant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agency: str = Field(description="agency code, e.g. 'disdukcapil'")
+    agency_name: str
+    purpose: str = Field(min_length=10)
+    legal_basis: str = Field(min_length=3)
+    pks_reference: str | None = Field(
+        default=None, description="PKS number; required for individual (personal) data"
+    )
+    datasets: dict[str, Grant] = Field(min_length=1)
+    schedule: str | None = Field(default="marts", description="cron, preset, 'marts' or null")
+    channel: Channel
+    format: Literal["parquet", "csv"] = "parquet"
+    mode: Literal["snapshot", "delta"] = "snapshot"
+    retention_days: int = Field(ge=1, le=3650)
+    producer: str | None = Field(default=None, description="produsen data (Satu Data metadata)")
+    enabled: bool = True
+
+    @field_validator("agency")
+    @classmethod
+    def _agency(cls, v: str) -> str:
+        if not _CODE.match(v):
+            raise ValueError("use lower-case letters, digits and _ (e.g. 'disdukcapil')")
+        return v
+
+    @model_validator(mode="after")
+    def _entitlements(self) -> Agreement:
+        for name, grant in self.datasets.items():
+            ds = DATASETS.get(name)
+            if ds is None:
+                raise ValueError(f"datasets.{name}: unknown dataset; known: {sorted(DATASETS)}")
+            unknown = [c for c in grant.columns if c not in ds.columns]
+            if unknown:
+                raise ValueError(
+                    f"datasets.{name}.columns: {unknown} not in the dataset's columns {ds.columns}"
+                )
+            if grant.filter:
+                for cond in grant.filter.conditions():
+                    if cond.column not in ds.columns:
+                        raise ValueError(
+                            f"datasets.{name}.filter: column {cond.column!r} not in the dataset"
+                        )
+            bad = set(grant.params) - set(ds.params)
+            if bad:
+                raise ValueError(f"datasets.{name}.params: {sorted(bad)} not allowed")
+            missing = [k for k, v in ds.params.items() if v is None and k not in grant.params]
+            if missing:
+                raise ValueError(f"datasets.{name}.params: {missing} required")
+            if ds.personal and not self.pks_reference:
+                raise ValueError(
+                    f"datasets.{name}: individual data needs pks_reference (a PKS with the "
+                    "data owner) / data individu memerlukan nomor PKS"
+                )
+            if ds.personal and self.channel.type == "ckan":
+                raise ValueError(f"datasets.{name}: individual data may not go to a CKAN portal")
+        return self
+
+    def params_for(self, dataset: str) -> dict[str, Any]:
+        return {**DATASETS[dataset].params, **self.datasets[dataset].params}
+
+
+class AgreementsFile(BaseModel):
+    """The whole file: the hub's id and the agreements by id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hub_id: str = Field(min_length=3)
+    agreements: dict[str, Agreement]
+
+    @field_validator("agreements")
+    @classmethod
+    def _ids(cls, v: dict[str, Agreement]) -> dict[str, Agreement]:
+        for key in v:
+            if not _CODE.match(key):
+                raise ValueError(f"agreement id {key!r}: use lower-case letters, digits and _")
+        return v
+
+    def get(self, agreement_id: str) -> Agreement:
+        try:
+            return self.agreements[agreement_id]
+        except KeyError:
+            known = ", ".join(sorted(self.agreements)) or "(none)"
+            raise AgreementError(f"unknown agreement {agreement_id!r}; known: {known}") from None
+
+
+def load_agreements(path: Path | str | None = None) -> AgreementsFile:
+    """Read and validate the agreements; errors name the file and the offending key."""
+    path = Path(path or os.environ.get("SIMPUL_EXCHANGE_AGREEMENTS") or DEFAULT_AGREEMENTS)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AgreementError(f"{path}: agreements file not found") from None
+    except yaml.YAMLError as exc:
+        raise AgreementError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        return AgreementsFile.model_validate(raw or {})
+    except ValidationError as exc:
+        lines = [f"{path}: invalid agreements"]
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"  {loc}: {msg}")
+        raise AgreementError("\n".join(lines)) from None
+
+
+def plan(agreements: AgreementsFile) -> list[dict[str, Any]]:
+    """Who receives what: one row per agreement x dataset (for ``simpul exchange plan``)."""
+    rows = []
+    for aid, a in agreements.agreements.items():
+        for name, grant in a.datasets.items():
+            flt = grant.filter.conditions() if grant.filter else []
+            rows.append(
+                {
+                    "agreement": aid,
+                    "agency": a.agency,
+                    "dataset": name,
+                    "columns": ", ".join(grant.columns),
+                    "rows": " and ".join(f"{c.column} {c.op} {c.value}" for c in flt) or "all",
+                    "channel": a.channel.type,
+                    "format": a.format,
+                    "mode": a.mode,
+                    "schedule": a.schedule or "manual",
+                    "retention_days": a.retention_days,
+                    "legal_basis": a.legal_basis,
+                    "enabled": a.enabled,
+                }
+            )
+    return rows

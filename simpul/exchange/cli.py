@@ -1,0 +1,250 @@
+"""``simpul exchange ...``: plan, run, outbox, verify, audit, time-to-fix.
+
+``simpul.cli`` adds the group with :func:`add_parser`. Output holds ids, counts and hashes;
+the audit command takes a NIK only from stdin (never the command line, which shell history
+keeps) or the pseudonym itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _print(rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
+    from simpul.cli import _table
+
+    print(_table(rows, columns))
+
+
+def _fail(message: str) -> int:
+    print(f"simpul: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _open() -> Any:
+    from simpul.exchange.store import ensure_exchange_schema
+    from simpul.warehouse import open_warehouse
+
+    wh = open_warehouse()
+    ensure_exchange_schema(wh)
+    return wh
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from simpul.exchange.agreements import load_agreements, plan
+
+    agreements = load_agreements(args.agreements)
+    print(f"hub: {agreements.hub_id} (default deny: anything not listed is never sent)\n")
+    _print(
+        plan(agreements),
+        [
+            "agreement",
+            "agency",
+            "dataset",
+            "columns",
+            "rows",
+            "channel",
+            "format",
+            "mode",
+            "schedule",
+            "retention_days",
+        ],
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from simpul.exchange.agreements import load_agreements
+    from simpul.exchange.errors import ExchangeError
+    from simpul.exchange.service import run
+
+    agreements = load_agreements(args.agreements)
+    wh = _open()
+    try:
+        result = run(wh, agreements, agreement_id=args.agreement)
+    except ExchangeError as exc:
+        return _fail(str(exc))
+    finally:
+        wh.dispose()
+    outcome = {a.delivery_id: a.outcome for a in [*result["attempts"], *result["receipts"]]}
+    _print(
+        [
+            {
+                "delivery_id": q["delivery_id"],
+                "agency": q["agency"],
+                "dataset": q["dataset"],
+                "rows": q["rows"],
+                "channel": q["channel"],
+                "status": outcome.get(q["delivery_id"], "pending"),
+            }
+            for q in result["queued"]
+        ]
+    )
+    if result["errors"]:
+        print("\nTidak disiapkan / not prepared:")
+        _print(result["errors"])
+        return 1
+    return 0
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from simpul.exchange.agreements import load_agreements
+    from simpul.exchange.service import collect_receipts, dispatch
+    from simpul.exchange.store import outbox
+
+    wh = _open()
+    try:
+        if args.send:
+            agreements = load_agreements(args.agreements)
+            dispatch(wh, agreements)
+            collect_receipts(wh, agreements)
+        rows = outbox(wh, args.status)[: args.limit]
+    finally:
+        wh.dispose()
+    _print(
+        rows,
+        [
+            "delivery_id",
+            "agency",
+            "dataset",
+            "channel",
+            "status",
+            "rows",
+            "attempts",
+            "next_attempt_at",
+            "sent_at",
+            "receipt_at",
+            "last_error",
+        ],
+    )
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from simpul.exchange.errors import ExchangeError, VerificationError
+    from simpul.exchange.signing import load_signing_key, public_key_b64, verify
+
+    try:
+        if args.public_key_file:
+            public: Any = Path(args.public_key_file).read_text()
+        elif args.public_key:
+            public = args.public_key
+        else:
+            public = public_key_b64(load_signing_key().public_key())
+        manifest = verify(args.delivery_dir, public)
+    except VerificationError as exc:
+        print(f"TIDAK SAH / INVALID: {exc}")
+        return 1
+    except ExchangeError as exc:
+        return _fail(str(exc))
+    print(f"SAH / VALID: delivery {manifest['delivery_id']} from {manifest['hub_id']}")
+    _print(
+        [
+            {"file": f["name"], "rows": f.get("rows"), "sha256": f["sha256"]}
+            for f in manifest["files"]
+        ]
+    )
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from simpul.exchange.store import deliveries_to, disclosures_by_pseudonym
+
+    wh = _open()
+    try:
+        if args.nik_hash or args.nik_stdin:
+            pseudonym = args.nik_hash
+            if args.nik_stdin:
+                from simpul.warehouse.pseudonym import pseudonym_key, pseudonymise
+
+                nik = sys.stdin.readline().strip()
+                pseudonym = pseudonymise(nik, pseudonym_key(), "nik")
+            rows = disclosures_by_pseudonym(wh, pseudonym or "", args.agency)
+            print(f"Diterima {args.agency} tentang orang ini / received about this person:")
+            _print(
+                rows,
+                [
+                    "delivery_id",
+                    "agreement",
+                    "dataset",
+                    "sent_at",
+                    "receipt_at",
+                    "legal_basis",
+                    "manifest_sha256",
+                ],
+            )
+        else:
+            _print(
+                deliveries_to(wh, args.agency),
+                [
+                    "delivery_id",
+                    "agreement",
+                    "dataset",
+                    "status",
+                    "rows",
+                    "sent_at",
+                    "receipt_at",
+                    "manifest_sha256",
+                ],
+            )
+    finally:
+        wh.dispose()
+    return 0
+
+
+def cmd_time_to_fix(args: argparse.Namespace) -> int:
+    from simpul.config import load_config
+    from simpul.exchange.feedback import time_to_fix, time_to_fix_report
+
+    try:
+        agencies = {k: s.agency for k, s in load_config().sources.items()}
+    except Exception:  # noqa: BLE001 - the report works without agency names
+        agencies = {}
+    wh = _open()
+    try:
+        print(time_to_fix_report(time_to_fix(wh, agencies=agencies)))
+    finally:
+        wh.dispose()
+    return 0
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add ``exchange`` and its subcommands to the ``simpul`` parser."""
+    ex = subparsers.add_parser("exchange", help="deliver datasets to agencies (agreements)")
+    ex.add_argument(
+        "--agreements",
+        default=None,
+        help="agreements file (default exchange/agreements.yaml or SIMPUL_EXCHANGE_AGREEMENTS)",
+    )
+    sub = ex.add_subparsers(dest="exchange_command", required=True)
+
+    p = sub.add_parser("plan", help="who receives what, under which agreement")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("run", help="prepare deliveries and send them")
+    p.add_argument("--agreement", default=None, help="only this agreement")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("outbox", help="queued, sent and receipted deliveries")
+    p.add_argument("--status", default=None)
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--send", action="store_true", help="send what is due first")
+    p.set_defaults(func=cmd_outbox)
+
+    p = sub.add_parser("verify", help="verify a delivery folder (signature, hashes)")
+    p.add_argument("delivery_dir")
+    p.add_argument("--public-key", default=None, help="base64 Ed25519 public key")
+    p.add_argument("--public-key-file", default=None)
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("audit", help="what an agency received (optionally about one person)")
+    p.add_argument("--agency", required=True)
+    p.add_argument("--nik-hash", default=None, help="the person's NIK pseudonym")
+    p.add_argument("--nik-stdin", action="store_true", help="read the NIK from stdin")
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("time-to-fix", help="how fast sources fix quarantined rows")
+    p.set_defaults(func=cmd_time_to_fix)

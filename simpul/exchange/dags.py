@@ -1,0 +1,121 @@
+"""Airflow DAGs for the exchange: one per agreement, thin, heavy imports inside the tasks.
+
+An agreement with ``schedule: marts`` runs whenever the marts are rebuilt (asset
+``simpul://warehouse/marts``, emitted by ``simpul_ops_marts``); a cron or preset runs on its
+own; null is manual. Each DAG prepares the agreement's deliveries into the outbox, then
+dispatches the outbox (retries of earlier deliveries included) and collects receipts.
+``simpul_exchange_outbox`` drains the outbox every 15 minutes, so a delivery that failed
+during an agency outage goes out soon after the agency is back.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Asset, task
+
+from simpul.config import SimpulConfig
+
+MARTS_ASSET = Asset("simpul://warehouse/marts", extra={"layer": "marts"})
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "simpul",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+}
+
+
+def _pool() -> str | None:
+    from simpul.orchestration.dags import _pool as warehouse_pool
+
+    return warehouse_pool()
+
+
+def run_agreement(agreement_id: str) -> dict[str, Any]:
+    """Task body: prepare and dispatch one agreement (XCom gets ids and counts only)."""
+    from simpul.exchange.agreements import load_agreements
+    from simpul.exchange.service import run
+    from simpul.warehouse import open_warehouse
+
+    agreements = load_agreements()
+    wh = open_warehouse()
+    try:
+        result = run(wh, agreements, agreement_id=agreement_id)
+    finally:
+        wh.dispose()
+    return {
+        "queued": [q["delivery_id"] for q in result["queued"]],
+        "rows": sum(q["rows"] for q in result["queued"]),
+        "outcomes": [a.outcome for a in result["attempts"]],
+    }
+
+
+def drain_outbox() -> dict[str, Any]:
+    """Task body: send everything due, collect folder receipts, purge expired copies."""
+    from simpul.exchange.agreements import load_agreements
+    from simpul.exchange.service import collect_receipts, dispatch, purge
+    from simpul.warehouse import open_warehouse
+
+    agreements = load_agreements()
+    wh = open_warehouse()
+    try:
+        attempts = dispatch(wh, agreements)
+        receipts = collect_receipts(wh, agreements)
+        purged = purge(wh, agreements)
+    finally:
+        wh.dispose()
+    return {"attempts": [a.outcome for a in attempts], "receipts": len(receipts), "purged": purged}
+
+
+def build_exchange_dags(cfg: SimpulConfig | None = None) -> dict[str, DAG]:
+    """One DAG per enabled agreement, plus the outbox drain (``cfg`` is accepted for symmetry
+    with :func:`simpul.orchestration.dags.build_dags`; agreements come from their own file)."""
+    from simpul.exchange.agreements import load_agreements
+    from simpul.orchestration.alerts import SimpulNotifier
+
+    del cfg
+    agreements = load_agreements()
+    args = {**DEFAULT_ARGS, "on_failure_callback": SimpulNotifier()}
+    dags: dict[str, DAG] = {}
+    for aid, a in agreements.agreements.items():
+        if not a.enabled:
+            continue
+        schedule: Any = [MARTS_ASSET] if a.schedule == "marts" else a.schedule
+        with DAG(
+            dag_id=f"simpul_exchange_{aid}",
+            description=f"{a.agency_name}: {', '.join(a.datasets)} via {a.channel.type}"[:500],
+            schedule=schedule,
+            catchup=False,
+            max_active_runs=1,
+            default_args=args,
+            tags=["simpul", "exchange", f"agency:{a.agency}"],
+            doc_md=(
+                f"Kirim {', '.join(a.datasets)} ke {a.agency_name} lewat {a.channel.type}. "
+                f"Tujuan: {a.purpose}\n\nDasar hukum / legal basis: {a.legal_basis}"
+            ),
+        ) as dag:
+
+            @task(task_id="deliver", pool=_pool())
+            def deliver(agreement_id: str = aid) -> dict[str, Any]:
+                return run_agreement(agreement_id)
+
+            deliver()
+        dags[dag.dag_id] = dag
+    with DAG(
+        dag_id="simpul_exchange_outbox",
+        description="Kirim ulang kotak keluar / retry the exchange outbox",
+        schedule=timedelta(minutes=15),
+        catchup=False,
+        max_active_runs=1,
+        default_args=args,
+        tags=["simpul", "exchange", "ops"],
+    ) as dag:
+
+        @task(task_id="drain", pool=_pool())
+        def drain() -> dict[str, Any]:
+            return drain_outbox()
+
+        drain()
+    dags[dag.dag_id] = dag
+    return dags

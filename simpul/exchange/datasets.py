@@ -1,0 +1,402 @@
+"""The datasets the hub can deliver: SQL in code, parameters bound, columns from a whitelist.
+
+A dataset's ``schema`` is the whitelist of columns it may ever yield; an agreement grants a
+subset of it, and :func:`shape` keeps exactly the granted columns (default deny), whatever the
+query returned. Row filters are structured (:class:`~simpul.exchange.agreements.RowFilter`)
+and applied on the Arrow table: no SQL ever comes from configuration.
+
+Aggregate datasets (``measure`` set) are re-aggregated over the granted dimensions and their
+small cells suppressed (:func:`suppress_small_cells`) before anything leaves the hub.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from simpul.warehouse.engine import Warehouse
+
+S = pa.string()
+INT = pa.int64()
+TS = pa.timestamp("us", tz="UTC")
+SUPPRESSED_FLAG = "disamarkan"  # added next to a suppressed measure: true = value masked
+
+
+@dataclass
+class DatasetResult:
+    """What a dataset build returns: the rows, notes for the manifest, optional attachments."""
+
+    table: pa.Table
+    notes: list[str] = field(default_factory=list)
+    attachments: list[Path] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One deliverable dataset. ``personal``: individual data, needs a PKS reference."""
+
+    name: str
+    title: str
+    description: str
+    schema: pa.Schema
+    build: Callable[[Warehouse, dict[str, Any]], DatasetResult]
+    personal: bool
+    subject_column: str | None = None  # NIK column indexed (pseudonymised) per disclosure
+    measure: str | None = None  # aggregate datasets: the count column, summed and suppressed
+    params: dict[str, Any] = field(default_factory=dict)  # allowed parameters and defaults
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema.names)
+
+
+def _table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pylist([{c: r.get(c) for c in schema.names} for r in rows], schema=schema)
+
+
+def _exists(wh: Warehouse, schema: str, table: str) -> bool:
+    with wh.engine.connect() as conn:
+        return wh.table_exists(conn, schema, table)
+
+
+# --------------------------------------------------------------------------- (a) Disdukcapil
+
+SELISIH_SCHEMA = pa.schema(
+    [
+        ("nik", S),
+        ("no_kk", S),
+        ("nama_lengkap", S),
+        ("jenis_kelamin", S),
+        ("tanggal_lahir", pa.date32()),
+        ("kode_desa", S),
+        ("dusun", S),
+        ("rw", S),
+        ("rt", S),
+        ("status_dasar", S),
+        ("jenis_selisih", S),  # tidak_ada_di_siak | berbeda
+        ("kolom_berbeda", S),  # comma-separated column names (no values)
+        ("diperbarui_desa", TS),
+    ]
+)
+COMPARED = ("no_kk", "nama_lengkap", "jenis_kelamin", "tanggal_lahir", "kode_desa", "status_dasar")
+
+# a value one side lacks is not a disagreement: only two different known values are
+_DIFFERS = {c: f"(o.{c} IS NOT NULL AND s.{c} IS NOT NULL AND o.{c} <> s.{c})" for c in COMPARED}
+_DIFF_FLAGS = ", ".join(f"CASE WHEN {e} THEN 1 ELSE 0 END AS d_{c}" for c, e in _DIFFERS.items())
+SELISIH_SQL = f"""
+WITH v AS (
+    SELECT nik, _source, no_kk, nama_lengkap, jenis_kelamin, tanggal_lahir, kode_desa, dusun,
+        rw, rt, status_dasar, updated_at, _deleted,
+        ROW_NUMBER() OVER (PARTITION BY nik, _source
+                           ORDER BY updated_at DESC NULLS LAST, _recorded_at DESC) AS rn
+    FROM core.penduduk_versions
+    WHERE _source IN (:village_source, :register_source)
+)
+SELECT o.nik, o.no_kk, o.nama_lengkap, o.jenis_kelamin, o.tanggal_lahir, o.kode_desa, o.dusun,
+    o.rw, o.rt, o.status_dasar, o.updated_at AS diperbarui_desa,
+    CASE WHEN s.nik IS NULL THEN 1 ELSE 0 END AS missing,
+    {_DIFF_FLAGS}
+FROM v o
+LEFT JOIN v s ON s.nik = o.nik AND s._source = :register_source AND s.rn = 1 AND NOT s._deleted
+WHERE o._source = :village_source AND o.rn = 1 AND NOT o._deleted
+  AND (s.nik IS NULL OR {" OR ".join(_DIFFERS.values())})
+ORDER BY o.nik
+"""
+
+
+def build_selisih(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
+    """Residents a village reports (OpenSID) that SIAK lacks or records differently."""
+    if not _exists(wh, "core", "penduduk_versions"):
+        return DatasetResult(_table([], SELISIH_SCHEMA), ["core.penduduk_versions belum ada"])
+    rows = wh.query(SELISIH_SQL, params)
+    out = []
+    for r in rows:
+        r["jenis_selisih"] = "tidak_ada_di_siak" if r["missing"] else "berbeda"
+        r["kolom_berbeda"] = None if r["missing"] else ",".join(c for c in COMPARED if r[f"d_{c}"])
+        out.append(r)
+    notes = [] if out else ["tidak ada selisih / no differences in this run"]
+    return DatasetResult(_table(out, SELISIH_SCHEMA), notes)
+
+
+# --------------------------------------------------------------------------- (b) Dinas Sosial
+
+BANTUAN_SCHEMA = pa.schema(
+    [
+        ("nik", S),
+        ("no_kk", S),
+        ("nama_lengkap", S),
+        ("kode_desa", S),
+        ("program", S),
+        ("periode", S),
+        ("nominal", INT),
+        ("status_dasar", S),
+        ("diperbarui_register", TS),
+    ]
+)
+
+BANTUAN_SQL = """
+SELECT p.nik, b.no_kk, p.nama_lengkap, b.kode_desa, b.program, b.periode, b.nominal,
+    p.status_dasar, p.updated_at AS diperbarui_register
+FROM core.penduduk p
+JOIN core.penerima_bantuan b ON b.nik = p.nik
+WHERE p.status_dasar = :deceased AND p._deleted_at IS NULL
+ORDER BY p.nik, b.program, b.periode
+"""
+
+
+def build_meninggal_bantuan(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
+    """Deceased residents still on the assistance list: an empty result is still delivered."""
+    if not _exists(wh, "core", "penerima_bantuan"):
+        note = "core.penerima_bantuan belum tersedia / assistance list not loaded yet"
+        return DatasetResult(_table([], BANTUAN_SCHEMA), [note])
+    if not wh.scalar("select count(*) from core.penerima_bantuan"):
+        note = "core.penerima_bantuan kosong / assistance list is empty"
+        return DatasetResult(_table([], BANTUAN_SCHEMA), [note])
+    rows = wh.query(BANTUAN_SQL, {"deceased": "2"})
+    return DatasetResult(_table(rows, BANTUAN_SCHEMA))
+
+
+# --------------------------------------------------------------------------- (c) Satu Data
+
+AGREGAT_SCHEMA = pa.schema(
+    [
+        ("akhir_bulan", pa.date32()),
+        ("kode_desa", S),
+        ("nama_desa", S),
+        ("kelompok_umur", S),
+        ("umur_min", INT),
+        ("jenis_kelamin", S),
+        ("agama", S),
+        ("pendidikan", S),
+        ("jumlah", INT),
+    ]
+)
+
+
+def build_agregat(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
+    """Population per month end, village, age group, sex, religion, education (marts)."""
+    if params.get("period", "latest") == "latest":
+        last = wh.scalar("select max(akhir_bulan) from marts.penduduk_bulanan")
+        where, bound = "WHERE akhir_bulan = :last", {"last": last}
+    else:
+        where, bound = "", {}
+    rows = wh.query(
+        f"SELECT {', '.join(AGREGAT_SCHEMA.names)} FROM marts.penduduk_bulanan {where} "
+        "ORDER BY akhir_bulan, kode_desa, umur_min, jenis_kelamin, agama, pendidikan",
+        bound,
+    )
+    table = _table(rows, AGREGAT_SCHEMA)
+    periods = sorted({str(r["akhir_bulan"]) for r in rows})
+    meta = {
+        "periode": f"{periods[0]}/{periods[-1]}" if periods else None,
+        "kode_wilayah": sorted({r["kode_desa"] for r in rows if r["kode_desa"]}),
+    }
+    notes = [] if rows else ["marts.penduduk_bulanan kosong / no aggregates yet"]
+    return DatasetResult(table, notes, metadata=meta)
+
+
+# --------------------------------------------------------------------------- feedback
+
+MUTU_SCHEMA = pa.schema(
+    [
+        ("load_id", S),
+        ("baris", INT),
+        ("kunci_data", S),  # the source's own record key (its NIK for penduduk)
+        ("entitas", S),
+        ("aturan", S),
+        ("alasan", S),
+        ("reason", S),
+        ("status", S),
+        ("dikarantina", TS),
+    ]
+)
+
+
+def build_laporan_mutu(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
+    """A source agency's own open quarantine rows with reasons, plus the per-load reports
+    (HTML summary and row-level CSV, which are meant for that agency only) of its loads with
+    open rows or loaded in the last ``since_days`` days."""
+    from datetime import UTC, datetime, timedelta
+
+    from simpul.config import paths
+
+    source = params["source"]
+    rows = wh.query(
+        """SELECT load_id, row_number AS baris, record_key AS kunci_data, entity AS entitas,
+            rules AS aturan, reasons_id AS alasan, reasons_en AS reason, status,
+            quarantined_at AS dikarantina
+        FROM ops.quarantine
+        WHERE source = :source AND status = 'open'
+        ORDER BY load_id, row_number""",
+        {"source": source},
+    )
+    since = datetime.now(UTC) - timedelta(days=int(params.get("since_days") or 7))
+    recent = wh.query(
+        "SELECT load_id FROM ops.loads WHERE source = :source AND loaded_at >= :since",
+        {"source": source, "since": since},
+    )
+    attachments = []
+    for load_id in sorted({r["load_id"] for r in rows} | {r["load_id"] for r in recent}):
+        for name in ("laporan_mutu_data.html", "laporan_mutu_data.csv"):
+            path = paths().reports / load_id / name
+            if path.exists():
+                attachments.append(path)
+    notes = [] if rows else ["tidak ada baris terkarantina / nothing in quarantine"]
+    return DatasetResult(_table(rows, MUTU_SCHEMA), notes, attachments)
+
+
+DATASETS: dict[str, Dataset] = {
+    d.name: d
+    for d in (
+        Dataset(
+            name="penduduk_selisih_siak",
+            title="Selisih data penduduk desa terhadap SIAK",
+            description=(
+                "Penduduk yang dilaporkan desa (OpenSID) tetapi tidak ada atau berbeda di SIAK. "
+                "Residents the villages report that SIAK lacks or records differently."
+            ),
+            schema=SELISIH_SCHEMA,
+            build=build_selisih,
+            personal=True,
+            subject_column="nik",
+            params={"village_source": "opensid", "register_source": "siak"},
+        ),
+        Dataset(
+            name="meninggal_penerima_bantuan",
+            title="Penduduk meninggal yang masih terdaftar penerima bantuan",
+            description=(
+                "Penduduk berstatus mati (status_dasar 2) yang masih ada di daftar penerima "
+                "bantuan. Deceased residents still on the assistance list."
+            ),
+            schema=BANTUAN_SCHEMA,
+            build=build_meninggal_bantuan,
+            personal=True,
+            subject_column="nik",
+        ),
+        Dataset(
+            name="penduduk_agregat",
+            title="Jumlah penduduk per desa, kelompok umur dan jenis kelamin",
+            description=(
+                "Agregat penduduk akhir bulan dari marts.penduduk_bulanan; sel kecil disamarkan. "
+                "Month-end population aggregates; small cells suppressed."
+            ),
+            schema=AGREGAT_SCHEMA,
+            build=build_agregat,
+            personal=False,
+            measure="jumlah",
+            params={"period": "latest"},
+        ),
+        Dataset(
+            name="laporan_mutu_data",
+            title="Laporan mutu data untuk sumber",
+            description=(
+                "Baris kiriman sumber yang dikarantina beserta alasannya, untuk diperbaiki. "
+                "The source's quarantined rows and reasons, to fix at the source."
+            ),
+            schema=MUTU_SCHEMA,
+            build=build_laporan_mutu,
+            personal=True,
+            params={"source": None, "since_days": 7},
+        ),
+    )
+}
+
+
+# --------------------------------------------------------------------------- shaping
+
+
+def apply_filter(table: pa.Table, row_filter: Any) -> pa.Table:
+    """Keep the rows the agreement's structured filter allows (None = all rows)."""
+    if row_filter is None or table.num_rows == 0:
+        return table
+    mask = None
+    for cond in row_filter.conditions():
+        col = table.column(cond.column)
+        if cond.op == "prefix":
+            m = pc.starts_with(pc.cast(col, S), cond.value)
+        elif cond.op == "in":
+            m = pc.is_in(pc.cast(col, S), value_set=pa.array([str(v) for v in cond.value], S))
+        else:
+            value = pa.scalar(cond.value).cast(col.type)
+            fn = {
+                "eq": pc.equal,
+                "ne": pc.not_equal,
+                "gte": pc.greater_equal,
+                "lte": pc.less_equal,
+            }[cond.op]
+            m = fn(col, value)
+        m = pc.fill_null(m, False)
+        mask = m if mask is None else pc.and_(mask, m)
+    return table.filter(mask) if mask is not None else table
+
+
+def suppress_small_cells(
+    table: pa.Table, measure: str, threshold: int, group_by: list[str] | None = None
+) -> pa.Table:
+    """Mask counts below ``threshold`` (value null, ``disamarkan`` true).
+
+    Primary suppression alone can be undone by subtraction when a group total is public
+    (e.g. a village's population), so when a group (``group_by``) has exactly one masked cell
+    the smallest other non-zero cell of that group is masked too (complementary suppression).
+    Zero counts are not masked: an empty cell discloses no one.
+    """
+    values = table.column(measure).to_pylist()
+    masked = [v is not None and 0 < v < threshold for v in values]
+    if group_by:
+        keys = (
+            [tuple(r) for r in zip(*(table.column(c).to_pylist() for c in group_by), strict=True)]
+            if group_by
+            else []
+        )
+        groups: dict[tuple, list[int]] = {}
+        for i, k in enumerate(keys):
+            groups.setdefault(k, []).append(i)
+        for idx in groups.values():
+            if sum(masked[i] for i in idx) == 1:
+                rest = [i for i in idx if not masked[i] and values[i]]
+                if rest:
+                    masked[min(rest, key=lambda i: (values[i], i))] = True
+    new_values = pa.array([None if m else v for v, m in zip(values, masked, strict=True)], INT)
+    i = table.schema.get_field_index(measure)
+    table = table.set_column(i, measure, new_values)
+    return table.append_column(SUPPRESSED_FLAG, pa.array(masked, pa.bool_()))
+
+
+def shape(
+    ds: Dataset,
+    table: pa.Table,
+    columns: list[str],
+    row_filter: Any = None,
+    small_cell_threshold: int = 5,
+) -> pa.Table:
+    """Filter, then keep exactly the granted ``columns`` (default deny); aggregates are summed
+    over the granted dimensions and small cells suppressed."""
+    table = apply_filter(table, row_filter)
+    granted = [c for c in columns if c in ds.columns]
+    if ds.measure:
+        dims = [c for c in granted if c != ds.measure]
+        if dims:
+            agg = table.group_by(dims, use_threads=False).aggregate([(ds.measure, "sum")])
+            agg = agg.rename_columns([*dims, ds.measure]).select([*dims, ds.measure])
+            agg = agg.sort_by([(c, "ascending") for c in dims])
+        else:
+            total = pc.sum(table.column(ds.measure)).as_py() or 0
+            agg = pa.table({ds.measure: pa.array([total], INT)})
+        agg = agg.set_column(
+            agg.schema.get_field_index(ds.measure),
+            ds.measure,
+            pc.cast(agg.column(ds.measure), INT),
+        )
+        group = [c for c in ("akhir_bulan", "kode_desa") if c in dims]
+        out = suppress_small_cells(agg, ds.measure, small_cell_threshold, group or None)
+        keep = [c for c in granted if c in out.column_names]
+        if ds.measure not in keep:  # the count itself was not granted: nothing to publish
+            return out.select(keep)
+        return out.select([*keep, SUPPRESSED_FLAG])
+    return table.select(granted)

@@ -1,0 +1,57 @@
+"""The exchange part of ``simpul demo``: deliver every agreement to local stand-in agencies.
+
+Call :func:`run_exchange_demo` after the marts are built while the CKAN simulator still runs
+(its ``SIMPUL_CKAN_URL`` / ``SIMPUL_CKAN_TOKEN`` in the environment). Disdukcapil is a local
+REST receiver, Dinas Sosial and the villages read drop folders under SIMPUL_HOME/exchange/; the
+receiving side verifies each delivery and writes its receipt, which the hub then logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+DEMO_TOKEN = "simpul-demo-disdukcapil-token"
+
+
+def run_exchange_demo(wh: Any) -> list[dict[str, Any]]:
+    """Deliver everything once; returns one summary row per delivery (no personal data)."""
+    from simpul.config import home
+    from simpul.exchange.agreements import FolderChannel, load_agreements
+    from simpul.exchange.receiver import RestReceiver, process_drop_folder
+    from simpul.exchange.service import collect_receipts, run
+    from simpul.exchange.signing import ensure_demo_key, load_signing_key, public_key_b64
+    from simpul.exchange.store import ensure_exchange_schema, outbox
+
+    key_path = ensure_demo_key(home())
+    if key_path and str(key_path).startswith(str(home())):
+        print(
+            f"Note: demo exchange signing key {key_path}; set SIMPUL_EXCHANGE_SIGNING_KEY "
+            "in production."
+        )
+    public = public_key_b64(load_signing_key().public_key())
+    ensure_exchange_schema(wh)
+    agreements = load_agreements()
+    with RestReceiver(public, token=DEMO_TOKEN, name="disdukcapil-demo") as receiver:
+        for name, value in (
+            ("SIMPUL_EXCHANGE_DISDUKCAPIL_URL", receiver.url),
+            ("SIMPUL_EXCHANGE_DISDUKCAPIL_TOKEN", DEMO_TOKEN),
+        ):
+            if not os.environ.get(name):
+                os.environ[name] = value
+        result = run(wh, agreements)
+    for a in agreements.agreements.values():
+        if isinstance(a.channel, FolderChannel):
+            root = a.channel.resolved_url()
+            if Path(root).is_dir():
+                process_drop_folder(Path(root), public, f"{a.agency}-demo")
+    collect_receipts(wh, agreements)
+    ids = {q["delivery_id"] for q in result["queued"]}
+    return [
+        {k: r[k] for k in ("agency", "dataset", "channel", "rows", "status")}
+        for r in outbox(wh)
+        if r["delivery_id"] in ids
+    ]

@@ -1,0 +1,177 @@
+"""The hub's Ed25519 signing key, signed manifests, and verification of a delivery folder.
+
+Every delivery carries ``manifest.json`` (files with SHA-256, row counts, schema, agreement,
+purpose, legal basis, hub id, created_at) and ``manifest.sig`` (Ed25519 over the exact bytes of
+``manifest.json``). Anyone holding the hub's public key can check that a delivery came from the
+hub and was not changed: the evidence of what was sent to whom (non-repudiation, SPBE).
+
+Key: ``SIMPUL_EXCHANGE_SIGNING_KEY`` (base64 of the 32-byte raw private key) or
+``SIMPUL_EXCHANGE_SIGNING_KEY_FILE`` (a file holding that base64 text or a PEM private key).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from simpul.exchange.errors import ExchangeError, VerificationError
+
+KEY_ENV = "SIMPUL_EXCHANGE_SIGNING_KEY"
+KEY_FILE_ENV = "SIMPUL_EXCHANGE_SIGNING_KEY_FILE"
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+SIGNED_FILES = frozenset({MANIFEST, SIGNATURE})
+
+log = logging.getLogger(__name__)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The one byte form that is hashed and signed (sorted keys, UTF-8, no spaces)."""
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _parse_private(text: bytes) -> Ed25519PrivateKey:
+    text = text.strip()
+    if text.startswith(b"-----BEGIN"):
+        key = serialization.load_pem_private_key(text, password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ExchangeError("signing key file: not an Ed25519 key")
+        return key
+    raw = base64.b64decode(text, validate=True)
+    if len(raw) != 32:
+        raise ExchangeError("signing key: expected base64 of a 32-byte raw Ed25519 key")
+    return Ed25519PrivateKey.from_private_bytes(raw)
+
+
+def load_signing_key() -> Ed25519PrivateKey:
+    """The hub's private key from the environment; never logged."""
+    value = os.environ.get(KEY_ENV)
+    if value:
+        return _parse_private(value.encode())
+    path = os.environ.get(KEY_FILE_ENV)
+    if path:
+        try:
+            return _parse_private(Path(path).read_bytes())
+        except FileNotFoundError:
+            raise ExchangeError(f"{KEY_FILE_ENV}: key file not found") from None
+    raise ExchangeError(
+        f"no signing key: set {KEY_ENV} (base64 raw Ed25519 key) or {KEY_FILE_ENV} / "
+        f"kunci penandatangan belum diisi"
+    )
+
+
+def generate_key_file(path: Path) -> Path:
+    """Write a new base64 raw Ed25519 key (mode 0600) and its public key next to it."""
+    key = Ed25519PrivateKey.generate()
+    raw = key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(base64.b64encode(raw).decode() + "\n")
+    path.with_suffix(".pub").write_text(public_key_b64(key.public_key()) + "\n")
+    return path
+
+
+def ensure_demo_key(home: Path) -> Path:
+    """Demo only: point ``SIMPUL_EXCHANGE_SIGNING_KEY_FILE`` at a key in SIMPUL_HOME, creating
+    it if missing (warned: production keys are issued and kept like any other secret)."""
+    if os.environ.get(KEY_ENV) or os.environ.get(KEY_FILE_ENV):
+        return Path(os.environ.get(KEY_FILE_ENV, ""))
+    path = home / "keys" / "exchange_ed25519.key"
+    if not path.exists():
+        generate_key_file(path)
+        log.warning("generated a demo exchange signing key in %s: not for production", path)
+    os.environ[KEY_FILE_ENV] = str(path)
+    return path
+
+
+def public_key_b64(key: Ed25519PublicKey) -> str:
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode()
+
+
+def load_public_key(value: str | bytes | Ed25519PublicKey) -> Ed25519PublicKey:
+    """A public key from base64 raw bytes, PEM text, or a key object."""
+    if isinstance(value, Ed25519PublicKey):
+        return value
+    data = value.encode() if isinstance(value, str) else value
+    data = data.strip()
+    if data.startswith(b"-----BEGIN"):
+        key = serialization.load_pem_public_key(data)
+        if not isinstance(key, Ed25519PublicKey):
+            raise VerificationError("not an Ed25519 public key")
+        return key
+    return Ed25519PublicKey.from_public_bytes(base64.b64decode(data, validate=True))
+
+
+def key_id(key: Ed25519PublicKey) -> str:
+    """Short fingerprint of a public key (first 16 hex of SHA-256 of its raw bytes)."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return sha256_bytes(raw)[:16]
+
+
+def sign_manifest(manifest: dict[str, Any], key: Ed25519PrivateKey) -> tuple[bytes, str]:
+    """(manifest bytes, base64 signature) for ``manifest`` with the hub's key id filled in."""
+    manifest = {**manifest, "signing_key_id": key_id(key.public_key())}
+    data = canonical_json(manifest)
+    return data, base64.b64encode(key.sign(data)).decode()
+
+
+def verify_manifest_bytes(data: bytes, signature_b64: str, public_key: Any) -> dict[str, Any]:
+    """Check the signature over the exact manifest bytes; returns the parsed manifest."""
+    pub = load_public_key(public_key)
+    try:
+        pub.verify(base64.b64decode(signature_b64.strip(), validate=True), data)
+    except (InvalidSignature, ValueError):
+        raise VerificationError(
+            "manifest signature invalid (changed manifest or wrong key) / tanda tangan tidak sah"
+        ) from None
+    return json.loads(data)
+
+
+def verify(delivery_dir: Path | str, public_key: Any) -> dict[str, Any]:
+    """Verify a delivery folder: signature, then every listed file's SHA-256 and size, and no
+    unlisted files. Raises :class:`VerificationError`; returns the manifest when all is well."""
+    d = Path(delivery_dir)
+    try:
+        data = (d / MANIFEST).read_bytes()
+        sig = (d / SIGNATURE).read_text()
+    except FileNotFoundError as exc:
+        raise VerificationError(f"{d.name}: missing {Path(exc.filename).name}") from None
+    manifest = verify_manifest_bytes(data, sig, public_key)
+    listed = {f["name"] for f in manifest.get("files", [])}
+    for f in manifest.get("files", []):
+        path = d / f["name"]
+        if Path(f["name"]).name != f["name"] or not path.is_file():
+            raise VerificationError(f"{d.name}: file {f['name']!r} missing")
+        if path.stat().st_size != f["bytes"] or sha256_file(path) != f["sha256"]:
+            raise VerificationError(f"{d.name}: file {f['name']!r} changed (SHA-256 mismatch)")
+    extra = sorted(
+        p.name for p in d.iterdir() if p.name not in listed | SIGNED_FILES and p.is_file()
+    )
+    if extra:
+        raise VerificationError(f"{d.name}: unlisted files {extra}")
+    return manifest

@@ -1,0 +1,94 @@
+"""run_suite: failing rows by position only, Data Docs without personal data, cross-source keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from simpul.mapping import Mapper, load_mapping
+from simpul.validate import FAILURE_COLUMNS, cross_source_duplicates, run_suite
+from tests.siak_rows import person
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    rows = [person(i) for i in range(1, 9)] + [person(9, AGAMA="JEDI", NO_KK="123")]
+    table, _ = Mapper(load_mapping("siak_penduduk")).apply(
+        pd.DataFrame(rows).astype("string"), pd.Series(range(1, 10))
+    )
+    return table.to_pandas()
+
+
+@pytest.fixture(scope="module")
+def validated(frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory):
+    docs = tmp_path_factory.mktemp("stage") / "load-1"
+    rows = pd.Series(range(101, 110))  # row numbers in the delivery differ from positions
+    failures, summary = run_suite(frame, "penduduk", rows, docs_dir=docs, kabupaten="16.08")
+    return failures, summary, docs
+
+
+def test_failures_name_delivery_rows_and_rules(validated):
+    failures, summary, _ = validated
+    assert list(failures.columns) == FAILURE_COLUMNS
+    assert set(failures.loc[failures["rule"] == "no_kk_structure", "row"]) == {109}
+    counts = {c["rule"]: c["failed_rows"] for c in summary["checks"]}
+    assert counts["no_kk_structure"] == 1 and counts["nik_structure"] == 0
+
+
+def test_data_docs_are_built_without_personal_data(validated, frame: pd.DataFrame):
+    _, _, docs = validated
+    index = docs / "data_docs" / "index.html"
+    assert index.exists()
+    pages = list((docs / "data_docs").rglob("*.html"))
+    assert any("validations" in p.parts for p in pages)
+    html = " ".join(p.read_text(encoding="utf-8") for p in pages)
+    assert "no_kk_structure" in html or "no_kk" in html
+    for value in [*frame["nik"].dropna(), *frame["no_kk"].dropna(), *frame["nama_lengkap"]]:
+        assert value not in html
+    assert (docs / "validation.json").exists()
+    assert not any(v in (docs / "validation.json").read_text() for v in frame["nik"].dropna())
+
+
+def test_gx_result_holds_positions_not_values(frame: pd.DataFrame, monkeypatch):
+    """The result GX hands back carries indices only (no unexpected values, no index query)."""
+    from great_expectations.datasource.fluent.interfaces import Batch
+
+    from simpul import validate
+
+    seen: list = []
+    real = Batch.validate
+
+    def spy(self, *args, **kwargs):
+        result = real(self, *args, **kwargs)
+        seen.append(result)
+        return result
+
+    monkeypatch.setattr(Batch, "validate", spy)
+    validate.run_suite(frame, "penduduk", pd.Series(range(1, 10)), kabupaten="16.08")
+    payload = str(seen[0].to_json_dict())
+    assert "unexpected_list" not in payload and "unexpected_index_query" not in payload
+    assert "unexpected_index_list" in payload
+    for value in frame["nik"].dropna():
+        assert value not in payload
+
+
+def test_cross_source_duplicates_pass_and_fail(frame: pd.DataFrame):
+    rows = pd.Series(range(1, len(frame) + 1))
+    assert cross_source_duplicates(frame, set(), rows).empty
+    known = {frame["nik"].iloc[2], "1608014101900999"}
+    hits = cross_source_duplicates(frame, known, rows)
+    assert list(hits.columns) == FAILURE_COLUMNS
+    assert hits[["row", "rule", "severity"]].to_dict("records") == [
+        {"row": 3, "rule": "nik_cross_source", "severity": "warn"}
+    ]
+    assert frame["nik"].iloc[2] not in " ".join(hits["reason_en"])
+    strict = cross_source_duplicates(frame, known, rows, severity="error")
+    assert strict["severity"].tolist() == ["error"]
+
+
+def test_empty_failures_keep_their_columns(frame: pd.DataFrame, tmp_path: Path):
+    good = frame.iloc[:3]
+    failures, _ = run_suite(good, "penduduk", pd.Series([1, 2, 3]), kabupaten="16.08")
+    assert failures.empty and list(failures.columns) == FAILURE_COLUMNS

@@ -1,0 +1,45 @@
+"""``prepare_drops`` and ``serve_all`` wiring for the file drops, OpenDK and CKAN."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import requests
+
+from simpul.simulators.opendk import push_opendk
+from simpul.simulators.runner import prepare_drops, serve_all
+
+
+def test_prepare_drops_and_serve(fresh_world: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    drops = prepare_drops(fresh_world, home, 0.02, 7)
+    assert drops.env() == {
+        "SIMPUL_OPENSID_DROP": str(home / "drops" / "opensid"),
+        "SIMPUL_DINSOS_DROP": str(home / "drops" / "dinsos"),
+    }
+    assert len(drops.opensid_files) == 16 and drops.dinsos_file.parent == drops.dinsos_dir
+    for name in ("opensid_penduduk", "dinsos_penerima_bantuan"):
+        assert (fresh_world / "ground_truth" / f"{name}.parquet").exists()
+    handles = serve_all(fresh_world, base_port=0, only=["opendk", "ckan"], home_dir=home)
+    try:
+        env = {k: v for h in handles.values() for k, v in h.env().items()}
+        assert set(env) == {
+            "SIMPUL_OPENDK_URL",
+            "SIMPUL_OPENDK_TOKEN",
+            "SIMPUL_OPENSID_DROP",
+            "SIMPUL_CKAN_URL",
+            "SIMPUL_CKAN_TOKEN",
+        }
+        r = requests.get(f"{env['SIMPUL_CKAN_URL']}/api/3/action/status_show", timeout=5)
+        assert r.json()["success"]
+        first = drops.opensid_files[0]
+        receipt = push_opendk(
+            env["SIMPUL_OPENDK_URL"],
+            env["SIMPUL_OPENDK_TOKEN"],
+            first.stem.removeprefix("penduduk_"),
+            first.read_bytes(),
+        )
+        assert (Path(env["SIMPUL_OPENSID_DROP"]) / receipt["data"]["file"]).exists()
+    finally:
+        for h in handles.values():
+            h.stop()
