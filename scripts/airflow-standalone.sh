@@ -9,6 +9,16 @@ export AIRFLOW__CORE__DAGS_FOLDER=$PWD/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__API__PORT=${AIRFLOW__API__PORT:-8080}
 export AIRFLOW__API__BASE_URL=${AIRFLOW__API__BASE_URL:-http://localhost:$AIRFLOW__API__PORT}
+# Against `make simulate` (default ports 8710-8713): the simulators' published demo
+# credentials, unless real ones are already in the environment (production: Airflow
+# connections or a secrets backend exposing these variables).
+export SIMPUL_SIAK_CLIENT_ID=${SIMPUL_SIAK_CLIENT_ID:-simpul-demo}
+export SIMPUL_SIAK_CLIENT_SECRET=${SIMPUL_SIAK_CLIENT_SECRET:-simpul-demo-secret}
+export SIMPUL_OSS_CLIENT_ID=${SIMPUL_OSS_CLIENT_ID:-simpul-oss-demo}
+export SIMPUL_OSS_CLIENT_SECRET=${SIMPUL_OSS_CLIENT_SECRET:-simpul-oss-demo-secret}
+export SIMPUL_CKAN_URL=${SIMPUL_CKAN_URL:-http://127.0.0.1:8713}
+export SIMPUL_CKAN_TOKEN=${SIMPUL_CKAN_TOKEN:-simpul-ckan-demo-token}
+export SIMPUL_PSEUDONYM_KEY=${SIMPUL_PSEUDONYM_KEY:-simpul-demo-pseudonym-key-not-for-production-use}
 airflow db migrate >/dev/null
 airflow pools set simpul_warehouse 1 "DuckDB allows one writer" >/dev/null
 echo "Airflow UI: $AIRFLOW__API__BASE_URL (login: admin, password in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"
