@@ -63,10 +63,26 @@ def _write_drops(args: argparse.Namespace, world: Path) -> dict[str, str]:
     return drops.env()
 
 
+def _ensure_world(world: Path, seed: int) -> bool:
+    """A missing default world is generated (seeded Martapura, as the demo does)."""
+    if (world / "world.json").exists():
+        return True
+    from simpul.config import paths
+
+    if world.resolve() != paths().world.resolve():
+        print(f"no world in {world}: run `simpul simulate generate --out {world}` first")
+        return False
+    from simpul.synth import WorldConfig, generate_world
+
+    started = time.monotonic()
+    generate_world(WorldConfig(seed=seed)).write(world)
+    print(f"Synthetic Martapura generated in {world} ({time.monotonic() - started:.1f}s)")
+    return True
+
+
 def cmd_drops(args: argparse.Namespace) -> int:
     world = _world_dir(args.world)
-    if not (world / "world.json").exists():
-        print(f"no world in {world}: run `simpul simulate generate --out {world}` first")
+    if not _ensure_world(world, args.seed):
         return 2
     env = _write_drops(args, world)
     if args.siak_export:
@@ -92,8 +108,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from simpul.simulators.runner import DEMO_CREDENTIALS, serve_all
 
     world = _world_dir(args.world)
-    if not (world / "world.json").exists():
-        print(f"no world in {world}: run `simpul simulate generate --out {world}` first")
+    if not _ensure_world(world, args.seed):
         return 2
     only = [s.strip() for s in args.only.split(",")] if args.only else None
     drop_env = {} if args.no_drops else _write_drops(args, world)
