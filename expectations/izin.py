@@ -4,6 +4,7 @@ level, issued on or before expiry, and no issue date in the future."""
 
 from __future__ import annotations
 
+from expectations.common import kode_desa_checks
 from simpul.validate import Check
 
 RISK_LEVELS = ["menengah rendah", "menengah tinggi", "rendah", "tinggi"]
@@ -120,24 +121,9 @@ def checks(kabupaten: str = "16.08") -> list[Check]:
             "permit expires before it was issued",
             "masa berlaku izin berakhir sebelum tanggal terbit",
         ),
-        Check(
-            "kode_desa_format",
-            "error",
-            "kode_desa",
-            gxe.ExpectColumnValuesToMatchRegex(
-                column="kode_desa", regex=r"^\d{2}\.\d{2}\.\d{2}\.[12]\d{3}$"
-            ),
-            "village code is not a Kemendagri code (PP.KK.CC.VVVV)",
-            "kode desa bukan kode Kemendagri (PP.KK.CC.VVVV)",
-        ),
-        Check(
-            "kode_desa_in_kabupaten",
-            "warn",
-            "kode_desa",
-            gxe.ExpectColumnValuesToMatchRegex(
-                column="kode_desa", regex="^" + kabupaten.replace(".", r"\.")
-            ),
-            "business location is outside this kabupaten",
-            "lokasi usaha berada di luar kabupaten ini",
+        *kode_desa_checks(
+            kabupaten,
+            outside_en="business location is outside this kabupaten",
+            outside_id="lokasi usaha berada di luar kabupaten ini",
         ),
     ]

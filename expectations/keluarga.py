@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from expectations.common import kode_desa_checks
 from simpul.validate import Check
 
 
@@ -60,24 +61,5 @@ def checks(kabupaten: str = "16.08") -> list[Check]:
             "the family card names no head of family",
             "KK tidak mencantumkan kepala keluarga",
         ),
-        Check(
-            "kode_desa_format",
-            "error",
-            "kode_desa",
-            gxe.ExpectColumnValuesToMatchRegex(
-                column="kode_desa", regex=r"^\d{2}\.\d{2}\.\d{2}\.[12]\d{3}$"
-            ),
-            "village code is not a Kemendagri code (PP.KK.CC.VVVV)",
-            "kode desa bukan kode Kemendagri (PP.KK.CC.VVVV)",
-        ),
-        Check(
-            "kode_desa_in_kabupaten",
-            "warn",
-            "kode_desa",
-            gxe.ExpectColumnValuesToMatchRegex(
-                column="kode_desa", regex="^" + kabupaten.replace(".", r"\.")
-            ),
-            "village is outside this kabupaten",
-            "desa berada di luar kabupaten ini",
-        ),
+        *kode_desa_checks(kabupaten),
     ]

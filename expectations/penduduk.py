@@ -6,6 +6,7 @@ reference table, so a code-list correction is one edit there, not here.
 
 from __future__ import annotations
 
+from expectations.common import kode_desa_checks
 from simpul.domain.regions import code_lists
 from simpul.validate import Check
 
@@ -156,26 +157,7 @@ def checks(kabupaten: str = "16.08") -> list[Check]:
             "date of birth is empty or unreadable",
             "tanggal lahir kosong atau tidak terbaca",
         ),
-        Check(
-            "kode_desa_format",
-            "error",
-            "kode_desa",
-            gxe.ExpectColumnValuesToMatchRegex(
-                column="kode_desa", regex=r"^\d{2}\.\d{2}\.\d{2}\.[12]\d{3}$"
-            ),
-            "village code is not a Kemendagri code (PP.KK.CC.VVVV)",
-            "kode desa bukan kode Kemendagri (PP.KK.CC.VVVV)",
-        ),
-        Check(
-            "kode_desa_in_kabupaten",
-            "warn",
-            "kode_desa",
-            gxe.ExpectColumnValuesToMatchRegex(
-                column="kode_desa", regex="^" + kabupaten.replace(".", r"\.")
-            ),
-            "village is outside this kabupaten",
-            "desa berada di luar kabupaten ini",
-        ),
+        *kode_desa_checks(kabupaten),
     ]
     for column, code_list, required in (
         ("jenis_kelamin", "jenis_kelamin", True),

@@ -6,6 +6,7 @@ warehouse (the Dinas Sosial exchange dataset); this suite checks the delivery it
 
 from __future__ import annotations
 
+from expectations.common import kode_desa_format_check
 from simpul.validate import Check
 
 PROGRAMS = ["BLT-DD", "BPNT", "PBI-JK", "PKH"]
@@ -65,16 +66,7 @@ def checks(kabupaten: str = "16.08") -> list[Check]:
             "period is not YYYY-Qn or YYYY-MM",
             "periode bukan TTTT-Qn atau TTTT-BB",
         ),
-        Check(
-            "kode_desa_format",
-            "error",
-            "kode_desa",
-            gxe.ExpectColumnValuesToMatchRegex(
-                column="kode_desa", regex=r"^\d{2}\.\d{2}\.\d{2}\.[12]\d{3}$"
-            ),
-            "village code is not a Kemendagri code (PP.KK.CC.VVVV)",
-            "kode desa bukan kode Kemendagri (PP.KK.CC.VVVV)",
-        ),
+        kode_desa_format_check(),
         Check(
             "nominal_positive",
             "warn",
