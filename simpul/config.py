@@ -37,6 +37,9 @@ class SourceSettings(BaseModel):
     drop_url: str | None = Field(
         default=None, description="default drop folder; relative paths are under SIMPUL_HOME"
     )
+    table: str | None = Field(default=None, description="sql connector: source table")
+    key: list[str] = Field(default_factory=list, description="sql connector: primary key")
+    watermark: str | None = Field(default=None, description="sql connector: change column")
     client_id_env: str | None = None
     client_secret_env: str | None = None
     page_size: int = Field(default=500, ge=1, le=10000)
@@ -48,6 +51,13 @@ class SourceSettings(BaseModel):
         if self.base_url:
             return self.base_url
         raise ConfigError(f"no base URL: set {self.base_url_env or 'base_url'}")
+
+    def resolved_sql_url(self) -> str:
+        """SQLAlchemy URL; a relative SQLite path (sqlite:///drops/x.db) is under SIMPUL_HOME."""
+        url = self.resolved_base_url()
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            return f"sqlite:///{home() / url.removeprefix('sqlite:///')}"
+        return url
 
     def resolved_drop_url(self) -> str:
         if self.drop_url_env and os.environ.get(self.drop_url_env):

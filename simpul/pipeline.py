@@ -72,6 +72,15 @@ def build_connector(cfg: SimpulConfig, source: str):
             settings.resolved_drop_url(),
             kecamatan=cfg.kecamatan[0] if len(cfg.kecamatan) == 1 else None,
         )
+    if settings.connector == "sql":
+        from connectors.sql import SqlConnector, SqlStream
+
+        if not (settings.table and settings.watermark and settings.key):
+            raise ConfigError(f"source {source!r}: a sql source needs table, key and watermark")
+        return SqlConnector(
+            settings.resolved_sql_url(),
+            [SqlStream(settings.table, settings.table, tuple(settings.key), settings.watermark)],
+        )
     if settings.connector == "dinsos":
         from connectors.dinsos import DinsosDropConnector
 

@@ -119,12 +119,16 @@ class DropSet:
     dinsos_dir: Path
     opensid_files: list[Path]
     dinsos_file: Path
+    paten_db: Path | None = None
 
     def env(self) -> dict[str, str]:
-        return {
+        env = {
             "SIMPUL_OPENSID_DROP": str(self.opensid_dir),
             "SIMPUL_DINSOS_DROP": str(self.dinsos_dir),
         }
+        if self.paten_db:
+            env["SIMPUL_PATEN_DB_URL"] = f"sqlite:///{self.paten_db}"
+        return env
 
 
 def prepare_drops(
@@ -146,7 +150,10 @@ def prepare_drops(
     csv_file = write_dinsos_drop(
         world_dir, dirs["dinsos"], defect_rate=defect_rate, seed=seed, kecamatan=kecamatan
     )
-    return DropSet(dirs["opensid"], dirs["dinsos"], files, csv_file)
+    from simpul.simulators.paten import write_paten_db
+
+    paten = write_paten_db(world_dir, Path(home_dir) / "drops" / "paten" / "paten.sqlite")
+    return DropSet(dirs["opensid"], dirs["dinsos"], files, csv_file, paten)
 
 
 Factory = Callable[

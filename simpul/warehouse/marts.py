@@ -204,4 +204,8 @@ def build_marts(
             ).scalar()
         conn.exec_driver_sql("DROP TABLE _simpul_pseudonyms")
         conn.exec_driver_sql("DROP TABLE _simpul_months")
+    from simpul.warehouse.reconciliation import build_reconciliation
+
+    findings = build_reconciliation(wh)
+    counts["marts.rekonsiliasi"] = sum(findings.values())
     return counts

@@ -176,6 +176,47 @@ def m0008_ops_audit(conn: Connection) -> None:
     )
 
 
+def m0009_marts_rekonsiliasi(conn: Connection) -> None:
+    """Cross-agency reconciliation findings (simpul.warehouse.reconciliation)."""
+    from simpul.warehouse.reconciliation import SCHEMA
+
+    conn.exec_driver_sql(f"CREATE TABLE marts.rekonsiliasi ({_columns_ddl(SCHEMA)})")
+
+
+ACTIVITY_VIEWS = {
+    # births, deaths and moves per desa and month (kode_peristiwa per OpenSID's list)
+    "peristiwa_bulanan": """
+        SELECT CAST(date_trunc('month', tanggal_peristiwa) AS DATE) AS bulan, kode_desa,
+               kode_peristiwa,
+               CASE kode_peristiwa WHEN '1' THEN 'lahir' WHEN '2' THEN 'mati'
+                    WHEN '3' THEN 'pindah keluar' WHEN '4' THEN 'hilang'
+                    WHEN '5' THEN 'pindah masuk' WHEN '6' THEN 'pergi' END AS peristiwa,
+               COUNT(*) AS jumlah
+        FROM core.peristiwa WHERE tanggal_peristiwa IS NOT NULL
+        GROUP BY 1, 2, 3""",
+    # business permits by KBLI and risk level
+    "izin_kbli": """
+        SELECT kbli, judul_kbli, tingkat_risiko, status, kode_desa, COUNT(*) AS jumlah
+        FROM core.izin GROUP BY 1, 2, 3, 4, 5""",
+    # PATEN turnaround per service: the figure the camat promises to cut from days to hours
+    "paten_waktu_layanan": """
+        SELECT jenis_layanan, COUNT(*) AS selesai,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY hari) AS median_hari,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY hari) AS p90_hari
+        FROM (SELECT jenis_layanan,
+                     EXTRACT(EPOCH FROM (tanggal_selesai - tanggal_diterima)) / 86400.0 AS hari
+              FROM core.permohonan_layanan
+              WHERE tanggal_selesai IS NOT NULL AND status IN ('terbit', 'ditolak')) t
+        GROUP BY 1""",
+}
+
+
+def m0010_marts_activity(conn: Connection) -> None:
+    """Views over core for events, permits and PATEN turnaround (always current)."""
+    for name, sql in ACTIVITY_VIEWS.items():
+        conn.exec_driver_sql(f"CREATE VIEW {qualified('marts', name)} AS {sql}")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "base", m0001_base),
     (2, "core_penduduk", m0002_core_penduduk),
@@ -185,6 +226,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (6, "schema_changes", m0006_schema_changes),
     (7, "exchange", m0007_exchange),
     (8, "ops_audit", m0008_ops_audit),
+    (9, "marts_rekonsiliasi", m0009_marts_rekonsiliasi),
+    (10, "marts_activity", m0010_marts_activity),
 ]
 
 

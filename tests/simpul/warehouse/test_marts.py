@@ -36,6 +36,7 @@ def test_marts_from_history(warehouse_url, key):
     assert counts == {
         "marts.penduduk": 4,
         "marts.penduduk_bulanan": counts["marts.penduduk_bulanan"],
+        "marts.rekonsiliasi": 0,  # one source only: nothing to reconcile
     }
 
     monthly = wh.query(
