@@ -93,6 +93,13 @@ class PipelineSettings(BaseModel):
     entity: str = Field(description="canonical entity, e.g. 'penduduk'")
     schedule: str | None = Field(default="@daily", description="cron or preset; null = manual")
     max_error_rate: float = Field(default=0.2, ge=0, le=1)
+    min_row_ratio: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="full-snapshot sources: hold a delivery with fewer rows than this share "
+        "of the last loaded one (a truncated export must not look like mass emigration)",
+    )
     schema_drift: Literal["stop", "warn"] = Field(
         default="stop",
         description=(

@@ -285,6 +285,25 @@ def transform(
     checked = counts["received"] - counts["duplicate"]
     error_rate = counts["quarantined"] / checked if checked else 0.0
     held = error_rate > p.max_error_rate and not released_by
+    hold_message = (
+        f"held: error rate {error_rate:.1%} above the gate {p.max_error_rate:.0%} / "
+        f"ditahan: tingkat galat {error_rate:.1%} di atas ambang {p.max_error_rate:.0%}"
+        if held
+        else None
+    )
+    previous_rows = _previous_rows(p, manifest) if p.min_row_ratio else None
+    if (
+        not held
+        and not released_by
+        and previous_rows
+        and manifest.row_count < p.min_row_ratio * previous_rows
+    ):
+        held = True
+        hold_message = (
+            f"held: {manifest.row_count} rows against {previous_rows} in the last delivery "
+            f"(below {p.min_row_ratio:.0%}) / ditahan: {manifest.row_count} baris dibanding "
+            f"{previous_rows} pada kiriman terakhir (di bawah {p.min_row_ratio:.0%})"
+        )
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), stage / "mapped.parquet")
     pq.write_table(
         pa.Table.from_pandas(findings.astype({"row": "int64"}), preserve_index=False),
@@ -297,6 +316,7 @@ def transform(
         **counts,
         "error_rate": round(error_rate, 4),
         "held": held,
+        "hold_message": hold_message,
         "released_by": released_by,
         "rules_failed": {
             c["rule"]: c["failed_rows"] for c in summary["checks"] if c["failed_rows"]
@@ -330,6 +350,20 @@ def transform(
         counts["warned"],
     )
     return result
+
+
+def _previous_rows(p: PipelineSettings, manifest: Manifest) -> int | None:
+    """Rows of the last loaded delivery of the same stream (the row-count gate's baseline)."""
+    wh = open_warehouse()
+    try:
+        return wh.scalar(
+            "select rows_received from ops.loads where source = :s and stream = :t "
+            "and status = 'loaded' and load_id <> :id and rows_received > 0 "
+            "order by loaded_at desc, load_id desc limit 1",
+            {"s": manifest.source, "t": manifest.stream, "id": manifest.load_id},
+        )
+    finally:
+        wh.dispose()
 
 
 def schema_drift(

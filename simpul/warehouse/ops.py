@@ -189,7 +189,8 @@ def commit_delivery(
             "sha256": manifest.sha256,
             "landed_file": manifest.file,
             "message": (
-                f"held: error rate {summary.get('error_rate')} above the gate "
+                summary.get("hold_message")
+                or f"held: error rate {summary.get('error_rate')} above the gate "
                 f"{settings.max_error_rate} / ditahan: tingkat galat di atas ambang"
                 if held
                 else None

@@ -56,3 +56,22 @@ def test_recipients_load_and_defects_are_quarantined(drop):
     rules = {r["rules"] for r in wh.query("select rules from ops.quarantine")}
     assert rules == {"recipient_unique", "program_known"}
     wh.dispose()
+
+
+def test_a_suspiciously_short_list_is_held_until_released(drop):
+    import os
+
+    full = drop / "bantuan_2026_q3.csv"
+    full.write_text("\n".join([HEADER] + [row(i) for i in range(1, 41)]), encoding="utf-8")
+    os.utime(full, (1_700_000_000, 1_700_000_000))
+    assert pipeline.run("dinsos_penerima_bantuan")["rows_loaded"] == 40
+    full.unlink()  # the drop folder keeps only the newest list
+    short = drop / "bantuan_2026_q4.csv"
+    short.write_text(
+        "\n".join([HEADER] + [row(i, PERIODE="2026-Q4") for i in range(1, 11)]), encoding="utf-8"
+    )
+    held = pipeline.run("dinsos_penerima_bantuan")
+    assert held["status"] == "held" and held["rows_loaded"] == 0
+    assert "10 rows against 40" in held["message"] and "ditahan" in held["message"]
+    released = pipeline.release("dinsos_penerima_bantuan", held["load_id"], "operator")
+    assert released["status"] == "loaded" and released["rows_loaded"] == 10
