@@ -105,11 +105,17 @@ def run_demo(population: int | None = None, seed: int = 42) -> int:
                     "core.peristiwa",
                     "core.izin",
                     "core.penerima_bantuan",
+                    "core.permohonan_layanan",
                     "marts.penduduk",
                     "marts.penduduk_bulanan",
+                    "marts.rekonsiliasi",
                     "ops.quarantine",
                 )
             }
+            findings = wh.query(
+                "select temuan, kolom, count(*) as jumlah from marts.rekonsiliasi "
+                "group by 1, 2 order by 1, 2"
+            )
         finally:
             wh.dispose()
     finally:
@@ -121,6 +127,8 @@ def run_demo(population: int | None = None, seed: int = 42) -> int:
         "duplicate:\n  received = loaded + quarantined + duplicate (checked on every load).\n"
     )
     print(_table([{"table": t, "rows": n} for t, n in counts.items()]))
+    print("\nCross-agency findings / temuan lintas instansi (marts.rekonsiliasi):")
+    print(_table(findings))
     print("\nExchanges delivered (signed manifest, receipt echoes its hash):")
     print(_table(deliveries))
     print("\nNext / selanjutnya:")
