@@ -8,7 +8,7 @@ export AIRFLOW_HOME ?= $(CURDIR)/var/airflow
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: setup demo test lint airflow simulate clean
+.PHONY: setup demo test lint bench airflow simulate clean
 
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -26,6 +26,9 @@ test: setup
 lint: setup
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check simpul connectors expectations dags
+
+bench: setup
+	@$(UV) run --frozen python -m bench $(BENCH_ARGS)
 
 simulate: setup
 	@$(UV) run --frozen simpul simulate up

@@ -173,6 +173,20 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"simpul: config error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a database or file-system failure: one line, no SQL or data
+        import sqlalchemy.exc
+
+        if os.environ.get("SIMPUL_DEBUG"):
+            raise
+        if isinstance(exc, sqlalchemy.exc.DBAPIError):
+            first = (str(exc.orig).strip().splitlines() or [""])[0]
+            print(f"simpul: error: database: {type(exc.orig).__name__}: {first}", file=sys.stderr)
+            return 2
+        if isinstance(exc, OSError) and exc.strerror:
+            where = f": {exc.filename}" if exc.filename else ""
+            print(f"simpul: error: {exc.strerror}{where}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

@@ -3,15 +3,26 @@
 The manifest is written last and atomically, so a delivery without one is incomplete (a crash
 mid-write) and is never processed. Files are made read-only once complete. Any load can be
 replayed from here without calling the agency again.
+
+A full disk (or any other write error) while landing is a :class:`LandingError` naming the
+folder; nothing half-written is left under a name that counts as complete.
+
+:func:`stream_lock` keeps two runs of the same (source, stream) from overlapping: the second
+fails at once with :class:`RunInProgressError` (or waits, if asked to).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import socket
+import threading
+import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +36,10 @@ DATA = "data.parquet"
 
 class LandingError(Exception):
     pass
+
+
+class RunInProgressError(LandingError):
+    """Another run of the same (source, stream) holds the lock."""
 
 
 @dataclass(frozen=True)
@@ -134,10 +149,99 @@ def land(
         file=str(data),
     )
     tmp_manifest = folder / (MANIFEST + ".partial")
-    tmp_manifest.write_text(json.dumps(asdict(manifest), indent=2))
-    os.replace(tmp_manifest, folder / MANIFEST)
+    try:
+        with tmp_manifest.open("w", encoding="utf-8") as fh:
+            fh.write(json.dumps(asdict(manifest), indent=2))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_manifest, folder / MANIFEST)
+        _fsync_dir(folder)
+    except OSError as exc:
+        tmp_manifest.unlink(missing_ok=True)
+        raise LandingError(f"{folder}: cannot seal the delivery: {exc.strerror or exc}") from None
     data.chmod(0o444)
     return manifest
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the renames in ``folder`` durable (a power cut keeps the sealed manifest)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+LOCK_FILE = ".run.lock"
+_held: dict[Path, int] = {}
+_held_guard = threading.Lock()
+
+
+@contextmanager
+def stream_lock(root: Path, source: str, stream: str, *, wait: float = 0.0) -> Iterator[Path]:
+    """Hold the run lock of ``root/<source>/<stream>`` for the duration of the block.
+
+    Another process (or Airflow worker on the same host or on a shared file system with
+    working ``flock``) holding it makes this raise :class:`RunInProgressError` after ``wait``
+    seconds (0: at once). The lock dies with its process, so a killed run never blocks the
+    next one. Re-entrant within a process: ``run`` may hold it while ``extract`` and ``load``
+    take it again.
+    """
+    folder = root / source / stream
+    folder.mkdir(parents=True, exist_ok=True)
+    path = (folder / LOCK_FILE).resolve()
+    with _held_guard:
+        if _held.get(path):
+            _held[path] += 1
+            reentered = True
+        else:
+            reentered = False
+    if reentered:
+        try:
+            yield path
+        finally:
+            with _held_guard:
+                _held[path] -= 1
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+                    raise RunInProgressError(
+                        f"{source}/{stream}: another run is in progress ({holder or 'unknown'});"
+                        f" try again when it has finished / proses lain untuk {source}/{stream} "
+                        f"sedang berjalan; ulangi setelah selesai"
+                    ) from None
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.pwrite(
+            fd,
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "since": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+            ).encode(),
+            0,
+        )
+        with _held_guard:
+            _held[path] = 1
+        try:
+            yield path
+        finally:
+            with _held_guard:
+                _held.pop(path, None)
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def find_manifest(root: Path, load_id: str) -> Manifest:

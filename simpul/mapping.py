@@ -267,7 +267,8 @@ class Mapper:
         )
 
     def _convert(self, name: str, f: FieldSpec, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-        present = clean_text(raw).notna()
+        cleaned = clean_text(raw)  # pure: computed once per field, used for presence and value
+        present = cleaned.notna()
         if f.transform == "digits" or f.concat:
             val = clean_digits(raw) if not f.concat else raw
         elif f.transform == "region_code":
@@ -277,17 +278,17 @@ class Mapper:
             dotted = d.str.replace(r"^(\d{2})(\d{2})?(\d{2})?(\d{4})?$", _dot, regex=True)
             val = dotted.where(ok)
         elif f.transform == "integer":
-            v = clean_text(raw).str.replace(r"\.0+$", "", regex=True)
+            v = cleaned.str.replace(r"\.0+$", "", regex=True)
             val = pd.to_numeric(
                 v.where(v.str.fullmatch(r"-?\d+").fillna(False)), errors="coerce"
             ).astype("Int64")
         elif f.transform == "rtrw":
-            v = clean_text(raw).str.replace(r"\.0$", "", regex=True)
+            v = cleaned.str.replace(r"\.0$", "", regex=True)
             v = v.mask(v.isin(["-", "0", "00", "000"]), pd.NA)
             ok = v.str.fullmatch(r"\d{1,3}").fillna(True)
             val = v.where(ok).str.zfill(3)
         else:
-            val = clean_text(raw)
+            val = cleaned
             if f.transform == "upper":
                 val = val.str.upper()
         if name in self._lookup:

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from connectors.base.files import SOURCE_FILE, SOURCE_ROW
 from simpul.config import ConfigError, PipelineSettings, SimpulConfig, load_config, paths
-from simpul.landing import MANIFEST, Manifest, find_manifest, land, new_load_id
+from simpul.landing import MANIFEST, Manifest, find_manifest, land, new_load_id, stream_lock
 from simpul.mapping import Mapper, load_mapping
 from simpul.reports import write_dq_report
 from simpul.validate import FAILURE_COLUMNS, run_suite
@@ -35,6 +35,16 @@ BATCH_ROWS = 50_000
 
 class PipelineError(Exception):
     """A run stopped for a reason an operator can act on (message in English and Indonesian)."""
+
+
+def _lock(cfg: SimpulConfig, name: str):
+    """The run lock of a pipeline's (source, stream): one run at a time, across processes.
+
+    A second ``simpul run`` (or an Airflow task of an overlapping run) fails at once with a
+    one-line :class:`~simpul.landing.RunInProgressError` instead of interleaving its loads.
+    """
+    p = cfg.pipeline(name)
+    return stream_lock(paths().landing, p.source, p.stream)
 
 
 def _config(cfg: SimpulConfig | None) -> SimpulConfig:
@@ -98,9 +108,16 @@ def extract(
 ) -> dict[str, Any]:
     """Pull changes since the stored cursor (or ``since``, for a backfill; everything with
     ``full_refresh``) and land them raw (Parquet + manifest)."""
+    cfg = _config(cfg)
+    with _lock(cfg, name):
+        return _extract(name, cfg, since=since, until=until, full_refresh=full_refresh)
+
+
+def _extract(
+    name: str, cfg: SimpulConfig, *, since: str | None, until: str | None, full_refresh: bool
+) -> dict[str, Any]:
     from connectors.base.contract import ReadResult
 
-    cfg = _config(cfg)
     p = cfg.pipeline(name)
     connector = build_connector(cfg, p.source)
     spec = connector.stream(p.stream)
@@ -327,7 +344,11 @@ def transform(
     indexed = frame.set_index("_row")
     keys = indexed[key_cols[0]]
     if len(key_cols) > 1:  # multi-column keys read as in ops.quarantine: parts joined by '|'
-        keys = indexed[key_cols].astype("string").fillna("").agg("|".join, axis=1)
+        keys = (
+            indexed[key_cols].astype("string").fillna("").agg("|".join, axis=1)
+            if len(indexed)
+            else pd.Series(index=indexed.index, dtype="string")
+        )
     origin = None
     if origin_parts:
         origin = pd.concat(origin_parts, ignore_index=True)
@@ -465,20 +486,21 @@ def load(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[str, 
     manifest = find_manifest(paths().landing, load_id)
     stage = _staging(load_id)
     summary = json.loads((stage / "summary.json").read_text())
-    wh = open_warehouse()
-    try:
-        return ops.commit_delivery(
-            wh,
-            pipeline=name,
-            settings=p,
-            manifest=manifest,
-            mapped=pq.read_table(stage / "mapped.parquet"),
-            findings=pq.read_table(stage / "findings.parquet"),
-            summary=summary,
-            deletions=_deletions(load_id),
-        )
-    finally:
-        wh.dispose()
+    with _lock(cfg, name):
+        wh = open_warehouse()
+        try:
+            return ops.commit_delivery(
+                wh,
+                pipeline=name,
+                settings=p,
+                manifest=manifest,
+                mapped=pq.read_table(stage / "mapped.parquet"),
+                findings=pq.read_table(stage / "findings.parquet"),
+                summary=summary,
+                deletions=_deletions(load_id),
+            )
+        finally:
+            wh.dispose()
 
 
 def run(name: str, cfg: SimpulConfig | None = None) -> dict[str, Any]:
@@ -492,9 +514,10 @@ def run(name: str, cfg: SimpulConfig | None = None) -> dict[str, Any]:
     finally:
         wh.dispose()
     started = datetime.now(UTC)
-    ex = extract(name, cfg)
-    tr = transform(name, ex["load_id"], cfg)
-    ld = load(name, ex["load_id"], cfg)
+    with _lock(cfg, name):
+        ex = extract(name, cfg)
+        tr = transform(name, ex["load_id"], cfg)
+        ld = load(name, ex["load_id"], cfg)
     ld["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 1)
     ld["rules_failed"] = tr["rules_failed"]
     return ld
@@ -511,8 +534,9 @@ def release(
     if not reviewer.strip():
         raise PipelineError("a release needs the reviewer's name / pelepasan butuh nama peninjau")
     cfg = _config(cfg)
-    transform(name, load_id, cfg, released_by=reviewer)
-    return load(name, load_id, cfg)
+    with _lock(cfg, name):
+        transform(name, load_id, cfg, released_by=reviewer)
+        return load(name, load_id, cfg)
 
 
 def _cursor_text(value: datetime | str) -> str:
@@ -537,14 +561,15 @@ def backfill(
     cursor. The operator command (``simpul backfill``) writes the audit entry.
     """
     cfg = _config(cfg)
-    ex = extract(
-        name,
-        cfg,
-        since=_cursor_text(since),
-        until=_cursor_text(until) if until is not None else None,
-    )
-    transform(name, ex["load_id"], cfg)
-    return load(name, ex["load_id"], cfg)
+    with _lock(cfg, name):
+        ex = extract(
+            name,
+            cfg,
+            since=_cursor_text(since),
+            until=_cursor_text(until) if until is not None else None,
+        )
+        transform(name, ex["load_id"], cfg)
+        return load(name, ex["load_id"], cfg)
 
 
 def replay(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[str, Any]:
@@ -556,8 +581,9 @@ def replay(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[str
     from simpul.orchestration import audit
 
     cfg = _config(cfg)
-    transform(name, load_id, cfg)
-    result = load(name, load_id, cfg)
+    with _lock(cfg, name):
+        transform(name, load_id, cfg)
+        result = load(name, load_id, cfg)
     audit.record("replay", outcome=str(result["status"]), pipeline=name, load_id=load_id)
     return result
 

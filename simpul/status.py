@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from simpul.warehouse import open_warehouse
+from simpul.warehouse.engine import qualified
 
 
 def status_report(limit: int = 10) -> str:
@@ -25,11 +26,14 @@ def status_report(limit: int = 10) -> str:
             "group by rule, severity order by count(*) desc limit 15"
         )
         cores = wh.query(
-            "select table_schema || '.' || table_name as tbl from information_schema.tables "
-            "where table_schema in ('core', 'ref') order by 1"
+            "select table_schema as sch, table_name as tbl from information_schema.tables "
+            "where table_schema in ('core', 'ref') order by 1, 2"
         )
         counts = [
-            {"table": r["tbl"], "rows": wh.scalar(f"select count(*) from {r['tbl']}")}
+            {
+                "table": f"{r['sch']}.{r['tbl']}",
+                "rows": wh.scalar(f"select count(*) from {qualified(r['sch'], r['tbl'])}"),
+            }
             for r in cores
         ]
     finally:

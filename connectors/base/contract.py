@@ -83,8 +83,13 @@ def rows_to_batch(rows: list[dict[str, Any]], columns: list[str] | None = None) 
                 if k not in seen:
                     seen.add(k)
                     columns.append(k)
-    arrays = [
-        pa.array([None if r.get(c) is None else str(r.get(c)) for r in rows], type=pa.string())
-        for c in columns
-    ]
+    arrays = [pa.array([_text(r.get(c)) for r in rows], type=pa.string()) for c in columns]
     return pa.RecordBatch.from_arrays(arrays, names=columns)
+
+
+def _text(value: Any) -> str | None:
+    """A delivered value as text; NUL (which PostgreSQL text cannot hold) becomes U+FFFD."""
+    if value is None:
+        return None
+    text = str(value)
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +69,8 @@ def _cell(value: Any) -> str | None:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     text = str(value)
+    if "\x00" in text:  # PostgreSQL text cannot hold NUL: keep the spot visible, not the byte
+        text = text.replace("\x00", "\ufffd")
     return text if text != "" else None
 
 
@@ -115,18 +117,25 @@ def read_xlsx(
     header_row: int = 1,
     skip_rows_after_header: int = 0,
 ) -> Iterator[pa.RecordBatch]:
-    """Stream one sheet of an .xlsx/.xlsm (read-only mode: constant memory)."""
+    """Stream one sheet of an .xlsx/.xlsm (read-only mode: constant memory).
+
+    A damaged workbook (bad ZIP, broken XML in any part, which openpyxl parses lazily while
+    rows stream) is a FileFormatError naming the file and, once rows stream, the row.
+    """
     import openpyxl
 
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise FileFormatError(f"{name}: not a readable Excel workbook ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises anything on a broken file
+        raise FileFormatError(f"{name}: not a readable Excel workbook ({_why(exc)})") from None
     try:
         if sheet and sheet not in wb.sheetnames:
             raise FileFormatError(f"{name}: no sheet {sheet!r} (sheets: {wb.sheetnames})")
-        ws = wb[sheet] if sheet else wb.worksheets[0]
-        it = ws.iter_rows(values_only=True)
+        try:
+            ws = wb[sheet] if sheet else wb.worksheets[0]
+        except Exception as exc:  # noqa: BLE001
+            raise FileFormatError(f"{name}: sheet cannot be read ({_why(exc)})") from None
+        it = _safe_rows(ws, name)
         header = None
         for number, values in enumerate(it, start=1):
             if number == header_row:
@@ -139,24 +148,87 @@ def read_xlsx(
         rows = ((n, list(v)) for n, v in enumerate(it, start=header_row + 1) if n >= first)
         yield from _batches(rows, columns, name)
     finally:
-        wb.close()
+        try:
+            wb.close()
+        except Exception:  # noqa: BLE001, S110 - closing a broken workbook may fail too
+            pass
+
+
+def _why(exc: BaseException) -> str:
+    """Short reason for a broken file: the exception type and its first line, no cell data."""
+    text = str(exc).splitlines()[0][:120] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _safe_rows(ws, name: str) -> Iterator[tuple]:
+    rows = ws.iter_rows(values_only=True)
+    number = 0
+    while True:
+        try:
+            values = next(rows)
+        except StopIteration:
+            return
+        except Exception as exc:  # noqa: BLE001 - broken XML surfaces while streaming
+            raise FileFormatError(
+                f"{name}, row {number + 1}: workbook damaged ({_why(exc)})"
+            ) from None
+        number += 1
+        yield values
 
 
 def sniff_text(data: bytes, name: str) -> str:
-    """Decode with BOM/encoding detection (UTF-8, UTF-16, cp1252 exports all occur)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+    """Decode with BOM/encoding detection (UTF-8, UTF-16, cp1252 exports all occur).
+
+    Without a BOM: UTF-8, else Windows-1252 (what Excel on an Indonesian Windows writes) when
+    the bytes are valid cp1252 text, else the best guess of charset-normalizer. A file that
+    is none of these (or binary) is a FileFormatError.
+    """
+    try:
+        if data.startswith(b"\xef\xbb\xbf"):
+            return data[3:].decode("utf-8")
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return data.decode("utf-16")
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(
+            f"{name}: not valid text after its byte-order mark ({exc.reason})"
+        ) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        from charset_normalizer import from_bytes
+        pass
+    if not _CONTROL_BYTES.search(data):
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            pass
+    from charset_normalizer import from_bytes
 
-        best = from_bytes(data[:200_000]).best()
-        if best is None:
-            raise FileFormatError(f"{name}: unknown text encoding") from None
+    best = from_bytes(data[:200_000]).best()
+    if best is None:
+        raise FileFormatError(f"{name}: unknown text encoding (binary file?)") from None
+    try:
         return data.decode(best.encoding, errors="strict")
+    except (UnicodeDecodeError, LookupError):
+        raise FileFormatError(f"{name}: unknown text encoding (binary file?)") from None
+
+
+# C0 controls other than tab, LF, CR: text exports do not contain them, binary files do
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+DELIMITERS = ",;\t|"
+
+
+def _delimiter(text: str) -> str:
+    """The delimiter: csv.Sniffer on the start of the file, else the candidate that occurs
+    most often in the header line (a sniffer confused by one ragged row must not turn the
+    whole file into one column)."""
+    try:
+        return csv.Sniffer().sniff(text[:20_000], delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        pass
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {d: header.count(d) for d in DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
 
 
 def read_csv(data: bytes, name: str) -> Iterator[pa.RecordBatch]:
@@ -164,16 +236,15 @@ def read_csv(data: bytes, name: str) -> Iterator[pa.RecordBatch]:
     text = sniff_text(data, name)
     if not text.strip():
         raise FileFormatError(f"{name}: empty file")
-    try:
-        dialect = csv.Sniffer().sniff(text[:20_000], delimiters=",;\t|")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
         header = next(reader)
+        while not any(h.strip() for h in header):  # blank lines before the header
+            header = next(reader)
     except StopIteration:
         raise FileFormatError(f"{name}: empty file") from None
+    except csv.Error as exc:
+        raise FileFormatError(f"{name}, row {reader.line_num}: {exc}") from None
     columns = _dedupe_header(header, name)
 
     def rows() -> Iterator[tuple[int, list[Any]]]:

@@ -13,9 +13,17 @@ from typing import ClassVar
 import pyarrow as pa
 
 from connectors.base.contract import Connector, ReadResult, StreamSpec
-from connectors.base.files import SOURCE_FILE, SOURCE_ROW, list_drop, open_bytes, read_csv
+from connectors.base.files import (
+    SOURCE_FILE,
+    SOURCE_ROW,
+    FileFormatError,
+    list_drop,
+    open_bytes,
+    read_csv,
+)
 
 COLUMNS = ["NIK", "NO_KK", "NAMA", "PROGRAM", "PERIODE", "KODE_DESA", "NOMINAL"]
+KEY_COLUMNS = ("NIK", "PROGRAM", "PERIODE")
 FILE_MTIME = "_file_mtime"
 OUTPUT_COLUMNS = [*COLUMNS, SOURCE_FILE, SOURCE_ROW, FILE_MTIME]
 
@@ -41,13 +49,36 @@ class DinsosDropConnector(Connector):
                 continue
             name = PurePosixPath(f.path).name
             for batch in read_csv(open_bytes(f.path), name):
-                yield _conform(batch, f.mtime)
+                yield _conform(batch, f.mtime, name)
             result.observe([f.mtime])
 
 
-def _conform(batch: pa.RecordBatch, mtime: str) -> pa.RecordBatch:
-    """Every file to one column set (header names upper-cased), so a delivery has one schema."""
-    by_upper = {n.strip().upper(): n for n in batch.schema.names}
+def _conform(batch: pa.RecordBatch, mtime: str, name: str = "") -> pa.RecordBatch:
+    """Every file to one column set (header names upper-cased), so a delivery has one schema.
+
+    A header that lacks a key column (a title row above it, another delimiter) or names a
+    column twice in different case is a FileFormatError naming the file: guessing would load
+    every row empty or take the wrong column.
+    """
+    by_upper: dict[str, str] = {}
+    for n in batch.schema.names:
+        if n in (SOURCE_FILE, SOURCE_ROW):
+            continue
+        key = n.strip().upper()
+        if key in by_upper:
+            raise FileFormatError(
+                f"{name}: columns {by_upper[key]!r} and {n!r} in the header are the same column "
+                f"/ kolom {by_upper[key]!r} dan {n!r} sama"
+            )
+        by_upper[key] = n
+    missing = [c for c in KEY_COLUMNS if c not in by_upper]
+    if missing:
+        found = [n for n in batch.schema.names if n not in (SOURCE_FILE, SOURCE_ROW)][:8]
+        raise FileFormatError(
+            f"{name}: the header (first line) lacks columns {missing}; found {found} (a title "
+            f"row above the header, or another delimiter?) / baris judul tidak memuat kolom "
+            f"{missing}"
+        )
     arrays = []
     for col in OUTPUT_COLUMNS:
         if col == FILE_MTIME:

@@ -137,7 +137,18 @@ class OpenSidDropConnector(Connector):
 
     @staticmethod
     def _conform(batch: pa.RecordBatch, label: str, kode: str, mtime: str) -> pa.RecordBatch:
-        """Every file to the template's columns, so one delivery has one schema."""
+        """Every file to the template's columns, so one delivery has one schema.
+
+        A sheet without a ``nik`` column (a merged title row above the header, another
+        template) is a FileFormatError naming the file: its rows would all load empty.
+        """
+        if "nik" not in batch.schema.names:
+            found = [n for n in batch.schema.names if n not in (SOURCE_FILE, SOURCE_ROW)][:6]
+            raise FileFormatError(
+                f"{label}: sheet {SHEET!r} has no column 'nik' in header row 1; found {found} "
+                f"(a title row above the header?) / lembar {SHEET!r} tidak memuat kolom 'nik' "
+                f"pada baris judul 1"
+            )
         extra = sorted(set(batch.schema.names) - set(OUTPUT_COLUMNS))
         if extra:
             log.warning("%s: columns outside the OpenSID template ignored: %s", label, extra)

@@ -31,7 +31,9 @@ def _parts(nik: pd.Series) -> pd.DataFrame:
 def is_temporary_nik(nik: pd.Series) -> pd.Series:
     """OpenSID's temporary NIK ('0' + 10-digit village code + 5-digit serial) or '0' (none)."""
     s = nik.astype("string")
-    return (s == "0") | (s.str.fullmatch(r"0\d{15}") & s.str.slice(1, 2).ne("0")).fillna(False)
+    shaped = s.str.fullmatch(r"0\d{15}").fillna(False).astype(bool)
+    coded = s.str.slice(1, 2).ne("0").fillna(False).astype(bool)
+    return (s == "0").fillna(False).astype(bool) | (shaped & coded)
 
 
 def structure_ok(nik: pd.Series) -> pd.Series:

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -114,14 +115,37 @@ def row_hash(ent: Entity, row: dict[str, Any], deleted: bool) -> str:
     return hashlib.sha256(f"{int(deleted)}\x1e{text}".encode()).hexdigest()[:32]
 
 
+def _row_hashes(ent: Entity, rows: pa.Table) -> list[str] | None:
+    """:func:`row_hash` of every (not deleted) row, the text built by Arrow instead of per row.
+
+    Only for text and date columns, whose Arrow string cast equals :func:`canonical` (``str`` /
+    ``date.isoformat``); None for any other type (the caller falls back to :func:`row_hash`).
+    """
+    skip = set(ent.key) | {"updated_at"}
+    parts = []
+    for c in ent.column_names:
+        if c in skip:
+            continue
+        col = rows.column(c)
+        if not (pa.types.is_string(col.type) or pa.types.is_date32(col.type)):
+            return None
+        parts.append(pc.fill_null(col.cast(pa.string()), "\x00"))
+    if not parts:
+        return None
+    text = pc.binary_join_element_wise(*parts, "\x1f")
+    sha = hashlib.sha256
+    return [sha(f"0\x1e{t}".encode()).hexdigest()[:32] for t in text.to_pylist()]
+
+
 def versions_from_rows(ent: Entity, rows: pa.Table) -> list[dict[str, Any]]:
     """Version records from mapped rows carrying lineage (``_load_id``, ``_source``, ...)."""
-    out = []
-    for r in rows.select(ent.column_names + [f.name for f in LINEAGE]).to_pylist():
+    table = rows.select(ent.column_names + [f.name for f in LINEAGE])
+    hashes = _row_hashes(ent, table)
+    out = table.to_pylist()
+    for i, r in enumerate(out):
         r["_last_seen_at"] = r["_extracted_at"]
         r["_deleted"] = False
-        r["_row_hash"] = row_hash(ent, r, False)
-        out.append(r)
+        r["_row_hash"] = hashes[i] if hashes is not None else row_hash(ent, r, False)
     return out
 
 
@@ -177,6 +201,8 @@ def _derive(
     ent: Entity, rules: EntityRules, rk: str, rows: list[dict[str, Any]], key: bytes
 ) -> tuple[dict | None, list[dict], list[dict]]:
     """Core row, history rows and conflict rows of one record from its stored versions."""
+    if len(rows) == 1 and not rows[0]["_deleted"]:
+        return _derive_one(ent, rows[0])
     versions = _effective(ent, rows)
     data_cols = [c for c in ent.column_names if c not in ent.key and c != "updated_at"]
     states = timeline(rules, data_cols, versions)
@@ -249,6 +275,37 @@ def _derive(
     return core, history, list(conflicts.values())
 
 
+def _derive_one(ent: Entity, r: dict[str, Any]) -> tuple[dict | None, list[dict], list[dict]]:
+    """:func:`_derive` of a record with one stored, live version (most records of a snapshot).
+
+    One source and one time give one state whose values are the version's own (a single source
+    conflicts with nobody and is the winner of every column it fills), hence one current
+    history period and no conflicts: the same rows the general path builds, without it.
+    """
+    at = _as_utc(r["updated_at"] or r["_extracted_at"])
+    keyvals = {k: r[k] for k in ent.key}
+    values = {c: r[c] for c in ent.column_names if c not in ent.key and c != "updated_at"}
+    history = {
+        **keyvals,
+        "valid_from": at,
+        "valid_to": None,
+        "is_current": True,
+        **{c: values[c] for c in TRACKED[ent.name]},
+        "_source": r["_source"],
+        "_load_id": r["_load_id"],
+    }
+    core = {
+        **keyvals,
+        **values,
+        "updated_at": at,
+        "_load_id": r["_load_id"],
+        "_source": r["_source"],
+        "_extracted_at": r["_extracted_at"],
+        "_deleted_at": None,
+    }
+    return core, [history], []
+
+
 def _same(a: dict, b: dict, cols: Iterable[str]) -> bool:
     return all(canonical(a.get(c)) == canonical(b.get(c)) for c in cols)
 
@@ -272,8 +329,13 @@ def _sync(
     replace: list[str] = []
     rows_out: list[dict] = []
     for rk in set(old) | set(new):
-        before = {ident(r): r for r in old.get(rk, [])}
         after = new.get(rk, [])
+        if rk not in old:  # nothing stored yet: every row is new (the bulk of a first load)
+            if after:
+                replace.append(rk)
+                rows_out.extend({**r, **stamps} for r in after)
+            continue
+        before = {ident(r): r for r in old[rk]}
         unchanged = len(before) == len(after) and all(
             ident(r) in before and _same(r, before[ident(r)], compare) for r in after
         )

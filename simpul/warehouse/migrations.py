@@ -232,7 +232,24 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
 
 
 def migrate(wh: Warehouse) -> list[int]:
-    """Apply pending migrations; returns the versions applied now."""
+    """Apply pending migrations; returns the versions applied now.
+
+    On PostgreSQL a session advisory lock serialises concurrent callers (two Airflow workers
+    opening the warehouse at once); DuckDB already allows one writer process only.
+    """
+    if wh.dialect != "postgresql":
+        return _migrate(wh)
+    with wh.engine.connect() as guard:
+        guard.exec_driver_sql("SELECT pg_advisory_lock(hashtext('simpul_migrate'))")
+        guard.commit()
+        try:
+            return _migrate(wh)
+        finally:
+            guard.exec_driver_sql("SELECT pg_advisory_unlock(hashtext('simpul_migrate'))")
+            guard.commit()
+
+
+def _migrate(wh: Warehouse) -> list[int]:
     applied_now: list[int] = []
     with wh.begin() as conn:
         for schema in SCHEMAS:

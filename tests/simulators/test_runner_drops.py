@@ -16,6 +16,7 @@ def test_prepare_drops_and_serve(fresh_world: Path, tmp_path: Path) -> None:
     assert drops.env() == {
         "SIMPUL_OPENSID_DROP": str(home / "drops" / "opensid"),
         "SIMPUL_DINSOS_DROP": str(home / "drops" / "dinsos"),
+        "SIMPUL_PATEN_DB_URL": f"sqlite:///{home / 'drops' / 'paten' / 'paten.sqlite'}",
     }
     assert len(drops.opensid_files) == 16 and drops.dinsos_file.parent == drops.dinsos_dir
     for name in ("opensid_penduduk", "dinsos_penerima_bantuan"):
