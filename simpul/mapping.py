@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from simpul.config import PROJECT_ROOT, ConfigError
 from simpul.domain.regions import code_lists, match_kecamatan, match_village_names
-from simpul.domain.text import clean_digits, clean_text
+from simpul.domain.text import WHITESPACE_RUN, clean_digits, clean_text
 from simpul.model import Entity, entity
 
 MAPPINGS_DIR = PROJECT_ROOT / "mappings"
@@ -146,7 +146,8 @@ class MappingIssue:
 
 
 def _label_key(s: pd.Series) -> pd.Series:
-    return s.astype("string").str.upper().str.replace(r"\s+", "", regex=True)
+    """Upper case without whitespace: ``"".join(label.upper().split())``, run by Arrow."""
+    return s.astype("string").str.upper().str.replace(WHITESPACE_RUN, "", regex=True)
 
 
 class Mapper:

@@ -8,6 +8,8 @@ published validators get the century and the BPS/Kemendagri order wrong, so we o
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from simpul.domain.regions import province_codes
 
@@ -121,6 +123,14 @@ def _ends_in_zero(s: pd.Series) -> pd.Series:
     return s.str.fullmatch(r"\d{15}0").fillna(False).astype(bool)
 
 
+def _isin(s: pd.Series, values: pd.Series) -> pd.Series:
+    """``s.isin(values)`` for large text ``values``, by Arrow (pandas builds a Python list)."""
+    found = pc.is_in(
+        pa.array(s.astype("string")), value_set=pa.array(values.astype("string").dropna())
+    )
+    return pd.Series(pc.fill_null(found, False).to_numpy(zero_copy_only=False), index=s.index)
+
+
 def excel_truncated_nik(nik: pd.Series, *references: pd.Series) -> pd.Series:
     """False where a NIK evidently lost its 16th digit to Excel's 15-digit precision.
 
@@ -137,8 +147,8 @@ def excel_truncated_nik(nik: pd.Series, *references: pd.Series) -> pd.Series:
         return ok
     refs = pd.concat([r.astype("string") for r in references], ignore_index=True).dropna()
     refs = refs[refs.str.fullmatch(r"\d{15}[1-9]").fillna(False).astype(bool)]
-    dangling = refs[~refs.isin(set(s.dropna()))]
-    ok[zero] = ~s[zero].str.slice(0, 15).isin(set(dangling.str.slice(0, 15)))
+    dangling = refs[~_isin(refs, s)]
+    ok[zero] = ~_isin(s[zero].str.slice(0, 15), dangling.str.slice(0, 15))
     return ok
 
 
@@ -157,8 +167,8 @@ def excel_truncated_kk(no_kk: pd.Series, kode_desa: pd.Series) -> pd.Series:
         return ok
     desa = kode_desa.astype("string").fillna("")
     full = s.str.fullmatch(r"\d{15}[1-9]").fillna(False).astype(bool)
-    known = set((desa[full] + "|" + s[full].str.slice(0, 15)).tolist())
-    ok[zero] = ~(desa[zero] + "|" + s[zero].str.slice(0, 15)).isin(known)
+    known = desa[full] + "|" + s[full].str.slice(0, 15)
+    ok[zero] = ~_isin(desa[zero] + "|" + s[zero].str.slice(0, 15), known)
     return ok
 
 

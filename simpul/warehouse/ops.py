@@ -79,7 +79,7 @@ def _merge(conn: Connection, wh: Warehouse, ent: Entity, rows: pa.Table, now: da
         return 0
     load_id = rows.column("_load_id")[0].as_py()
     if merge.has_history(ent):
-        versions = merge.versions_from_rows(ent, rows)
+        versions = merge.version_table(ent, rows)
         written = merge.apply_versions(conn, wh, ent, versions, load_id=load_id, now=now)
     else:
         written = merge.upsert(conn, wh, ent, rows, now=now)
