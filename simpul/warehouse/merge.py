@@ -642,18 +642,37 @@ def upsert(conn: Connection, wh: Warehouse, ent: Entity, rows: pa.Table, *, now:
 
     Like :func:`apply_versions`, leaves the temp table ``_simpul_keys`` for the caller.
     """
+    table = rows.select(ent.column_names + [f.name for f in LINEAGE])
+    keys = _record_keys(ent, table)
+    _key_table(conn, wh, pc.unique(keys))
+    if table.num_rows == 0:
+        return 0
+    t_core = qualified("core", ent.name)
+    kx = _key_sql(ent)
+    # records not stored yet and delivered once (a first load, mostly) go straight in
+    stored = conn.exec_driver_sql(
+        f"SELECT k._record_key FROM {KEYS_TABLE} k WHERE k._record_key IN "
+        f"(SELECT {kx} FROM {t_core})"
+    ).all()
+    counts = pc.value_counts(keys)
+    multi = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+    known = pa.concat_arrays([pa.array([r[0] for r in stored], S), multi.cast(S)])
+    is_new = pc.invert(pc.is_in(keys, value_set=known))
+    new = table.filter(is_new)
+    written = 0
+    if new.num_rows:
+        written = wh.bulk_insert(
+            conn,
+            t_core,
+            new.append_column("_merged_at", pa.repeat(pa.scalar(now, TS), new.num_rows)),
+        )
     best: dict[str, dict[str, Any]] = {}
-    for r in rows.select(ent.column_names + [f.name for f in LINEAGE]).to_pylist():
+    for r in table.filter(pc.invert(is_new)).to_pylist():
         rk = record_key(ent, r)
         if rk not in best or _order(ent, r) > _order(ent, best[rk]):
             best[rk] = r
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {KEYS_TABLE}")
-    conn.exec_driver_sql(f"CREATE TEMP TABLE {KEYS_TABLE} (_record_key VARCHAR)")
     if not best:
-        return 0
-    wh.bulk_insert(conn, KEYS_TABLE, pa.table({"_record_key": pa.array(sorted(best), S)}))
-    t_core = qualified("core", ent.name)
-    kx = _key_sql(ent)
+        return written
     existing = {record_key(ent, r): r for r in _fetch(conn, t_core, kx)}
     out: list[dict[str, Any]] = []
     for rk, r in best.items():
@@ -664,7 +683,7 @@ def upsert(conn: Connection, wh: Warehouse, ent: Entity, rows: pa.Table, *, now:
             continue
         out.append({**r, "_merged_at": now})
     if not out:
-        return 0
+        return written
     conn.exec_driver_sql("DROP TABLE IF EXISTS _simpul_replace")
     conn.exec_driver_sql("CREATE TEMP TABLE _simpul_replace (_record_key VARCHAR)")
     replace = pa.array([record_key(ent, r) for r in out], S)
@@ -674,7 +693,7 @@ def upsert(conn: Connection, wh: Warehouse, ent: Entity, rows: pa.Table, *, now:
     )
     conn.exec_driver_sql("DROP TABLE _simpul_replace")
     wh.bulk_insert(conn, t_core, pa.Table.from_pylist(out, schema=upsert_schema(ent)))
-    return len(out)
+    return written + len(out)
 
 
 def tombstones(
