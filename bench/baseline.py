@@ -9,13 +9,11 @@ table: it is the floor the hub's costs are measured against.
 
 from __future__ import annotations
 
-import io
 import os
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from simpul.domain import nik as rules
@@ -140,22 +138,14 @@ def bulk_load(url: str, table: pa.Table) -> None:
         return
     import psycopg
 
-    from simpul.warehouse.engine import sql_type
+    from simpul.warehouse.engine import copy_arrow, sql_type
 
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     cols = ", ".join(f'"{f.name}" {sql_type(f.type)}' for f in table.schema)
     with psycopg.connect(dsn) as con, con.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {TABLE}")
         cur.execute(f"CREATE TABLE {TABLE} ({cols})")
-        with cur.copy(f"COPY {TABLE} FROM STDIN WITH (FORMAT csv)") as copy:
-            for batch in table.to_batches(max_chunksize=50_000):
-                buf = io.BytesIO()
-                pacsv.write_csv(
-                    pa.Table.from_batches([batch]),
-                    buf,
-                    pacsv.WriteOptions(include_header=False, quoting_style="needed"),
-                )
-                copy.write(buf.getvalue())
+        copy_arrow(cur, TABLE, table)
 
 
 def run(a: dict[str, Any]) -> dict[str, Any]:

@@ -99,25 +99,26 @@ class Warehouse:
             finally:
                 raw.unregister(name)
         else:
-            raw = conn.connection.driver_connection
-            with (
-                raw.cursor() as cur,
-                cur.copy(
-                    f"COPY {target} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER false)"
-                ) as copy,
-            ):
-                for batch in table.to_batches(max_chunksize=50_000):
-                    buf = io.BytesIO()
-                    pacsv.write_csv(
-                        pa.Table.from_batches([batch]),
-                        buf,
-                        pacsv.WriteOptions(include_header=False, quoting_style="needed"),
-                    )
-                    copy.write(buf.getvalue())
+            with conn.connection.driver_connection.cursor() as cur:
+                copy_arrow(cur, f"{target} ({cols})", table)
         return table.num_rows
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def copy_arrow(cursor: Any, target: str, table: pa.Table) -> None:
+    """PostgreSQL ``COPY target FROM STDIN`` of an Arrow table, as CSV in 50,000-row batches
+    (an empty string is quoted, a null is not: COPY tells them apart)."""
+    with cursor.copy(f"COPY {target} FROM STDIN WITH (FORMAT csv, HEADER false)") as copy:
+        for batch in table.to_batches(max_chunksize=50_000):
+            buf = io.BytesIO()
+            pacsv.write_csv(
+                pa.Table.from_batches([batch]),
+                buf,
+                pacsv.WriteOptions(include_header=False, quoting_style="needed"),
+            )
+            copy.write(buf.getvalue())
 
 
 def open_warehouse(url: str | None = None) -> Warehouse:
