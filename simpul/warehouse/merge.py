@@ -138,13 +138,9 @@ def _row_hashes(ent: Entity, rows: pa.Table) -> list[str] | None:
     return [sha(f"0\x1e{t}".encode()).hexdigest()[:32] for t in text.to_pylist()]
 
 
-def versions_from_rows(ent: Entity, rows: pa.Table) -> list[dict[str, Any]]:
-    """Version records from mapped rows carrying lineage (``_load_id``, ``_source``, ...)."""
-    return version_table(ent, rows).to_pylist()
-
-
 def version_table(ent: Entity, rows: pa.Table) -> pa.Table:
-    """:func:`versions_from_rows` as an Arrow table (what :func:`apply_versions` streams)."""
+    """Version records from mapped rows carrying lineage (``_load_id``, ``_source``, ...), as
+    the Arrow table :func:`apply_versions` takes."""
     table = rows.select(ent.column_names + [f.name for f in LINEAGE])
     hashes = _row_hashes(ent, table)
     if hashes is None:
@@ -415,6 +411,18 @@ def _record_keys(ent: Entity, table: pa.Table) -> pa.Array:
 INCOMING_TABLE = "_simpul_incoming"
 
 
+def _repeated(keys: pa.Array) -> pa.Array:
+    """The keys that occur more than once in ``keys``."""
+    counts = pc.value_counts(keys)
+    return pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1)).cast(S)
+
+
+def _first_seen(keys: pa.Array, stored: list[str], repeated: pa.Array) -> pa.Array:
+    """Mask of the rows whose key is neither stored yet nor repeated in the delivery."""
+    known = pa.concat_arrays([pa.array(stored, S), repeated])
+    return pc.invert(pc.is_in(keys, value_set=known))
+
+
 def _apply_table(
     conn: Connection,
     wh: Warehouse,
@@ -490,13 +498,10 @@ def _apply_table(
                 f"GROUP BY i._record_key"
             )
         ).all()
-    counts = pc.value_counts(keys)
-    multi = set(
-        pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1)).to_pylist()
-    )
+    repeated = _repeated(keys)
+    multi = set(repeated.to_pylist())
     seen = [r[0] for r in stored if r[1] == 1 and r[2] == 1 and r[0] not in multi]
-    known = pa.array([r[0] for r in stored] + sorted(multi), S)
-    is_new = pc.invert(pc.is_in(keys, value_set=known))
+    is_new = _first_seen(keys, [r[0] for r in stored], repeated)
     seen_arr = pa.array(seen, S)
     is_other = pc.invert(pc.or_(is_new, pc.is_in(keys, value_set=seen_arr)))
 
@@ -654,10 +659,7 @@ def upsert(conn: Connection, wh: Warehouse, ent: Entity, rows: pa.Table, *, now:
         f"SELECT k._record_key FROM {KEYS_TABLE} k WHERE k._record_key IN "
         f"(SELECT {kx} FROM {t_core})"
     ).all()
-    counts = pc.value_counts(keys)
-    multi = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
-    known = pa.concat_arrays([pa.array([r[0] for r in stored], S), multi.cast(S)])
-    is_new = pc.invert(pc.is_in(keys, value_set=known))
+    is_new = _first_seen(keys, [r[0] for r in stored], _repeated(keys))
     new = table.filter(is_new)
     written = 0
     if new.num_rows:
