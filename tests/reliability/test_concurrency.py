@@ -1,6 +1,6 @@
 """Two runs of the same pipeline at once: the second must fail at once with a clear message
-(or wait), never interleave. ``simpul.landing.stream_lock`` provides the lock; the pipeline
-must take it (see the xfail below)."""
+(or wait), never interleave. ``simpul.landing.stream_lock`` provides the lock; every pipeline
+stage and ``simpul.pipeline.run`` take it."""
 
 from __future__ import annotations
 
