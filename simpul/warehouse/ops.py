@@ -221,23 +221,7 @@ def _quarantine(conn, wh, ent, manifest, mapped, landed, findings, now) -> None:
     by_row: dict[int, list[dict]] = {}
     for f in errors:
         by_row.setdefault(f["row"], []).append(f)
-    rows_out: dict[str, list] = {
-        c: []
-        for c in (
-            "load_id",
-            "source",
-            "stream",
-            "entity",
-            "row_number",
-            "record_key",
-            "rules",
-            "reasons_en",
-            "reasons_id",
-            "record_json",
-            "status",
-            "quarantined_at",
-        )
-    }
+    rows_out: dict[str, list] = {c: [] for c in QUARANTINE_SCHEMA.names}
     landed_rows = landed.column_names
     for q in quarantined.select(["_row", *ent.key]).to_pylist():
         row = q["_row"]
@@ -258,9 +242,7 @@ def _quarantine(conn, wh, ent, manifest, mapped, landed, findings, now) -> None:
             ("quarantined_at", now),
         ):
             rows_out[col].append(val)
-    types = {"row_number": pa.int64(), "quarantined_at": pa.timestamp("us", tz="UTC")}
-    schema = pa.schema([pa.field(c, types.get(c, pa.string())) for c in rows_out])
-    wh.bulk_insert(conn, "ops.quarantine", pa.table(rows_out, schema=schema))
+    wh.bulk_insert(conn, "ops.quarantine", pa.table(rows_out, schema=QUARANTINE_SCHEMA))
     # the same bad record delivered again (inclusive cursor, re-sent file): one open entry
     conn.execute(
         sa.text(
