@@ -2,13 +2,18 @@
 
 Everything that differs between a laptop demo and a kabupaten server is configuration: the
 warehouse URL (DuckDB file or PostgreSQL), the data folder, and source endpoints. Secrets are
-never read from the YAML file; they come from environment variables (or Airflow connections,
-which Airflow exposes to tasks as ``AIRFLOW_CONN_*``), named in the config by ``*_env`` keys.
+never read from the YAML file. They are looked up through a pluggable :data:`SecretResolver`
+first (under Airflow, :mod:`simpul.orchestration.secrets` installs one that reads Airflow
+connections through ``BaseHook``, so any Airflow secrets backend works; a source's connection
+is ``simpul_<source>`` unless ``conn_id`` says otherwise), then from the environment variables
+named in the config by ``*_env`` keys (the CLI has no resolver: environment only). Airflow does
+not export its connections to tasks as environment variables, so code must ask for them.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -22,6 +27,36 @@ DEFAULT_CONFIG = PROJECT_ROOT / "simpul.yaml"
 
 class ConfigError(Exception):
     """A configuration problem, with a message an operator can act on."""
+
+
+SecretField = Literal["url", "login", "password", "sql_url"]
+#: ``(conn_id, field) -> value or None``; None means "not there, fall back to the environment".
+SecretResolver = Callable[[str, SecretField], str | None]
+_resolver: SecretResolver | None = None
+
+
+def set_secret_resolver(resolver: SecretResolver | None) -> SecretResolver | None:
+    """Install (or with None remove) the resolver asked before the environment; returns the
+    previous one. The orchestration layer installs Airflow's; connectors never see it."""
+    global _resolver
+    previous, _resolver = _resolver, resolver
+    return previous
+
+
+def secret_resolver() -> SecretResolver | None:
+    return _resolver
+
+
+def lookup_secret(conn_id: str | None, field: SecretField, env: str | None) -> str | None:
+    """A setting from the resolver (connection ``conn_id``), else the environment variable
+    ``env``; None when neither has it."""
+    if _resolver is not None and conn_id:
+        value = _resolver(conn_id, field)
+        if value:
+            return value
+    if env:
+        return os.environ.get(env) or None
+    return None
 
 
 class SourceSettings(BaseModel):
@@ -42,26 +77,33 @@ class SourceSettings(BaseModel):
     watermark: str | None = Field(default=None, description="sql connector: change column")
     client_id_env: str | None = None
     client_secret_env: str | None = None
+    conn_id: str | None = Field(
+        default=None,
+        description="Airflow connection with this source's URL and credentials "
+        "(default simpul_<source>)",
+    )
     page_size: int = Field(default=500, ge=1, le=10000)
     timeout_seconds: float = Field(default=30.0, gt=0)
 
     def resolved_base_url(self) -> str:
-        if self.base_url_env and os.environ.get(self.base_url_env):
-            return os.environ[self.base_url_env]
+        url = lookup_secret(self.conn_id, "url", self.base_url_env)
+        if url:
+            return url
         if self.base_url:
             return self.base_url
         raise ConfigError(f"no base URL: set {self.base_url_env or 'base_url'}")
 
     def resolved_sql_url(self) -> str:
         """SQLAlchemy URL; a relative SQLite path (sqlite:///drops/x.db) is under SIMPUL_HOME."""
-        url = self.resolved_base_url()
+        url = lookup_secret(self.conn_id, "sql_url", None) or self.resolved_base_url()
         if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
             return f"sqlite:///{home() / url.removeprefix('sqlite:///')}"
         return url
 
     def resolved_drop_url(self) -> str:
-        if self.drop_url_env and os.environ.get(self.drop_url_env):
-            return os.environ[self.drop_url_env]
+        url = lookup_secret(self.conn_id, "url", self.drop_url_env)
+        if url:
+            return url
         if not self.drop_url:
             raise ConfigError(f"no drop folder: set {self.drop_url_env or 'drop_url'}")
         if "://" in self.drop_url or self.drop_url.startswith("/"):
@@ -72,11 +114,14 @@ class SourceSettings(BaseModel):
         env = getattr(self, f"{which}_env")
         if not env:
             raise ConfigError(f"source has no {which}_env configured")
-        value = os.environ.get(env)
+        value = lookup_secret(self.conn_id, "login" if which == "client_id" else "password", env)
         if not value:
+            conn = bool(_resolver and self.conn_id)
+            en = f"Airflow connection {self.conn_id} or " if conn else ""
+            id_ = f"koneksi Airflow {self.conn_id} atau " if conn else ""
             raise ConfigError(
-                f"secret {which} missing: set environment variable {env} "
-                f"(rahasia {which} belum diisi: isi variabel lingkungan {env})"
+                f"secret {which} missing: set {en}environment variable {env} "
+                f"(rahasia {which} belum diisi: isi {id_}variabel lingkungan {env})"
             )
         return value
 
@@ -139,6 +184,9 @@ class SimpulConfig(BaseModel):
         for name, p in self.pipelines.items():
             if p.source not in self.sources:
                 raise ConfigError(f"pipeline {name!r} names unknown source {p.source!r}")
+        for name, s in self.sources.items():
+            if s.conn_id is None:
+                s.conn_id = f"simpul_{name}"
 
 
 def load_config(path: Path | str | None = None) -> SimpulConfig:

@@ -3,7 +3,10 @@
 One agreement per receiving agency and purpose: which datasets, which of their columns, which
 rows (a structured filter, never SQL), why (purpose), under which legal basis (PKS reference),
 when (schedule), how (channel, format, snapshot/delta) and how long the agency may keep it.
-A dataset or column not listed is never sent. Secrets are named by environment variable only.
+A dataset or column not listed is never sent. Secrets are never in the file: a channel's URL and
+token come from its Airflow connection (``conn_id``, default ``simpul_exchange_<agency>``) when
+the orchestration layer installed a resolver (:func:`simpul.config.set_secret_resolver`), else
+from the environment variables its ``*_env`` keys name.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from simpul.config import PROJECT_ROOT, home
+from simpul.config import PROJECT_ROOT, home, lookup_secret
 from simpul.exchange.datasets import DATASETS
 from simpul.exchange.errors import AgreementError
 
@@ -75,6 +78,9 @@ class _Endpoint(BaseModel):
 
     url: str | None = None
     url_env: str | None = None
+    conn_id: str | None = Field(
+        default=None, description="Airflow connection (default simpul_exchange_<agency>)"
+    )
 
     @field_validator("url_env")
     @classmethod
@@ -84,8 +90,9 @@ class _Endpoint(BaseModel):
         return v
 
     def resolved_url(self) -> str:
-        if self.url_env and os.environ.get(self.url_env):
-            return os.environ[self.url_env]
+        url = lookup_secret(self.conn_id, "url", self.url_env)
+        if url:
+            return url
         if self.url:
             return self.url
         raise AgreementError(f"no URL: set environment variable {self.url_env or '(url)'}")
@@ -117,9 +124,12 @@ class _Authenticated(_Endpoint):
     def token(self) -> str | None:
         if not self.token_env:
             return None
-        value = os.environ.get(self.token_env)
+        value = lookup_secret(self.conn_id, "password", self.token_env)
         if not value:
-            raise AgreementError(f"secret missing: set environment variable {self.token_env}")
+            raise AgreementError(
+                f"secret missing: set environment variable {self.token_env} or the password of "
+                f"Airflow connection {self.conn_id} / rahasia belum diisi"
+            )
         return value
 
 
@@ -173,6 +183,8 @@ class Agreement(BaseModel):
 
     @model_validator(mode="after")
     def _entitlements(self) -> Agreement:
+        if self.channel.conn_id is None:
+            self.channel.conn_id = f"simpul_exchange_{self.agency}"
         for name, grant in self.datasets.items():
             ds = DATASETS.get(name)
             if ds is None:

@@ -16,6 +16,7 @@ from typing import Any
 from airflow.sdk import DAG, Asset, task
 
 from simpul.config import SimpulConfig
+from simpul.orchestration.secrets import with_airflow_connections
 
 MARTS_ASSET = Asset("simpul://warehouse/marts", extra={"layer": "marts"})
 DEFAULT_ARGS: dict[str, Any] = {
@@ -97,6 +98,7 @@ def build_exchange_dags(cfg: SimpulConfig | None = None) -> dict[str, DAG]:
         ) as dag:
 
             @task(task_id="deliver", pool=_pool())
+            @with_airflow_connections
             def deliver(agreement_id: str = aid) -> dict[str, Any]:
                 return run_agreement(agreement_id)
 
@@ -113,6 +115,7 @@ def build_exchange_dags(cfg: SimpulConfig | None = None) -> dict[str, DAG]:
     ) as dag:
 
         @task(task_id="drain", pool=_pool())
+        @with_airflow_connections
         def drain() -> dict[str, Any]:
             return drain_outbox()
 

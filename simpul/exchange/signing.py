@@ -5,8 +5,9 @@ purpose, legal basis, hub id, created_at) and ``manifest.sig`` (Ed25519 over the
 ``manifest.json``). Anyone holding the hub's public key can check that a delivery came from the
 hub and was not changed: the evidence of what was sent to whom (non-repudiation, SPBE).
 
-Key: ``SIMPUL_EXCHANGE_SIGNING_KEY`` (base64 of the 32-byte raw private key) or
-``SIMPUL_EXCHANGE_SIGNING_KEY_FILE`` (a file holding that base64 text or a PEM private key).
+Key: ``SIMPUL_EXCHANGE_SIGNING_KEY`` (base64 of the 32-byte raw private key; under Airflow also
+the password of the connection ``simpul_exchange_signing``) or ``SIMPUL_EXCHANGE_SIGNING_KEY_FILE``
+(a file holding that base64 text or a PEM private key).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from simpul.exchange.errors import ExchangeError, VerificationError
 
 KEY_ENV = "SIMPUL_EXCHANGE_SIGNING_KEY"
 KEY_FILE_ENV = "SIMPUL_EXCHANGE_SIGNING_KEY_FILE"
+KEY_CONN_ID = "simpul_exchange_signing"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 SIGNED_FILES = frozenset({MANIFEST, SIGNATURE})
@@ -65,8 +67,10 @@ def _parse_private(text: bytes) -> Ed25519PrivateKey:
 
 
 def load_signing_key() -> Ed25519PrivateKey:
-    """The hub's private key from the environment; never logged."""
-    value = os.environ.get(KEY_ENV)
+    """The hub's private key (connection, environment or key file); never logged."""
+    from simpul.config import lookup_secret
+
+    value = lookup_secret(KEY_CONN_ID, "password", KEY_ENV)
     if value:
         return _parse_private(value.encode())
     path = os.environ.get(KEY_FILE_ENV)

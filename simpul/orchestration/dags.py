@@ -24,6 +24,7 @@ from airflow.sdk import DAG, Asset, AssetAny, task
 
 from simpul.config import ConfigError, PipelineSettings, SimpulConfig, load_config
 from simpul.orchestration.alerts import SimpulNotifier
+from simpul.orchestration.secrets import with_airflow_connections
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +120,14 @@ def pipeline_dag(name: str, p: PipelineSettings, cfg: SimpulConfig) -> DAG:
         asset = core_asset(p.entity)
 
         @task(pool=pool)
+        @with_airflow_connections
         def extract() -> dict[str, Any]:
             from simpul.pipeline import extract as run_extract
 
             return run_extract(name)
 
         @task(retries=0, pool=pool)  # reads the last schema from the warehouse
+        @with_airflow_connections
         def transform(landed: dict[str, Any], **context: Any) -> dict[str, Any]:
             from simpul.pipeline import transform as run_transform
 
@@ -136,6 +139,7 @@ def pipeline_dag(name: str, p: PipelineSettings, cfg: SimpulConfig) -> DAG:
             return result
 
         @task(pool=pool, outlets=[asset])
+        @with_airflow_connections
         def load(staged: dict[str, Any], **context: Any) -> dict[str, Any]:
             from simpul.pipeline import load as run_load
 
@@ -182,6 +186,7 @@ def marts_dag(cfg: SimpulConfig) -> DAG | None:
     ) as dag:
 
         @task(pool=_pool(), outlets=[MARTS_ASSET])
+        @with_airflow_connections
         def build_marts(**context: Any) -> dict[str, Any]:
             from airflow.sdk.exceptions import AirflowSkipException
 
@@ -258,6 +263,7 @@ def freshness_dag(cfg: SimpulConfig) -> DAG:
     ) as dag:
 
         @task
+        @with_airflow_connections
         def check_freshness() -> list[dict[str, Any]]:
             return run_freshness_check()
 

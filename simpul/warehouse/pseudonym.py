@@ -2,7 +2,8 @@
 
 A plain hash of a NIK can be reversed by trying every plausible NIK (the structure leaves few
 millions per birth date and region), so pseudonyms are HMAC-SHA256 under a secret key that only
-the hub holds: ``SIMPUL_PSEUDONYM_KEY``. Rotating the key changes every pseudonym (see
+the hub holds: ``SIMPUL_PSEUDONYM_KEY`` (under Airflow: the password of the connection
+``simpul_pseudonym``, if there is one). Rotating the key changes every pseudonym (see
 docs/warehouse.md).
 """
 
@@ -11,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 from datetime import UTC, date, datetime
 from typing import Any
 
-from simpul.config import ConfigError
+from simpul.config import ConfigError, lookup_secret
 
 KEY_ENV = "SIMPUL_PSEUDONYM_KEY"
+KEY_CONN_ID = "simpul_pseudonym"
 MIN_KEY_LENGTH = 32
 # Public and therefore worthless as a secret: only for conflict hashes on a laptop.
 _DEVELOPMENT_KEY = b"simpul-development-key-not-secret"
@@ -28,7 +29,7 @@ _warned = False
 
 def pseudonym_key() -> bytes:
     """The secret key; marts refuse to build without one, rather than publish guessable ids."""
-    value = os.environ.get(KEY_ENV, "")
+    value = lookup_secret(KEY_CONN_ID, "password", KEY_ENV) or ""
     if len(value) < MIN_KEY_LENGTH:
         raise ConfigError(
             f"set {KEY_ENV} to a random secret of at least {MIN_KEY_LENGTH} characters "

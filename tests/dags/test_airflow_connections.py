@@ -1,0 +1,91 @@
+"""A real DAG run whose SIAK credentials exist only as an Airflow connection in the metadata
+database (added with ``airflow connections add``): no ``SIMPUL_SIAK_*`` variable and no
+``AIRFLOW_CONN_*`` variable anywhere. The run succeeds only if the task asks Airflow for the
+connection (Airflow does not export connections to tasks as environment variables)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from simpul.synth import WorldConfig, generate_world
+
+DAG_ID = "simpul_siak_penduduk"
+CONN_ID = "simpul_siak"
+
+
+@pytest.fixture(scope="module")
+def siak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    from simpul.simulators.runner import serve_all
+
+    world = tmp_path_factory.mktemp("world")
+    generate_world(WorldConfig(seed=5, population=400)).write(world)
+    servers = serve_all(world, base_port=0, only=["siak"], seed=5)
+    try:
+        yield servers["siak"].env()
+    finally:
+        for s in servers.values():
+            s.stop()
+
+
+def airflow_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_SIAK_")}
+    return subprocess.run(
+        [sys.executable, "-m", "airflow", *args], capture_output=True, text=True, env=env
+    )
+
+
+@pytest.fixture
+def metastore_connection(siak: dict, airflow_home: Path) -> Iterator[None]:
+    airflow_cli("connections", "delete", CONN_ID)
+    done = airflow_cli(
+        "connections",
+        "add",
+        CONN_ID,
+        "--conn-json",
+        json.dumps(
+            {
+                "conn_type": "http",
+                "extra": {"url": siak["SIMPUL_SIAK_URL"]},
+                "login": siak["SIMPUL_SIAK_CLIENT_ID"],
+                "password": siak["SIMPUL_SIAK_CLIENT_SECRET"],
+            }
+        ),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    try:
+        yield
+    finally:
+        airflow_cli("connections", "delete", CONN_ID)
+
+
+def test_the_dag_gets_its_credentials_from_an_airflow_connection(
+    metastore_connection, simpul_home: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from airflow.dag_processing.dagbag import DagBag
+
+    for name in list(os.environ):
+        if name.startswith(("SIMPUL_SIAK_", "AIRFLOW_CONN_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SIMPUL_PSEUDONYM_KEY", "test-pseudonym-key-0123456789abcdef")
+
+    dag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags")).dags[DAG_ID]
+    run = dag.test()
+    states = {t.task_id: t.state for t in run.get_task_instances()}
+    assert run.state == "success", states
+
+    from simpul.config import secret_resolver
+    from simpul.warehouse import open_warehouse
+
+    assert secret_resolver() is None  # the task put the CLI's environment-only lookup back
+    wh = open_warehouse()
+    try:
+        assert wh.scalar("select count(*) from core.penduduk") > 0
+    finally:
+        wh.dispose()
