@@ -155,7 +155,18 @@ def read_xlsx(
 
 
 def _why(exc: BaseException) -> str:
-    """Short reason for a broken file: the exception type and its first line, no cell data."""
+    """Short reason for a broken file: the exception type and its first line, no cell data.
+
+    A workbook refused by defusedxml (openpyxl parses through it: DTDs and entity declarations,
+    i.e. XML bombs and external entities) says so, whatever openpyxl wrapped it in."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if type(cause).__module__.startswith("defusedxml"):
+            return (
+                f"{type(cause).__name__}: XML entity/DTD declarations are refused (possible "
+                "XML bomb) / deklarasi entitas XML ditolak"
+            )
+        cause = cause.__cause__ or cause.__context__
     text = str(exc).splitlines()[0][:120] if str(exc) else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
