@@ -396,6 +396,11 @@ def test_demo_hub_talks_to_the_simulators_by_service_name(demo, production):
     assert hub["SIMPUL_OSS_CLIENT_ID"] == cred("SIMPUL_SIM_OSS_CLIENT_ID")
     assert hub["SIMPUL_OSS_CLIENT_SECRET"] == cred("SIMPUL_SIM_OSS_CLIENT_SECRET")
     assert hub["SIMPUL_CKAN_TOKEN"] == cred("SIMPUL_SIM_CKAN_TOKEN")
+    assert "--disdukcapil-receiver" in cmd
+    assert hub["SIMPUL_EXCHANGE_DISDUKCAPIL_URL"] == (
+        f"http://simulators:{base + PORT_OFFSETS['disdukcapil']}/deliveries"
+    )
+    assert hub["SIMPUL_EXCHANGE_DISDUKCAPIL_TOKEN"] == cred("SIMPUL_SIM_DISDUKCAPIL_TOKEN")
     # the drops the simulators write land where the hub's defaults read them
     assert sims["environment"]["SIMPUL_HOME"] == hub["SIMPUL_HOME"]
     assert "simpul-data:/opt/simpul/var" in sims["volumes"]

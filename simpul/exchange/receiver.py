@@ -86,7 +86,11 @@ class RestReceiver:
         fail_first: int = 0,
         name: str = "agency-receiver",
         store_dir: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
+        self.host = host
+        self.port = port
         self.public_key = public_key
         self.token = token
         self.fail_first = fail_first
@@ -106,7 +110,7 @@ class RestReceiver:
         return f"http://{host}:{port}/deliveries"
 
     def start(self) -> RestReceiver:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer((self.host, self.port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self

@@ -121,6 +121,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         seed=args.seed,
         home_dir=_home_dir(args.home),
     )
+    receiver = _disdukcapil_receiver(args) if args.disdukcapil_receiver else None
     try:
         print("Simulators running (Ctrl-C stops):")
         for name, h in handles.items():
@@ -129,6 +130,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         env = dict(drop_env)
         for h in handles.values():
             env.update(h.env())
+        if receiver is not None:
+            env.update(receiver[1])
         for k, v in env.items():
             print(f"  export {k}={v}")
         print("\nSimulator credentials come from (demo defaults shown):")
@@ -146,7 +149,35 @@ def cmd_up(args: argparse.Namespace) -> int:
     finally:
         for h in handles.values():
             h.stop()
+        if receiver is not None:
+            receiver[0].stop()
     return 0
+
+
+def _disdukcapil_receiver(args: argparse.Namespace):
+    """Disdukcapil's delivery endpoint for the exchange demo: verifies pushed deliveries with the
+    hub's public key (derived from the hub's signing key in this environment) and answers with
+    receipts. Without a signing key it is skipped with a notice, the simulators still run."""
+    from simpul.exchange.errors import ExchangeError
+    from simpul.exchange.receiver import RestReceiver
+    from simpul.exchange.signing import load_signing_key
+    from simpul.simulators.runner import PORT_OFFSETS, credential
+
+    try:
+        public = load_signing_key().public_key()
+    except ExchangeError:
+        print("Disdukcapil receiver skipped: no SIMPUL_EXCHANGE_SIGNING_KEY in this environment")
+        return None
+    port = args.base_port + PORT_OFFSETS["disdukcapil"] if args.base_port else 0
+    token = credential("SIMPUL_SIM_DISDUKCAPIL_TOKEN")
+    receiver = RestReceiver(
+        public, token=token, name="disdukcapil-simulator", host=args.host, port=port
+    ).start()
+    print(f"  {'disdukcapil':<8} {receiver.url}")
+    return receiver, {
+        "SIMPUL_EXCHANGE_DISDUKCAPIL_URL": receiver.url,
+        "SIMPUL_EXCHANGE_DISDUKCAPIL_TOKEN": token,
+    }
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -176,6 +207,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     u.add_argument("--seed", type=int, default=42)
     u.add_argument("--home", help="data folder for drops and CKAN state (default SIMPUL_HOME)")
     u.add_argument("--no-drops", action="store_true", help="do not (re)write the file drops")
+    u.add_argument(
+        "--disdukcapil-receiver",
+        action="store_true",
+        help="also run Disdukcapil's exchange endpoint (needs the hub's signing key)",
+    )
     u.set_defaults(func=cmd_up)
 
     d = sub.add_parser("drops", help="write OpenSID workbooks and the Dinas Sosial CSV")

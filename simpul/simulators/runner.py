@@ -8,6 +8,8 @@ Demo credentials (it is a simulator; override with the environment variables):
   (default ``simpul-oss-demo`` / ``simpul-oss-demo-secret``)
 - OpenDK push receiver: ``SIMPUL_SIM_OPENDK_TOKEN`` (default ``simpul-opendk-demo-token``)
 - CKAN portal: ``SIMPUL_SIM_CKAN_TOKEN`` (default ``simpul-ckan-demo-token``)
+- Disdukcapil exchange receiver: ``SIMPUL_SIM_DISDUKCAPIL_TOKEN``
+  (default ``simpul-demo-disdukcapil-token``)
 
 ``SimulatorHandle.env()`` gives the variables the hub's connectors read (SIMPUL_SIAK_URL, ...).
 File drops (OpenSID workbooks, Dinas Sosial CSV) are written by ``prepare_drops`` into
@@ -38,8 +40,10 @@ DEMO_CREDENTIALS = {
     "SIMPUL_SIM_OSS_CLIENT_SECRET": "simpul-oss-demo-secret",
     "SIMPUL_SIM_OPENDK_TOKEN": "simpul-opendk-demo-token",
     "SIMPUL_SIM_CKAN_TOKEN": "simpul-ckan-demo-token",
+    "SIMPUL_SIM_DISDUKCAPIL_TOKEN": "simpul-demo-disdukcapil-token",
 }
-PORT_OFFSETS = {"siak": 0, "oss": 1, "opendk": 2, "ckan": 3}
+# disdukcapil: the exchange receiver of `simulate up --disdukcapil-receiver` (not a FACTORY)
+PORT_OFFSETS = {"siak": 0, "oss": 1, "opendk": 2, "ckan": 3, "disdukcapil": 4}
 
 
 def credential(name: str) -> str:
