@@ -450,9 +450,11 @@ def image_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_the_image_registers_every_dag(image_tree: Path, tmp_path: Path):
+def test_the_image_registers_every_dag(image_tree: Path, tmp_path: Path, production):
     """Parse the DAG folder of the image copy in a fresh interpreter whose ``simpul`` is the
-    image copy: a file the DAGs need but the Dockerfile forgets shows up as a missing DAG."""
+    image copy and whose ``SIMPUL_*`` environment is the worker's, rendered from .env.example
+    (empty values included): a file the DAGs need but the Dockerfile forgets shows up as a
+    missing DAG, a variable the code mishandles when empty as an error."""
     from simpul.config import load_config
     from simpul.exchange.agreements import load_agreements
 
@@ -474,6 +476,8 @@ def test_the_image_registers_every_dag(image_tree: Path, tmp_path: Path):
         "    importlib.import_module('expectations.' + p.suite)\n"
         "from simpul.domain.regions import REFERENCE_DIR\n"
         "assert REFERENCE_DIR.is_dir() and str(REFERENCE_DIR).startswith(sys.argv[1])\n"
+        "from simpul.cli import main\n"
+        "assert main(['exchange', 'plan']) == 0\n"
         "print(json.dumps({'dags': sorted(bag.dags), 'errors': {k: str(v)[:300] for k, v in "
         "bag.import_errors.items()}}))\n"
     )
@@ -482,7 +486,10 @@ def test_the_image_registers_every_dag(image_tree: Path, tmp_path: Path):
         for k, v in os.environ.items()
         if not k.startswith(("SIMPUL_CONFIG", "SIMPUL_EXCHANGE_AGREEMENTS"))
     }
+    worker = production["services"]["airflow-worker"]["environment"]
+    env.update({k: v for k, v in worker.items() if k.startswith("SIMPUL_") or k == "TZ"})
     env.update(PYTHONPATH=str(image_tree), SIMPUL_HOME=str(tmp_path))
+    env.pop("SIMPUL_WAREHOUSE_URL", None)
     done = subprocess.run(
         [sys.executable, "-c", code, str(image_tree)],
         capture_output=True,
