@@ -576,3 +576,17 @@ def test_the_no_dev_install_has_every_module_the_code_imports():
 def test_pyproject_runtime_dependencies_include_defusedxml():
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert any(d.startswith("defusedxml") for d in deps)
+
+
+def test_the_operator_commands_in_the_production_guide_exist():
+    """Every ``simpul-cli <command>`` in docs/production.md parses with the real CLI."""
+    from simpul.cli import build_parser
+
+    text = (ROOT / "docs" / "production.md").read_text()
+    commands = re.findall(r"simpul-cli ((?:[a-z][a-z-]*)(?: [a-z][a-z-]*)?)", text)
+    assert {"status", "exchange plan", "alerts test"} <= set(commands)
+    parser = build_parser()
+    for cmd in set(commands):
+        args = parser.parse_args(cmd.split())
+        assert callable(args.func), cmd
+    assert "production.md" in (ROOT / "docs" / "operations.md").read_text()
