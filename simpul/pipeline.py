@@ -63,7 +63,7 @@ def build_connector(cfg: SimpulConfig, source: str):
             settings.secret("client_secret"),
             kode_kecamatan=cfg.kecamatan[0] if len(cfg.kecamatan) == 1 else None,
             page_size=settings.page_size,
-            timeout=settings.timeout_seconds,
+            **_http_settings(settings),
         )
     if settings.connector == "oss":
         from connectors.oss import OssConnector
@@ -73,7 +73,7 @@ def build_connector(cfg: SimpulConfig, source: str):
             settings.secret("client_id"),
             settings.secret("client_secret"),
             page_size=settings.page_size,
-            timeout=settings.timeout_seconds,
+            **_http_settings(settings),
         )
     if settings.connector == "opensid":
         from connectors.opensid import OpenSidDropConnector
@@ -96,6 +96,21 @@ def build_connector(cfg: SimpulConfig, source: str):
 
         return DinsosDropConnector(settings.resolved_drop_url())
     raise ConfigError(f"source {source!r}: unknown connector {settings.connector!r}")
+
+
+def _http_settings(settings) -> dict[str, Any]:
+    """Timeouts, retry budget and agency name of an HTTP source, from simpul.yaml."""
+    from connectors.base.http import RetryPolicy
+
+    return {
+        "timeout": settings.timeout_seconds,
+        "connect_timeout": settings.connect_timeout_seconds,
+        "retry": RetryPolicy(
+            budget_seconds=settings.retry_budget_seconds,
+            backoff_max=settings.retry_backoff_max_seconds,
+        ),
+        "agency": settings.agency,
+    }
 
 
 def extract(

@@ -15,7 +15,7 @@ import pyarrow as pa
 import requests
 
 from connectors.base.contract import Connector, ReadResult, StreamSpec, rows_to_batch
-from connectors.base.http import HttpClient, HttpError, TokenAuth
+from connectors.base.http import HttpClient, RetryPolicy, TokenAuth, login_error
 
 MAX_LIMIT = 500
 
@@ -34,10 +34,19 @@ class OssConnector(Connector):
         *,
         page_size: int = MAX_LIMIT,
         timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        agency: str = "OSS-RBA (DPMPTSP)",
         client: HttpClient | None = None,
     ):
         self.page_size = min(page_size, MAX_LIMIT)
-        self.http = client or HttpClient(base_url, timeout=timeout)
+        self.http = client or HttpClient(
+            base_url,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            retry=retry or RetryPolicy(),
+            agency=agency,
+        )
         token_url = self.http.url("/oauth/token")
 
         def login(session: requests.Session) -> tuple[str, float | None]:
@@ -46,10 +55,10 @@ class OssConnector(Connector):
                 token_url,
                 data={"grant_type": "client_credentials"},
                 auth=(client_id, client_secret),
-                timeout=self.http.timeout,
+                timeout=(self.http.connect_timeout, self.http.timeout),
             )
             if resp.status_code != 200:
-                raise HttpError(f"OSS token request refused: HTTP {resp.status_code}")
+                raise login_error("OSS token request", resp.status_code)
             body = resp.json()
             return body["access_token"], body.get("expires_in")
 
