@@ -53,9 +53,7 @@ class PartialDelivery:
 
     # -- finding / starting ---------------------------------------------------------------
     @classmethod
-    def open(
-        cls, root: Path, source: str, stream: str, request: dict[str, Any]
-    ) -> PartialDelivery:
+    def open(cls, root: Path, source: str, stream: str, request: dict[str, Any]) -> PartialDelivery:
         """The unsealed delivery of ``(source, stream)`` pulled with ``request`` (resumed),
         or a new one. Other unsealed partial deliveries of the stream are discarded."""
         base = root / source / stream
