@@ -163,3 +163,23 @@ def test_dead_link_fails_clearly_then_the_rerun_resumes_at_the_page_it_stopped(
 
     report = status_report()
     assert "transferred" in report and " KB" in report
+
+
+def test_cli_reports_an_unreachable_agency_in_one_bilingual_line(
+    proxy, simpul_home, tmp_path, monkeypatch, capsys
+):
+    import yaml
+
+    from simpul.cli import main
+    from simpul.config import DEFAULT_CONFIG
+
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw["sources"]["siak"].update(retry_budget_seconds=2, retry_backoff_max_seconds=0.5)
+    config = tmp_path / "simpul.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("SIMPUL_CONFIG", str(config))
+    proxy.configure(outage_after=1, outage_s=math.inf)  # dead from the first request
+    assert main(["run", PIPE]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("simpul: error: ") and "\n" not in err and "Traceback" not in err
+    assert f"{AGENCY} unreachable" in err and f"{AGENCY} tidak dapat dihubungi" in err
