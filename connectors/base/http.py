@@ -444,14 +444,42 @@ class HttpClient:
         cursor_param: str = "cursor",
         max_pages: int = 1_000_000,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Follow an opaque cursor: ``{data, next_cursor}`` until ``next_cursor`` is empty.
+        """Follow an opaque cursor: ``{data, next_cursor}`` until ``next_cursor`` is empty."""
+        for rows, _ in self.cursor_pages(
+            path,
+            params,
+            data_key=data_key,
+            cursor_key=cursor_key,
+            cursor_param=cursor_param,
+            max_pages=max_pages,
+        ):
+            yield rows
+
+    def cursor_pages(
+        self,
+        path: str,
+        params: dict[str, Any],
+        *,
+        data_key: str = "data",
+        cursor_key: str = "next_cursor",
+        cursor_param: str = "cursor",
+        max_pages: int = 1_000_000,
+        resume: dict[str, Any] | None = None,
+    ) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any]]]:
+        """Opaque-cursor pages as ``(rows, state)``; ``resume=state`` continues at the cursor
+        the server gave after the last page received.
 
         Each page goes through :meth:`request`, so retries, Retry-After and token refresh apply
-        per page and a failure mid-way resumes at the page that failed, not at the start. A
+        per page and a failure mid-way retries the page that failed, not the start. A
         server that hands out the same cursor twice would loop forever; that stops with an
         error instead.
         """
-        cursor: str | None = None
+        state = dict(resume or {})
+        if state.get("done"):
+            return
+        cursor: str | None = state.get("cursor")
+        self.progress.pages = int(state.get("pages", 0))
+        self.progress.rows = int(state.get("rows", 0))
         seen: set[str] = set()
         for _ in range(max_pages):
             query = dict(params)
@@ -463,12 +491,14 @@ class HttpClient:
             rows = body.get(data_key) or []
             self.progress.pages += 1
             self.progress.rows += len(rows)
-            yield rows
             cursor = body.get(cursor_key)
+            if cursor and cursor in seen:
+                raise HttpError(f"GET {_path(self.url(path))}: the server repeated a cursor")
+            after: dict[str, Any] = {"cursor": cursor} if cursor else {"done": True}
+            after.update(pages=self.progress.pages, rows=self.progress.rows)
+            yield rows, after
             if not cursor:
                 return
-            if cursor in seen:
-                raise HttpError(f"GET {_path(self.url(path))}: the server repeated a cursor")
             seen.add(cursor)
         raise HttpError(f"GET {_path(self.url(path))}: more than {max_pages} pages")
 

@@ -9,7 +9,7 @@ retried per page by the one HTTP loop every connector uses.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pyarrow as pa
 import requests
@@ -64,19 +64,34 @@ class OssConnector(Connector):
 
         self.http.auth = TokenAuth(login)
 
+    resumable = True
+
     def read(
         self, stream: str, *, since: str | None, result: ReadResult
     ) -> Iterator[pa.RecordBatch]:
+        for batch, _ in self.read_pages(stream, since=since, result=result):
+            if batch is not None:
+                yield batch
+
+    def read_pages(
+        self,
+        stream: str,
+        *,
+        since: str | None,
+        result: ReadResult,
+        resume: dict[str, Any] | None = None,
+    ) -> Iterator[tuple[pa.RecordBatch | None, dict[str, Any]]]:
+        """Pages as ``(batch, state)``; ``resume=state`` continues at the server's cursor."""
         spec = self.stream(stream)
         params: dict[str, object] = {"limit": self.page_size}
         if since:
             params["updated_since"] = since
-        columns: list[str] | None = None
-        for rows in self.http.paginate_cursor(f"/api/v1/{stream}", params):
-            if not rows:
-                continue
-            batch = rows_to_batch(rows, columns)
-            columns = columns or batch.schema.names
-            if spec.cursor_field:
-                result.observe([r.get(spec.cursor_field) for r in rows])
-            yield batch
+        columns: list[str] | None = (resume or {}).get("columns")
+        for rows, state in self.http.cursor_pages(f"/api/v1/{stream}", params, resume=resume):
+            batch = None
+            if rows:
+                batch = rows_to_batch(rows, columns)
+                columns = columns or batch.schema.names
+                if spec.cursor_field:
+                    result.observe([r.get(spec.cursor_field) for r in rows])
+            yield batch, {**state, "columns": columns}
