@@ -46,6 +46,16 @@ class HttpError(Exception):
         self.status = status
         self.retriable = retriable
 
+    def __reduce__(self):  # keyword-only fields survive pickling (worker -> supervisor)
+        return (_restore_error, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore_error(cls: type, args: tuple, state: dict[str, Any]) -> HttpError:
+    exc = Exception.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
 
 @dataclass
 class PullProgress:

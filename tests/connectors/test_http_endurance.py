@@ -7,6 +7,7 @@ Real local HTTP servers; a fake clock advanced by the (fake) sleeps measures the
 from __future__ import annotations
 
 import json
+import pickle
 import socket
 import threading
 import time
@@ -155,6 +156,8 @@ def test_outage_longer_than_the_budget_fails_with_a_bilingual_message(server):
     assert "29 page(s) of 64" in msg and "29 halaman dari 64" in msg and "29.000 baris" in msg
     assert "/api/v1/penduduk" in msg and "1608" not in msg and "HTTP 503" in msg
     assert err.value.agency == "Disdukcapil OKU Timur" and err.value.progress.pages == 29
+    again = pickle.loads(pickle.dumps(err.value))  # e.g. from an Airflow worker process
+    assert str(again) == msg and again.progress.total_pages == 64 and again.retriable
 
 
 def test_retry_after_in_seconds_and_as_http_date(server):
