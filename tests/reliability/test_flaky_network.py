@@ -132,6 +132,10 @@ def test_dead_link_fails_clearly_then_the_rerun_resumes_at_the_page_it_stopped(
         wh.dispose()
     fetched = _pages_fetched(proxy)
     assert fetched[: k - 1] == list(range(1, k)) and set(fetched[k - 1 :]) == {k}  # retried
+    from simpul.status import status_report
+
+    waiting = status_report().split("Pulls waiting to resume", 1)[1]
+    assert f"{(k - 1) * PAGE}" in waiting.split("\n\n")[0]  # the rows landed so far
 
     proxy.log.clear()
     proxy.configure()  # the link is back
@@ -158,9 +162,6 @@ def test_dead_link_fails_clearly_then_the_rerun_resumes_at_the_page_it_stopped(
         wh.dispose()
     assert cursor == before_break
     assert row["pull_runs"] == 2 and row["bytes_transferred"] > 0
-
-    from simpul.status import status_report
-
     report = status_report()
     assert "transferred" in report and " KB" in report
 
