@@ -83,7 +83,19 @@ class SourceSettings(BaseModel):
         "(default simpul_<source>)",
     )
     page_size: int = Field(default=500, ge=1, le=10000)
-    timeout_seconds: float = Field(default=30.0, gt=0)
+    timeout_seconds: float = Field(
+        default=30.0, gt=0, description="read timeout: longest silence while an answer arrives"
+    )
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    retry_budget_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="how long one request keeps retrying through an outage before the run "
+        "fails (time, not attempts: a mobile link drops for minutes)",
+    )
+    retry_backoff_max_seconds: float = Field(
+        default=30.0, gt=0, description="longest pause between two tries"
+    )
 
     def resolved_base_url(self) -> str:
         url = lookup_secret(self.conn_id, "url", self.base_url_env)

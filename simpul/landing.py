@@ -55,6 +55,10 @@ class Manifest:
     cursor_from: str | None
     cursor_to: str | None
     file: str
+    # network cost of the delivery: body bytes received over all runs that pulled it, and how
+    # many runs that took (a pull resumed after an outage counts each run)
+    bytes_transferred: int | None = None
+    pull_runs: int | None = None
 
     @property
     def path(self) -> Path:
@@ -89,6 +93,8 @@ def land(
     cursor_from: str | None = None,
     cursor_to: Callable[[], str | None] | str | None = None,
     extracted_at: datetime | None = None,
+    bytes_transferred: Callable[[], int | None] | int | None = None,
+    pull_runs: int | None = None,
 ) -> Manifest:
     """Stream ``batches`` into ``root/<source>/<stream>/<load_id>/`` and seal it with a manifest.
 
@@ -147,6 +153,8 @@ def land(
         cursor_from=cursor_from,
         cursor_to=cursor_to() if callable(cursor_to) else cursor_to,
         file=str(data),
+        bytes_transferred=bytes_transferred() if callable(bytes_transferred) else bytes_transferred,
+        pull_runs=pull_runs,
     )
     tmp_manifest = folder / (MANIFEST + ".partial")
     try:

@@ -63,7 +63,7 @@ def build_connector(cfg: SimpulConfig, source: str):
             settings.secret("client_secret"),
             kode_kecamatan=cfg.kecamatan[0] if len(cfg.kecamatan) == 1 else None,
             page_size=settings.page_size,
-            timeout=settings.timeout_seconds,
+            **_http_settings(settings),
         )
     if settings.connector == "oss":
         from connectors.oss import OssConnector
@@ -73,7 +73,7 @@ def build_connector(cfg: SimpulConfig, source: str):
             settings.secret("client_id"),
             settings.secret("client_secret"),
             page_size=settings.page_size,
-            timeout=settings.timeout_seconds,
+            **_http_settings(settings),
         )
     if settings.connector == "opensid":
         from connectors.opensid import OpenSidDropConnector
@@ -96,6 +96,21 @@ def build_connector(cfg: SimpulConfig, source: str):
 
         return DinsosDropConnector(settings.resolved_drop_url())
     raise ConfigError(f"source {source!r}: unknown connector {settings.connector!r}")
+
+
+def _http_settings(settings) -> dict[str, Any]:
+    """Timeouts, retry budget and agency name of an HTTP source, from simpul.yaml."""
+    from connectors.base.http import RetryPolicy
+
+    return {
+        "timeout": settings.timeout_seconds,
+        "connect_timeout": settings.connect_timeout_seconds,
+        "retry": RetryPolicy(
+            budget_seconds=settings.retry_budget_seconds,
+            backoff_max=settings.retry_backoff_max_seconds,
+        ),
+        "agency": settings.agency,
+    }
 
 
 def extract(
@@ -131,6 +146,10 @@ def _extract(
                     deleted_since = ops.get_cursor(wh, p.source, deleted_stream(p.stream))
         finally:
             wh.dispose()
+    if getattr(connector, "resumable", False):
+        return _extract_resumable(
+            name, p, connector, spec, since=since, deleted_since=deleted_since, until=until
+        )
     load_id = new_load_id(p.source, p.stream)
     started = time.monotonic()
     deletions = None
@@ -163,6 +182,8 @@ def _extract(
         cursor_from=since,
         # a bounded backfill never moves the cursor: later changes may not be fetched yet
         cursor_to=None if until is not None else (lambda: result.cursor_max),
+        bytes_transferred=connector.bytes_transferred,
+        pull_runs=1,
     )
     log.info(
         "landed %s: %d rows in %.1fs",
@@ -175,6 +196,93 @@ def _extract(
         "load_id": manifest.load_id,
         "rows": manifest.row_count,
         "file": manifest.file,
+    }
+    if deletions is not None:
+        out["deleted"] = deletions.row_count
+    return out
+
+
+def _extract_resumable(
+    name: str,
+    p: PipelineSettings,
+    connector,
+    spec,
+    *,
+    since: str | None,
+    deleted_since: str | None,
+    until: str | None,
+) -> dict[str, Any]:
+    """Land page by page into a partial delivery, continuing one a failed run left behind
+    (see :mod:`simpul.landing_resume`); seal it only when the last page is in."""
+    from connectors.base.contract import ReadResult
+    from simpul.landing_resume import PartialDelivery
+
+    root = paths().landing
+    started = time.monotonic()
+    request = {"since": since, "until": until, "deleted_since": deleted_since}
+    partial = PartialDelivery.open(root, p.source, p.stream, request)
+    load_id = partial.load_id
+    http = getattr(connector, "http", None)
+    if http is not None:
+        http.progress.resumable = True
+    partial.start_run(connector.bytes_transferred())
+    try:
+        deletions = None
+        if spec.deleted_field:
+            del_id = deletions_load_id(load_id)
+            if (root / p.source / deleted_stream(p.stream) / del_id / MANIFEST).exists():
+                deletions = find_manifest(root, del_id)  # landed by the run that broke off
+            else:
+                dres = ReadResult()
+                dbatches = connector.read_deleted(p.stream, since=deleted_since, result=dres)
+                if until is not None:
+                    dbatches = _before(dbatches, spec.deleted_field, until)
+                deletions = land(
+                    dbatches,
+                    root=root,
+                    source=p.source,
+                    stream=deleted_stream(p.stream),
+                    load_id=del_id,
+                    cursor_from=deleted_since,
+                    cursor_to=None if until is not None else (lambda: dres.cursor_max),
+                )
+        result = ReadResult(partial.state.get("cursor_min"), partial.state.get("cursor_max"))
+        resume = partial.resume
+        if not (resume or {}).get("done"):
+            for batch, state in connector.read_pages(
+                p.stream, since=since, result=result, resume=resume
+            ):
+                if batch is not None and until is not None:
+                    batch = next(_before([batch], spec.cursor_field, until))
+                partial.append(
+                    batch,
+                    state,
+                    (result.cursor_min, result.cursor_max),
+                    connector.bytes_transferred(),
+                )
+    finally:
+        partial.note_bytes(connector.bytes_transferred())
+        partial.save()
+    manifest = partial.seal(
+        cursor_from=since,
+        # a bounded backfill never moves the cursor: later changes may not be fetched yet
+        cursor_to=None if until is not None else partial.safe_cursor(),
+    )
+    log.info(
+        "landed %s: %d rows, %d bytes over %d run(s), in %.1fs",
+        manifest.load_id,
+        manifest.row_count,
+        manifest.bytes_transferred or 0,
+        manifest.pull_runs or 1,
+        time.monotonic() - started,
+    )
+    out = {
+        "pipeline": name,
+        "load_id": manifest.load_id,
+        "rows": manifest.row_count,
+        "file": manifest.file,
+        "bytes_transferred": manifest.bytes_transferred,
+        "pull_runs": manifest.pull_runs,
     }
     if deletions is not None:
         out["deleted"] = deletions.row_count

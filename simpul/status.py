@@ -14,9 +14,13 @@ def status_report(limit: int = 10) -> str:
         loads = wh.query(
             "select load_id, status, rows_received as received, rows_loaded as loaded, "
             "rows_quarantined as quarantined, rows_duplicate as duplicate, rows_warned as warned, "
-            "cursor_to, loaded_at from ops.loads order by loaded_at desc limit :n",
+            "bytes_transferred, pull_runs, cursor_to, loaded_at from ops.loads "
+            "order by loaded_at desc limit :n",
             {"n": limit},
         )
+        for r in loads:  # what the pull cost on the (metered) line, over how many runs
+            r["transferred"] = human_bytes(r.pop("bytes_transferred"))
+            r["runs"] = r.pop("pull_runs")
         quarantine = wh.query(
             "select source, stream, status, count(*) as records from ops.quarantine "
             "group by source, stream, status order by source, stream, status"
@@ -38,12 +42,38 @@ def status_report(limit: int = 10) -> str:
         ]
     finally:
         wh.dispose()
+    from simpul.config import paths
+    from simpul.landing_resume import partial_deliveries
+
+    partial = partial_deliveries(paths().landing)
+    for r in partial:
+        r["bytes"] = human_bytes(r["bytes"])
     return "\n\n".join(
         [
             f"Warehouse: {wh.url}",
             "Last loads / muatan terakhir\n" + _table(loads),
+            *(
+                [
+                    "Pulls waiting to resume (not loaded yet) / penarikan menunggu dilanjutkan "
+                    "(belum dimuat)\n" + _table(partial)
+                ]
+                if partial
+                else []
+            ),
             "Tables / tabel\n" + _table(counts),
             "Quarantine / karantina\n" + _table(quarantine),
             "Data-quality findings / temuan kualitas data\n" + _table(rules),
         ]
     )
+
+
+def human_bytes(n: int | None) -> str | None:
+    """1234567 -> '1.2 MB' (None stays None: not an HTTP pull, or loaded before it was counted)."""
+    if n is None:
+        return None
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return None

@@ -47,6 +47,8 @@ class Connector(ABC):
 
     id: ClassVar[str]
     streams: ClassVar[dict[str, StreamSpec]]
+    # read_pages is implemented: pages can be landed as they arrive and a pull resumed
+    resumable: ClassVar[bool] = False
 
     def stream(self, name: str) -> StreamSpec:
         try:
@@ -61,6 +63,24 @@ class Connector(ABC):
         self, stream: str, *, since: str | None, result: ReadResult
     ) -> Iterator[pa.RecordBatch]:
         """Yield batches of rows changed at or after ``since`` (None = full refresh)."""
+
+    def read_pages(
+        self,
+        stream: str,
+        *,
+        since: str | None,
+        result: ReadResult,
+        resume: dict[str, Any] | None = None,
+    ) -> Iterator[tuple[pa.RecordBatch | None, dict[str, Any]]]:
+        """Like :meth:`read`, page by page: ``(batch or None, state)`` where ``state`` (plain
+        JSON) lets a later call with ``resume=state`` continue after that page. Only for
+        connectors with ``resumable = True``."""
+        raise NotImplementedError(f"connector {self.id!r} cannot resume a pull")
+
+    def bytes_transferred(self) -> int | None:
+        """Body bytes received over the network so far (None: not an HTTP source)."""
+        http = getattr(self, "http", None)
+        return getattr(http, "bytes_received", None)
 
     def read_deleted(
         self, stream: str, *, since: str | None, result: ReadResult

@@ -9,13 +9,13 @@ retried per page by the one HTTP loop every connector uses.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pyarrow as pa
 import requests
 
 from connectors.base.contract import Connector, ReadResult, StreamSpec, rows_to_batch
-from connectors.base.http import HttpClient, HttpError, TokenAuth
+from connectors.base.http import HttpClient, RetryPolicy, TokenAuth, login_error
 
 MAX_LIMIT = 500
 
@@ -34,10 +34,19 @@ class OssConnector(Connector):
         *,
         page_size: int = MAX_LIMIT,
         timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        agency: str = "OSS-RBA (DPMPTSP)",
         client: HttpClient | None = None,
     ):
         self.page_size = min(page_size, MAX_LIMIT)
-        self.http = client or HttpClient(base_url, timeout=timeout)
+        self.http = client or HttpClient(
+            base_url,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            retry=retry or RetryPolicy(),
+            agency=agency,
+        )
         token_url = self.http.url("/oauth/token")
 
         def login(session: requests.Session) -> tuple[str, float | None]:
@@ -46,28 +55,43 @@ class OssConnector(Connector):
                 token_url,
                 data={"grant_type": "client_credentials"},
                 auth=(client_id, client_secret),
-                timeout=self.http.timeout,
+                timeout=(self.http.connect_timeout, self.http.timeout),
             )
             if resp.status_code != 200:
-                raise HttpError(f"OSS token request refused: HTTP {resp.status_code}")
+                raise login_error("OSS token request", resp.status_code)
             body = resp.json()
             return body["access_token"], body.get("expires_in")
 
         self.http.auth = TokenAuth(login)
 
+    resumable = True
+
     def read(
         self, stream: str, *, since: str | None, result: ReadResult
     ) -> Iterator[pa.RecordBatch]:
+        for batch, _ in self.read_pages(stream, since=since, result=result):
+            if batch is not None:
+                yield batch
+
+    def read_pages(
+        self,
+        stream: str,
+        *,
+        since: str | None,
+        result: ReadResult,
+        resume: dict[str, Any] | None = None,
+    ) -> Iterator[tuple[pa.RecordBatch | None, dict[str, Any]]]:
+        """Pages as ``(batch, state)``; ``resume=state`` continues at the server's cursor."""
         spec = self.stream(stream)
         params: dict[str, object] = {"limit": self.page_size}
         if since:
             params["updated_since"] = since
-        columns: list[str] | None = None
-        for rows in self.http.paginate_cursor(f"/api/v1/{stream}", params):
-            if not rows:
-                continue
-            batch = rows_to_batch(rows, columns)
-            columns = columns or batch.schema.names
-            if spec.cursor_field:
-                result.observe([r.get(spec.cursor_field) for r in rows])
-            yield batch
+        columns: list[str] | None = (resume or {}).get("columns")
+        for rows, state in self.http.cursor_pages(f"/api/v1/{stream}", params, resume=resume):
+            batch = None
+            if rows:
+                batch = rows_to_batch(rows, columns)
+                columns = columns or batch.schema.names
+                if spec.cursor_field:
+                    result.observe([r.get(spec.cursor_field) for r in rows])
+            yield batch, {**state, "columns": columns}

@@ -5,13 +5,13 @@ penduduk delivery so a record Disdukcapil removed is soft-deleted in the same lo
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pyarrow as pa
 import requests
 
 from connectors.base.contract import Connector, ReadResult, StreamSpec, rows_to_batch
-from connectors.base.http import HttpClient, HttpError, TokenAuth
+from connectors.base.http import HttpClient, RetryPolicy, TokenAuth, login_error
 
 
 class SiakConnector(Connector):
@@ -31,44 +31,68 @@ class SiakConnector(Connector):
         kode_kecamatan: str | None = None,
         page_size: int = 500,
         timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        agency: str = "SIAK (Disdukcapil)",
         client: HttpClient | None = None,
     ):
         self.kode_kecamatan = kode_kecamatan
         self.page_size = page_size
+        self.http = client or HttpClient(
+            base_url,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            retry=retry or RetryPolicy(),
+            agency=agency,
+        )
+        token_url = self.http.url("/api/v1/auth/token")
 
         def login(session: requests.Session) -> str:
             resp = session.post(
-                client.url("/api/v1/auth/token")
-                if client
-                else base_url.rstrip("/") + "/api/v1/auth/token",
+                token_url,
                 json={"client_id": client_id, "client_secret": client_secret},
-                timeout=timeout,
+                timeout=(self.http.connect_timeout, self.http.timeout),
             )
             if resp.status_code != 200:
-                raise HttpError(f"SIAK login refused: HTTP {resp.status_code}")
+                raise login_error("SIAK login", resp.status_code)
             return resp.json()["access_token"]
 
-        self.http = client or HttpClient(base_url, timeout=timeout)
         self.http.auth = TokenAuth(login)
+
+    resumable = True
 
     def read(
         self, stream: str, *, since: str | None, result: ReadResult
     ) -> Iterator[pa.RecordBatch]:
+        for batch, _ in self.read_pages(stream, since=since, result=result):
+            if batch is not None:
+                yield batch
+
+    def read_pages(
+        self,
+        stream: str,
+        *,
+        since: str | None,
+        result: ReadResult,
+        resume: dict[str, Any] | None = None,
+    ) -> Iterator[tuple[pa.RecordBatch | None, dict[str, Any]]]:
+        """Pages as ``(batch, state)``; ``resume=state`` continues after that page (the
+        next-page link, or page number, the server gave), with the same column order."""
         spec = self.stream(stream)
         params: dict[str, object] = {"per_page": self.page_size}
         if since:
             params["updated_since"] = since
         if self.kode_kecamatan:
             params["kode_kecamatan"] = self.kode_kecamatan
-        columns: list[str] | None = None
-        for rows in self.http.paginate(f"/api/v1/{stream}", params):
-            if not rows:
-                continue
-            batch = rows_to_batch(rows, columns)
-            columns = columns or batch.schema.names
-            if spec.cursor_field:
-                result.observe([r.get(spec.cursor_field) for r in rows])
-            yield batch
+        columns: list[str] | None = (resume or {}).get("columns")
+        for rows, state in self.http.pages(f"/api/v1/{stream}", params, resume=resume):
+            batch = None
+            if rows:
+                batch = rows_to_batch(rows, columns)
+                columns = columns or batch.schema.names
+                if spec.cursor_field:
+                    result.observe([r.get(spec.cursor_field) for r in rows])
+            yield batch, {**state, "columns": columns}
 
     def read_deleted(
         self, stream: str, *, since: str | None, result: ReadResult

@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.middleware.gzip import GZipMiddleware
 
 from simpul.simulators.common import (
     TokenStore,
@@ -402,6 +403,9 @@ def create_app(
     app.state.siak = state
     app.state.tokens = tokens
     app.state.faults = fault_state
+    # Disdukcapil's gateway compresses when asked (Accept-Encoding: gzip): a metered line
+    # carries a fraction of the JSON; the faults act on what goes over the wire
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     app.add_middleware(FaultMiddleware, state=fault_state)
 
     @app.get("/health")

@@ -217,6 +217,13 @@ def m0010_marts_activity(conn: Connection) -> None:
         conn.exec_driver_sql(f"CREATE VIEW {qualified('marts', name)} AS {sql}")
 
 
+def m0027_loads_transfer(conn: Connection) -> None:
+    """Network cost per load: body bytes received and how many runs the pull took (a pull
+    resumed after an outage spans several), so a metered line's use shows in status."""
+    conn.exec_driver_sql("ALTER TABLE ops.loads ADD COLUMN bytes_transferred BIGINT")
+    conn.exec_driver_sql("ALTER TABLE ops.loads ADD COLUMN pull_runs INTEGER")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "base", m0001_base),
     (2, "core_penduduk", m0002_core_penduduk),
@@ -228,6 +235,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (8, "ops_audit", m0008_ops_audit),
     (9, "marts_rekonsiliasi", m0009_marts_rekonsiliasi),
     (10, "marts_activity", m0010_marts_activity),
+    (27, "loads_transfer", m0027_loads_transfer),
 ]
 
 

@@ -188,6 +188,8 @@ def commit_delivery(
             "rows_warned": warned,
             "sha256": manifest.sha256,
             "landed_file": manifest.file,
+            "bytes_transferred": manifest.bytes_transferred,
+            "pull_runs": manifest.pull_runs,
             "message": (
                 summary.get("hold_message")
                 or f"held: error rate {summary.get('error_rate')} above the gate "

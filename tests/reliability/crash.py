@@ -4,7 +4,7 @@ The child is plain ``python -c CHILD``; the kill point comes from ``SIMPUL_TEST_
 installed by monkeypatching *inside the child* (nothing in the product knows about it):
 
 ==================  ===========================================================================
-``mid_extract``     after the first page of the main stream was written to the landing file
+``mid_extract``     after the first page of the main stream was landed as a part (unsealed)
 ``after_extract``   the delivery is sealed (manifest written), transform not started
 ``after_transform`` staging written, load not started
 ``mid_load``        inside the load transaction, after core rows were merged, before commit
@@ -46,21 +46,16 @@ CHILD = textwrap.dedent(
     from simpul.warehouse import merge
 
     if point == "mid_extract":
-        real_land = pipeline.land
+        from simpul.landing_resume import PartialDelivery
 
-        def land(batches, **kw):
-            if kw["stream"].endswith("_deleted"):
-                return real_land(batches, **kw)
+        real_append = PartialDelivery.append
 
-            def cut():
-                for i, b in enumerate(batches):
-                    if i == 1:
-                        die()
-                    yield b
+        def append(self, *a, **k):
+            if self.state["pages_landed"] == 1:  # the first page is landed, not sealed
+                die()
+            return real_append(self, *a, **k)
 
-            return real_land(cut(), **kw)
-
-        pipeline.land = land
+        PartialDelivery.append = append
     elif point == "after_extract":
         pipeline.transform = lambda *a, **k: die()
     elif point == "after_transform":
