@@ -37,11 +37,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             [
                 {
                     "pipeline": args.pipeline,
-                    "status": result["status"],
+                    "status": result.get("outcome") or result["status"],
                     "received": result["rows_received"],
                     "loaded": result["rows_loaded"],
                     "quarantined": result["rows_quarantined"],
                     "duplicate": result["rows_duplicate"],
+                    "held": result.get("rows_held", 0),
                     "warned": result["rows_warned"],
                     "seconds": result.get("seconds"),
                 }
@@ -50,7 +51,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if result.get("message"):
         print(result["message"])
-    return 0
+    from simpul.pipeline import EXIT_HELD, EXIT_PARTIAL
+
+    return {"held": EXIT_HELD, "partial": EXIT_PARTIAL}.get(result.get("outcome", ""), 0)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

@@ -17,6 +17,15 @@ def status_report(limit: int = 10) -> str:
             "cursor_to, loaded_at from ops.loads order by loaded_at desc limit :n",
             {"n": limit},
         )
+        try:
+            files = wh.query(
+                "select name, status, rows, reason_en, reason_id, load_id from ops.files "
+                "where status in ('rejected', 'waiting') and recorded_at = (select max("
+                "recorded_at) from ops.files g where g.source = ops.files.source "
+                "and g.stream = ops.files.stream) order by name"
+            )
+        except Exception:  # noqa: BLE001 - a warehouse not yet migrated has no ledger
+            files = []
         quarantine = wh.query(
             "select source, stream, status, count(*) as records from ops.quarantine "
             "group by source, stream, status order by source, stream, status"
@@ -44,6 +53,8 @@ def status_report(limit: int = 10) -> str:
             "Last loads / muatan terakhir\n" + _table(loads),
             "Tables / tabel\n" + _table(counts),
             "Quarantine / karantina\n" + _table(quarantine),
+            "Files rejected or waiting (last run) / berkas ditolak atau menunggu\n"
+            + _table(files),
             "Data-quality findings / temuan kualitas data\n" + _table(rules),
         ]
     )

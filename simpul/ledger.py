@@ -1,0 +1,182 @@
+"""The file ledger and the "nothing new" checks that replace modification-time cursors.
+
+- :func:`known_files`: SHA-256 -> load id of every file content a loaded delivery took, so a
+  file drop skips what it already loaded whatever the file's name or mtime.
+- :func:`record_files`: the ledger entries of one delivery (``ops.files``), written inside the
+  delivery's transaction: a crash leaves neither the rows nor the "already loaded" mark.
+- :func:`current_duplicates`: which rows of a delivery are identical to the record's current
+  version in core (a boundary record the inclusive SQL/API cursor reads again, a full list
+  sent again): they count as duplicates, never as loaded rows, and never trip
+  ``min_row_ratio``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from simpul.warehouse.engine import Warehouse, qualified, quote_ident
+
+FILES_SIDECAR = "_files.json"
+FILE_COLUMNS = (
+    "path",
+    "name",
+    "size",
+    "mtime",
+    "sha256",
+    "status",
+    "rows",
+    "previous_load_id",
+    "reason_en",
+    "reason_id",
+)
+
+
+def known_files(wh: Warehouse, source: str, stream: str) -> dict[str, str]:
+    """SHA-256 -> load id for every file content a *loaded* delivery of (source, stream) took
+    (a held delivery's files are read again on the next run)."""
+    if not wh.scalar(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'ops' and table_name = 'files'"
+    ):
+        return {}
+    rows = wh.query(
+        "select f.sha256, f.load_id from ops.files f join ops.loads l on l.load_id = f.load_id "
+        "where f.source = :s and f.stream = :t and f.status = 'loaded' and l.status = 'loaded' "
+        "and f.sha256 is not null order by l.loaded_at",
+        {"s": source, "t": stream},
+    )
+    return {r["sha256"]: r["load_id"] for r in rows}
+
+
+def write_sidecar(folder: Path, files: list[dict[str, Any]]) -> None:
+    """The ledger entries of a landed delivery, beside its manifest (read by the load)."""
+    tmp = folder / (FILES_SIDECAR + ".partial")
+    tmp.write_text(json.dumps(files, indent=2, ensure_ascii=False))
+    tmp.replace(folder / FILES_SIDECAR)
+
+
+def read_sidecar(landed_file: str | Path) -> list[dict[str, Any]] | None:
+    path = Path(landed_file).parent / FILES_SIDECAR
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def record_files(
+    conn: Connection,
+    *,
+    load_id: str,
+    source: str,
+    stream: str,
+    files: list[dict[str, Any]] | None,
+    held: bool,
+    now: datetime | None = None,
+) -> None:
+    """Write the delivery's ledger entries; a file read into it is 'loaded' (or 'held')."""
+    conn.execute(sa.text("DELETE FROM ops.files WHERE load_id = :id"), {"id": load_id})
+    if not files:
+        return
+    now = now or datetime.now(UTC)
+    rows = []
+    for f in files:
+        status = f.get("status")
+        if status == "new":
+            status = "held" if held else "loaded"
+        rows.append(
+            {
+                "load_id": load_id,
+                "source": source,
+                "stream": stream,
+                **{c: f.get(c) for c in FILE_COLUMNS},
+                "status": status,
+                "recorded_at": now,
+            }
+        )
+    cols = list(rows[0])
+    conn.execute(
+        sa.text(
+            f"INSERT INTO ops.files ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"
+        ),
+        rows,
+    )
+
+
+def rejected(files: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return [f for f in files or [] if f.get("status") == "rejected"]
+
+
+def current_duplicates(
+    wh: Warehouse, entity_name: str, frame: pd.DataFrame, candidates: pd.Series
+) -> pd.Series:
+    """True for rows of ``frame`` (canonical columns) among ``candidates`` whose every
+    canonical column equals the current core row of the same key."""
+    from simpul.model import entity
+    from simpul.warehouse.pseudonym import canonical
+
+    out = pd.Series(False, index=frame.index)
+    if not candidates.any():
+        return out
+    ent = entity(entity_name)
+    if not _table_exists(wh, "core", ent.name):
+        return out
+    cols = list(ent.column_names)
+    key_cols = list(ent.key)
+
+    def key_of(row: dict[str, Any]) -> str:
+        return "|".join("" if row.get(k) is None else str(canonical(row[k])) for k in key_cols)
+
+    sub = frame.loc[candidates, cols]
+    records = sub.astype(object).where(sub.notna(), None).to_dict("records")
+    keys = [key_of(r) for r in records]
+    key_sql = (
+        quote_ident(key_cols[0])
+        if len(key_cols) == 1
+        else " || '|' || ".join(f"CAST({quote_ident(k)} AS VARCHAR)" for k in key_cols)
+    )
+    current: dict[str, tuple] = {}
+    distinct = sorted(set(keys))
+    select = ", ".join(quote_ident(c) for c in cols)
+    deleted = " AND _deleted_at IS NULL" if _has_column(wh, "core", ent.name, "_deleted_at") else ""
+    for i in range(0, len(distinct), 1000):
+        chunk = distinct[i : i + 1000]
+        params = {f"k{j}": k for j, k in enumerate(chunk)}
+        rows = wh.query(
+            f"SELECT {select} FROM {qualified('core', ent.name)} WHERE {key_sql} IN "
+            f"({', '.join(':' + p for p in params)}){deleted}",
+            params,
+        )
+        for r in rows:
+            current[key_of(r)] = tuple(canonical(r[c]) for c in cols)
+    same = [
+        current.get(k) == tuple(canonical(r[c]) for c in cols)
+        for k, r in zip(keys, records, strict=True)
+    ]
+    out.loc[candidates[candidates].index] = same
+    return out
+
+
+def _table_exists(wh: Warehouse, schema: str, table: str) -> bool:
+    return bool(
+        wh.scalar(
+            "select count(*) from information_schema.tables "
+            "where table_schema = :s and table_name = :t",
+            {"s": schema, "t": table},
+        )
+    )
+
+
+def _has_column(wh: Warehouse, schema: str, table: str, column: str) -> bool:
+    return bool(
+        wh.scalar(
+            "select count(*) from information_schema.columns "
+            "where table_schema = :s and table_name = :t and column_name = :c",
+            {"s": schema, "t": table, "c": column},
+        )
+    )
