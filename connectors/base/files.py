@@ -376,7 +376,7 @@ def _encoding(head: bytes, name: str, complete: bool) -> str:
     return best.encoding
 
 
-BROKEN_QUOTE = "unterminated quote / tanda kutip tidak ditutup"
+BROKEN_QUOTE = "unterminated quote"
 
 
 def _records(
@@ -398,8 +398,15 @@ def _records(
         again.extendleft(reversed(rest))
         pending, quotes = [], 0
         # the line alone, as evidence: the open quote runs to its end
-        values = next(csv.reader([first[1].rstrip("\r\n")], delimiter=delimiter), [])
-        return first[0], values[:width], f"row {first[0]}: {BROKEN_QUOTE}"
+        try:
+            values = next(csv.reader([first[1].rstrip("\r\n")], delimiter=delimiter), [])
+        except csv.Error:
+            values = []
+        return (
+            first[0],
+            values[:width],
+            f"row {first[0]}: unterminated quote / baris {first[0]}: tanda kutip tidak ditutup",
+        )
 
     while True:
         item = again.popleft() if again else next(lines, None)
@@ -414,7 +421,13 @@ def _records(
             if len(pending) >= MAX_RECORD_LINES:
                 yield broken()
             continue
-        values = next(csv.reader(["".join(t for _, t in pending)], delimiter=delimiter), [])
+        try:
+            values = next(csv.reader(["".join(t for _, t in pending)], delimiter=delimiter), [])
+        except csv.Error as exc:  # e.g. a field above the csv module's size limit
+            line = pending[0][0]
+            pending, quotes = [], 0
+            yield line, [], f"row {line}: {exc} / baris {line}: {exc}"
+            continue
         if len(pending) > 1 and len(values) != width:
             yield broken()
             continue
