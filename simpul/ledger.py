@@ -116,7 +116,8 @@ def current_duplicates(
     wh: Warehouse, entity_name: str, frame: pd.DataFrame, candidates: pd.Series
 ) -> pd.Series:
     """True for rows of ``frame`` (canonical columns) among ``candidates`` whose every
-    canonical column equals the current core row of the same key."""
+    canonical column but ``updated_at`` equals the current core row of the same key (a file
+    drop's ``updated_at`` is the file's mtime; the merge ignores it for equal content too)."""
     from simpul.model import entity
     from simpul.warehouse.pseudonym import canonical
 
@@ -126,7 +127,7 @@ def current_duplicates(
     ent = entity(entity_name)
     if not _table_exists(wh, "core", ent.name):
         return out
-    cols = list(ent.column_names)
+    cols = [c for c in ent.column_names if c != "updated_at"]
     key_cols = list(ent.key)
 
     def key_of(row: dict[str, Any]) -> str:
