@@ -181,3 +181,41 @@ def _has_column(wh: Warehouse, schema: str, table: str, column: str) -> bool:
             {"s": schema, "t": table, "c": column},
         )
     )
+
+
+def rejected_alert(
+    pipeline: str, load_id: str | None, dag_id: str | None = None, run_id: str | None = None
+) -> Any:
+    """The alert for files of delivery ``load_id`` that were rejected (None if none were):
+    file names and reasons only, never file content."""
+    if not load_id:
+        return None
+    from simpul.orchestration.alerts import Alert
+    from simpul.warehouse import open_warehouse
+
+    wh = open_warehouse()
+    try:
+        if not _table_exists(wh, "ops", "files"):
+            return None
+        rows = wh.query(
+            "select name, reason_en, reason_id from ops.files where load_id = :id "
+            "and status = 'rejected' order by name",
+            {"id": load_id},
+        )
+    finally:
+        wh.dispose()
+    if not rows:
+        return None
+    return Alert(
+        kind="files_rejected",
+        pipeline=pipeline,
+        dag_id=dag_id,
+        task_id="load",
+        run_id=run_id,
+        load_id=load_id,
+        counts={"files_rejected": len(rows)},
+        message_id=f"{len(rows)} berkas ditolak pada {load_id} (berkas lain tetap dimuat): "
+        + "; ".join(r["reason_id"] or "" for r in rows),
+        message_en=f"{len(rows)} file(s) rejected in {load_id} (the other files loaded): "
+        + "; ".join(r["reason_en"] or "" for r in rows),
+    )

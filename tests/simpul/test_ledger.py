@@ -9,6 +9,7 @@ import pytest
 
 from simpul import pipeline
 from simpul.cli import main
+from simpul.ledger import rejected_alert
 from simpul.status import status_report
 from simpul.warehouse import open_warehouse
 
@@ -106,6 +107,10 @@ def test_one_bad_file_is_rejected_alone_partial_exit_and_status(drop, capsys):
     assert files["a_rusak.csv"]["reason_id"]
     report = status_report()
     assert "a_rusak.csv" in report and "rejected" in report
+    load_id = next(iter(files.values()))["load_id"]
+    alert = rejected_alert("dinsos_penerima_bantuan", load_id)
+    assert alert.kind == "files_rejected" and "a_rusak.csv" in alert.message_en
+    assert "ditolak" in alert.message_id and alert.counts == {"files_rejected": 1}
 
 
 def test_a_held_delivery_exits_3_and_counts_its_held_rows(drop, capsys):
