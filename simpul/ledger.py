@@ -113,11 +113,13 @@ def rejected(files: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
 
 
 def current_duplicates(
-    wh: Warehouse, entity_name: str, frame: pd.DataFrame, candidates: pd.Series
+    wh: Warehouse, entity_name: str, frame: pd.DataFrame, candidates: pd.Series, source: str
 ) -> pd.Series:
     """True for rows of ``frame`` (canonical columns) among ``candidates`` whose every
-    canonical column but ``updated_at`` equals the current core row of the same key (a file
-    drop's ``updated_at`` is the file's mtime; the merge ignores it for equal content too)."""
+    canonical column but ``updated_at`` equals the current version *this source* delivered
+    of the same key (a file drop's ``updated_at`` is the file's mtime; the merge ignores it for
+    equal content too). Another source's agreeing record is not a duplicate: it is evidence
+    the reconciliation needs."""
     from simpul.model import entity
     from simpul.warehouse.pseudonym import canonical
 
@@ -125,7 +127,18 @@ def current_duplicates(
     if not candidates.any():
         return out
     ent = entity(entity_name)
-    if not _table_exists(wh, "core", ent.name):
+    versions = f"{ent.name}_versions"
+    if _table_exists(wh, "core", versions):
+        table = qualified("core", versions)
+        order = "updated_at DESC, _recorded_at DESC"
+        alive = " AND NOT _deleted"
+    elif _table_exists(wh, "core", ent.name):
+        table = qualified("core", ent.name)
+        order = "updated_at DESC"
+        alive = (
+            " AND _deleted_at IS NULL" if _has_column(wh, "core", ent.name, "_deleted_at") else ""
+        )
+    else:
         return out
     cols = [c for c in ent.column_names if c != "updated_at"]
     key_cols = list(ent.key)
@@ -133,7 +146,7 @@ def current_duplicates(
     def key_of(row: dict[str, Any]) -> str:
         return "|".join("" if row.get(k) is None else str(canonical(row[k])) for k in key_cols)
 
-    sub = frame.loc[candidates, cols]
+    sub = frame.loc[candidates.to_numpy(), cols]
     records = sub.astype(object).where(sub.notna(), None).to_dict("records")
     keys = [key_of(r) for r in records]
     key_sql = (
@@ -144,22 +157,22 @@ def current_duplicates(
     current: dict[str, tuple] = {}
     distinct = sorted(set(keys))
     select = ", ".join(quote_ident(c) for c in cols)
-    deleted = " AND _deleted_at IS NULL" if _has_column(wh, "core", ent.name, "_deleted_at") else ""
     for i in range(0, len(distinct), 1000):
         chunk = distinct[i : i + 1000]
-        params = {f"k{j}": k for j, k in enumerate(chunk)}
+        params: dict[str, Any] = {f"k{j}": k for j, k in enumerate(chunk)}
+        params["src"] = source
         rows = wh.query(
-            f"SELECT {select} FROM {qualified('core', ent.name)} WHERE {key_sql} IN "
-            f"({', '.join(':' + p for p in params)}){deleted}",
+            f"SELECT {select} FROM {table} WHERE _source = :src AND {key_sql} IN "
+            f"({', '.join(':k' + str(j) for j in range(len(chunk)))}){alive} ORDER BY {order}",
             params,
         )
         for r in rows:
-            current[key_of(r)] = tuple(canonical(r[c]) for c in cols)
+            current.setdefault(key_of(r), tuple(canonical(r[c]) for c in cols))
     same = [
         current.get(k) == tuple(canonical(r[c]) for c in cols)
         for k, r in zip(keys, records, strict=True)
     ]
-    out.loc[candidates[candidates].index] = same
+    out.iloc[candidates.to_numpy().nonzero()[0]] = same
     return out
 
 

@@ -287,7 +287,11 @@ def transform(
         wh = open_warehouse()
         try:
             same = ledger.current_duplicates(
-                wh, mapper.entity.name, frame, (status == "valid").reset_index(drop=True)
+                wh,
+                mapper.entity.name,
+                frame,
+                (status == "valid").reset_index(drop=True),
+                manifest.source,
             )
         finally:
             wh.dispose()
