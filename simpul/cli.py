@@ -37,11 +37,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             [
                 {
                     "pipeline": args.pipeline,
-                    "status": result["status"],
+                    "status": result.get("outcome") or result["status"],
                     "received": result["rows_received"],
                     "loaded": result["rows_loaded"],
                     "quarantined": result["rows_quarantined"],
                     "duplicate": result["rows_duplicate"],
+                    "held": result.get("rows_held", 0),
                     "warned": result["rows_warned"],
                     "seconds": result.get("seconds"),
                 }
@@ -50,7 +51,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if result.get("message"):
         print(result["message"])
-    return 0
+    from simpul.pipeline import EXIT_HELD, EXIT_PARTIAL
+
+    return {"held": EXIT_HELD, "partial": EXIT_PARTIAL}.get(result.get("outcome", ""), 0)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -106,7 +109,36 @@ def cmd_docs(args: argparse.Namespace) -> int:
     path = PROJECT_ROOT / "docs" / "canonical_model.md"
     path.write_text(model_markdown() + "\n", encoding="utf-8")
     print(f"wrote {path}")
+    from simpul.mapping_tools import write_docs
+
+    for written in write_docs(PROJECT_ROOT / "docs"):
+        print(f"wrote {written}")
     return 0
+
+
+def cmd_mapping_check(args: argparse.Namespace) -> int:
+    """``simpul mapping check``: exit 0 when no sampled row would be quarantined, else 1."""
+    from pathlib import Path
+
+    from simpul.mapping_tools import check
+
+    sample = Path(args.sample_file)
+    if not sample.is_file():
+        raise ConfigError(f"{sample}: no such file / berkas tidak ada")
+    report = check(args.mapping, sample, limit=args.rows)
+    print(f"{report['rows']} rows of {sample.name} through mapping {args.mapping}")
+    if report["missing_columns"]:
+        print(f"missing columns / kolom tidak ada: {report['missing_columns']}")
+    if report["unused_columns"]:
+        print(f"columns not used / kolom tidak dipakai: {report['unused_columns']}")
+    print(_table(report["columns"]))
+    if report["rules"]:
+        print(_table(report["rules"]))
+    print(
+        f"would quarantine / akan dikarantina: {report['would_quarantine']} of "
+        f"{report['rows']} rows (mapping only; the expectation suite runs in the pipeline)"
+    )
+    return 1 if report["would_quarantine"] or report["missing_columns"] else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -137,8 +169,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_sql)
 
-    p = sub.add_parser("docs", help="regenerate docs/canonical_model.md from the model")
+    p = sub.add_parser(
+        "docs", help="regenerate docs/canonical_model.md, docs/mappings.md and the JSON Schema"
+    )
     p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("mapping", help="mapping tools")
+    msub = p.add_subparsers(dest="mapping_command", required=True)
+    c = msub.add_parser("check", help="what a mapping makes of a sample file")
+    c.add_argument("mapping", help="mapping name under mappings/, e.g. siak_export_penduduk")
+    c.add_argument("sample_file")
+    c.add_argument("--rows", type=int, default=1000, help="rows of the sample to try")
+    c.set_defaults(func=cmd_mapping_check)
 
     p = sub.add_parser("demo", help="simulators up, every pipeline once, summary")
     p.add_argument("--population", type=int, default=None)

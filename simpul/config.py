@@ -59,6 +59,21 @@ def lookup_secret(conn_id: str | None, field: SecretField, env: str | None) -> s
     return None
 
 
+class DropLimitSettings(BaseModel):
+    """Limits of a file-drop source, checked before anything is decompressed or parsed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_file_bytes: int = Field(default=512 * 1024**2, gt=0, description="largest file taken")
+    max_members: int = Field(default=1000, gt=0, description="most files inside one ZIP")
+    max_uncompressed_bytes: int = Field(
+        default=2 * 1024**3, gt=0, description="largest total size of a ZIP's members"
+    )
+    max_ratio: float = Field(
+        default=200.0, gt=1, description="largest uncompressed/compressed ratio of a member"
+    )
+
+
 class SourceSettings(BaseModel):
     """One source system: which connector, where it is, which secrets it needs."""
 
@@ -95,6 +110,15 @@ class SourceSettings(BaseModel):
     )
     retry_backoff_max_seconds: float = Field(
         default=30.0, gt=0, description="longest pause between two tries"
+    )
+    settle_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="file drops: a file is taken once its size and mtime stayed unchanged this "
+        "long (or at once with a <name>.done / <name>.ok marker)",
+    )
+    limits: DropLimitSettings = Field(
+        default_factory=DropLimitSettings, description="file drops: size and ZIP limits"
     )
 
     def resolved_base_url(self) -> str:

@@ -41,7 +41,7 @@ def _prepare_drops(seed: int) -> dict[str, str]:
     from simpul.simulators.runner import drop_dirs, prepare_drops
 
     marker = paths().home / "drops" / ".prepared"
-    stamp = f"{seed}:{DEMO_DEFECT_RATE}:{(paths().world / 'world.json').stat().st_mtime_ns}"
+    stamp = f"{seed}:{DEMO_DEFECT_RATE}:{(paths().world / 'world.json').stat().st_mtime_ns}:siak"
     if marker.exists() and marker.read_text() == stamp:
         dirs = drop_dirs(paths().home)
         return {
@@ -50,8 +50,20 @@ def _prepare_drops(seed: int) -> dict[str, str]:
         }
     started = time.monotonic()
     drops = prepare_drops(paths().world, paths().home, DEMO_DEFECT_RATE, seed)
+    from simpul.simulators.siak_export import write_siak_export
+
+    # Disdukcapil's export workbook, as handed to the kecamatan (simpul.yaml: drops/siak_export)
+    write_siak_export(
+        paths().world,
+        paths().home / "drops" / "siak_export" / "siak_export_martapura.xlsx",
+        defect_rate=DEMO_DEFECT_RATE,
+        seed=seed,
+    )
     marker.write_text(stamp)
-    print(f"Village (OpenSID) and Dinas Sosial drops written ({time.monotonic() - started:.1f}s)")
+    print(
+        "Village (OpenSID), SIAK export and Dinas Sosial drops written "
+        f"({time.monotonic() - started:.1f}s)"
+    )
     return drops.env()
 
 
@@ -88,6 +100,7 @@ def run_demo(population: int | None = None, seed: int = 42) -> int:
                     "loaded": r["rows_loaded"],
                     "quarantined": r["rows_quarantined"],
                     "duplicate": r["rows_duplicate"],
+                    "held": r.get("rows_held", 0),
                     "warned": r["rows_warned"],
                     "seconds": r["seconds"],
                 }
@@ -123,8 +136,9 @@ def run_demo(population: int | None = None, seed: int = 42) -> int:
             server.stop()
     print(_table(results))
     print(
-        "\nEvery record received is loaded, quarantined with its reasons, or an exact "
-        "duplicate:\n  received = loaded + quarantined + duplicate (checked on every load).\n"
+        "\nEvery record received is loaded, quarantined with its reasons, a duplicate (an exact "
+        "copy, or identical to the current record), or held:\n  received = loaded + quarantined "
+        "+ duplicate + held (checked on every load).\n"
     )
     print(_table([{"table": t, "rows": n} for t, n in counts.items()]))
     print("\nCross-agency findings / temuan lintas instansi (marts.rekonsiliasi):")

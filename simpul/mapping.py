@@ -33,6 +33,11 @@ class FieldSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: str | None = Field(default=None, alias="from", description="source column")
+    absent: bool = Field(
+        default=False,
+        description="the source does not deliver this field: always empty (declared, not "
+        "faked with an invented source column)",
+    )
     concat: list[str] | None = Field(default=None, description="source columns joined by '.'")
     pad: list[int] | None = Field(default=None, description="zero-pad widths for concat parts")
     transform: Transform = "text"
@@ -58,8 +63,12 @@ class FieldSpec(BaseModel):
 
     @model_validator(mode="after")
     def _one_input(self) -> FieldSpec:
+        if self.absent:
+            if self.source is not None or self.concat is not None:
+                raise ValueError("an 'absent' field takes no 'from' or 'concat'")
+            return self
         if (self.source is None) == (self.concat is None):
-            raise ValueError("give exactly one of 'from' or 'concat'")
+            raise ValueError("give exactly one of 'from' or 'concat' (or 'absent: true')")
         if self.transform == "village":
             if self.source is None or (self.kecamatan is None) == (self.kecamatan_from is None):
                 raise ValueError(
@@ -78,6 +87,8 @@ class FieldSpec(BaseModel):
 
     @property
     def inputs(self) -> list[str]:
+        if self.absent:
+            return []
         cols = self.concat or [self.source]
         return [*cols, self.kecamatan_from] if self.kecamatan_from else cols  # type: ignore[list-item]
 
@@ -252,6 +263,8 @@ class Mapper:
 
     @staticmethod
     def _input(frame: pd.DataFrame, f: FieldSpec) -> pd.Series:
+        if f.absent:
+            return pd.Series(pd.NA, index=frame.index, dtype="string")
         if f.concat:
             parts = []
             for col, width in zip(f.concat, f.pad or [0] * len(f.concat), strict=True):
@@ -294,10 +307,10 @@ class Mapper:
                 val = val.str.upper()
         if name in self._lookup:
             val = _label_key(val).map(self._lookup[name]).astype("string")
+        elif f.timestamp:
+            val = _parse_timestamps(val, f.date_formats or [], f.excel_serial)
         elif f.date_formats or f.excel_serial:
             val = _parse_dates(val, f.date_formats or [], f.excel_serial)
-        elif f.timestamp:
-            val = pd.to_datetime(val, utc=True, errors="coerce", format="ISO8601")
         bad = present & pd.Series(val, index=raw.index).isna()
         return val, bad.fillna(False).astype(bool)
 
@@ -323,6 +336,26 @@ def _parse_dates(s: pd.Series, formats: list[str], excel_serial: bool) -> pd.Ser
     return result.dt.date.astype("object").where(result.notna(), None)
 
 
+def _parse_timestamps(s: pd.Series, formats: list[str], excel_serial: bool) -> pd.Series:
+    """ISO 8601 first, then each format, then (``excel_serial``) Excel serial day numbers with
+    a fraction for the time of day ('46316.5' = 2026-10-21 12:00), all as UTC timestamps."""
+    result = pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601")
+    for fmt in formats:
+        todo = result.isna() & s.notna()
+        if not todo.any():
+            break
+        result[todo] = pd.to_datetime(s[todo], format=fmt, errors="coerce", utc=True)
+    if excel_serial:
+        todo = result.isna() & s.notna()
+        cand = s[todo]
+        serial = cand[cand.str.fullmatch(r"\d{4,5}(\.\d+)?").fillna(False).astype(bool)]
+        days = pd.to_numeric(serial, errors="coerce")
+        result[serial.index] = (
+            pd.Timestamp("1899-12-30", tz="UTC") + pd.to_timedelta(days, unit="D")
+        ).dt.round("s")
+    return result
+
+
 def _describe(f: FieldSpec) -> tuple[str, str]:
     """What the field expects, in English and Indonesian."""
     if f.code_list:
@@ -330,11 +363,12 @@ def _describe(f: FieldSpec) -> tuple[str, str]:
     if f.values is not None:
         allowed = ", ".join(sorted(f.values))
         return f"one of {allowed}", f"salah satu dari {allowed}"
-    if f.date_formats or f.excel_serial:
+    if (f.date_formats or f.excel_serial) and not f.timestamp:
         fmts = " / ".join(f.date_formats or []) + (" / Excel serial" if f.excel_serial else "")
         return f"date {fmts}", f"tanggal {fmts}"
     if f.timestamp:
-        return "ISO 8601 timestamp", "waktu ISO 8601"
+        serial = " / Excel serial" if f.excel_serial else ""
+        return f"ISO 8601 timestamp{serial}", f"waktu ISO 8601{serial}"
     if f.transform == "rtrw":
         return "RT/RW number", "nomor RT/RW"
     if f.transform == "region_code":

@@ -227,3 +227,29 @@ def entity(name: str) -> Entity:
         return ENTITIES[name]
     except KeyError:
         raise KeyError(f"unknown canonical entity {name!r}; known: {sorted(ENTITIES)}") from None
+
+
+# Longest text a canonical column holds (characters): SIAK's and OpenSID's field sizes with
+# room to spare (SIAK NAMA_LGKP 60, OpenSID nama 100, alamat 200). Longer text is an error
+# finding (rule ``max_length``), never silently loaded or cut.
+MAX_LENGTH: dict[str, int] = {
+    "nik": 16,
+    "no_kk": 16,
+    "nik_ayah": 16,
+    "nik_ibu": 16,
+    "nik_kepala": 16,
+    "nik_pemohon": 16,
+    "nama_lengkap": 100,
+    "nama_ayah": 100,
+    "nama_ibu": 100,
+    "tempat_lahir": 100,
+    "dusun": 100,
+    "alamat": 255,
+    "rt": 4,
+    "rw": 4,
+}
+DEFAULT_MAX_LENGTH = 255
+
+
+def max_length(column: str) -> int:
+    return MAX_LENGTH.get(column, DEFAULT_MAX_LENGTH)

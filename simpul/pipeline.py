@@ -20,10 +20,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from connectors.base.files import SOURCE_FILE, SOURCE_ROW
+from connectors.base.files import ROW_PROBLEM, ROW_WARNING, SOURCE_FILE, SOURCE_ROW
+from simpul import ledger
 from simpul.config import ConfigError, PipelineSettings, SimpulConfig, load_config, paths
 from simpul.landing import MANIFEST, Manifest, find_manifest, land, new_load_id, stream_lock
-from simpul.mapping import Mapper, load_mapping
+from simpul.mapping import Mapper, MappingIssue, load_mapping
 from simpul.reports import write_dq_report
 from simpul.validate import FAILURE_COLUMNS, run_suite
 from simpul.warehouse import open_warehouse, ops
@@ -52,65 +53,20 @@ def _config(cfg: SimpulConfig | None) -> SimpulConfig:
 
 
 def build_connector(cfg: SimpulConfig, source: str):
-    """Instantiate the connector of ``source`` with settings and secrets resolved."""
+    """Instantiate the connector of ``source`` with settings and secrets resolved (the
+    connector is looked up by name in :mod:`connectors.registry`)."""
+    from connectors.registry import UnknownConnector
+    from connectors.registry import build as build_registered
+
     settings = cfg.sources[source]
-    if settings.connector == "siak":
-        from connectors.siak import SiakConnector
-
-        return SiakConnector(
-            settings.resolved_base_url(),
-            settings.secret("client_id"),
-            settings.secret("client_secret"),
-            kode_kecamatan=cfg.kecamatan[0] if len(cfg.kecamatan) == 1 else None,
-            page_size=settings.page_size,
-            **_http_settings(settings),
+    try:
+        return build_registered(
+            settings.connector, settings, cfg.kecamatan[0] if len(cfg.kecamatan) == 1 else None
         )
-    if settings.connector == "oss":
-        from connectors.oss import OssConnector
-
-        return OssConnector(
-            settings.resolved_base_url(),
-            settings.secret("client_id"),
-            settings.secret("client_secret"),
-            page_size=settings.page_size,
-            **_http_settings(settings),
-        )
-    if settings.connector == "opensid":
-        from connectors.opensid import OpenSidDropConnector
-
-        return OpenSidDropConnector(
-            settings.resolved_drop_url(),
-            kecamatan=cfg.kecamatan[0] if len(cfg.kecamatan) == 1 else None,
-        )
-    if settings.connector == "sql":
-        from connectors.sql import SqlConnector, SqlStream
-
-        if not (settings.table and settings.watermark and settings.key):
-            raise ConfigError(f"source {source!r}: a sql source needs table, key and watermark")
-        return SqlConnector(
-            settings.resolved_sql_url(),
-            [SqlStream(settings.table, settings.table, tuple(settings.key), settings.watermark)],
-        )
-    if settings.connector == "dinsos":
-        from connectors.dinsos import DinsosDropConnector
-
-        return DinsosDropConnector(settings.resolved_drop_url())
-    raise ConfigError(f"source {source!r}: unknown connector {settings.connector!r}")
-
-
-def _http_settings(settings) -> dict[str, Any]:
-    """Timeouts, retry budget and agency name of an HTTP source, from simpul.yaml."""
-    from connectors.base.http import RetryPolicy
-
-    return {
-        "timeout": settings.timeout_seconds,
-        "connect_timeout": settings.connect_timeout_seconds,
-        "retry": RetryPolicy(
-            budget_seconds=settings.retry_budget_seconds,
-            backoff_max=settings.retry_backoff_max_seconds,
-        ),
-        "agency": settings.agency,
-    }
+    except UnknownConnector:
+        raise ConfigError(f"source {source!r}: unknown connector {settings.connector!r}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"source {source!r}: {exc}") from None
 
 
 def extract(
@@ -137,6 +93,12 @@ def _extract(
     connector = build_connector(cfg, p.source)
     spec = connector.stream(p.stream)
     deleted_since = since
+    if hasattr(connector, "known") and not full_refresh:  # a file drop: the file ledger
+        wh = open_warehouse()
+        try:
+            connector.known = ledger.known_files(wh, p.source, p.stream)
+        finally:
+            wh.dispose()
     if not full_refresh and (since is None or spec.deleted_field):
         wh = open_warehouse()
         try:
@@ -185,6 +147,10 @@ def _extract(
         bytes_transferred=connector.bytes_transferred,
         pull_runs=1,
     )
+    if result.files:
+        ledger.write_sidecar(Path(manifest.file).parent, result.files)
+        for f in ledger.rejected(result.files):
+            log.warning("file rejected: %s", f["reason_en"])
     log.info(
         "landed %s: %d rows in %.1fs",
         manifest.load_id,
@@ -199,6 +165,11 @@ def _extract(
     }
     if deletions is not None:
         out["deleted"] = deletions.row_count
+    if result.files:
+        out["files"] = {
+            st: sum(1 for f in result.files if f["status"] == st)
+            for st in ("new", "skipped", "rejected", "waiting")
+        }
     return out
 
 
@@ -358,8 +329,11 @@ def transform(
         table, batch_issues = mapper.apply(frame, rows)
         mapped_parts.append(table.append_column("_row", pa.array(rows, pa.int64())))
         issues.extend(batch_issues)
+        issues.extend(row_notes(frame, rows))
+        issues.extend(length_issues(table, rows))
         # an exact copy is the same content, wherever in the file it stands
-        raw = frame.drop(columns=[*missing, *(c for c in (SOURCE_FILE, SOURCE_ROW) if c in frame)])
+        lineage = (SOURCE_FILE, SOURCE_ROW, ROW_PROBLEM, ROW_WARNING)
+        raw = frame.drop(columns=[*missing, *(c for c in lineage if c in frame)])
         raw_hash_parts.append(pd.util.hash_pandas_object(raw.fillna("\x00"), index=False))
         if SOURCE_FILE in frame.columns:  # file drops: where a person finds the row
             origin_parts.append(frame[SOURCE_FILE] + ", baris/row " + frame[SOURCE_ROW])
@@ -397,6 +371,24 @@ def transform(
     status = pd.Series("valid", index=frame.index)
     status[frame["_row"].isin(error_rows)] = "quarantine"
     status[duplicate] = "duplicate"
+    # the error-rate gate looks at every distinct row delivered, unchanged or not
+    checked = int((status != "duplicate").sum())
+    error_rate = int((status == "quarantine").sum()) / checked if checked else 0.0
+    # rows identical to the record's current version (a boundary record the inclusive cursor
+    # reads again, a full list sent again) change nothing: duplicates, not loaded rows
+    if len(frame):
+        wh = open_warehouse()
+        try:
+            same = ledger.current_duplicates(
+                wh,
+                mapper.entity.name,
+                frame,
+                (status == "valid").reset_index(drop=True),
+                manifest.source,
+            )
+        finally:
+            wh.dispose()
+        status[same.to_numpy()] = "duplicate"
     frame["_status"] = status.to_numpy()
     counts = {
         "received": manifest.row_count,
@@ -407,8 +399,6 @@ def transform(
     }
     if counts["valid"] + counts["quarantined"] + counts["duplicate"] != counts["received"]:
         raise PipelineError(f"{load_id}: row counts do not reconcile: {counts}")
-    checked = counts["received"] - counts["duplicate"]
-    error_rate = counts["quarantined"] / checked if checked else 0.0
     held = error_rate > p.max_error_rate and not released_by
     hold_message = (
         f"held: error rate {error_rate:.1%} above the gate {p.max_error_rate:.0%} / "
@@ -417,9 +407,11 @@ def transform(
         else None
     )
     previous_rows = _previous_rows(p, manifest) if p.min_row_ratio else None
+    news = counts["valid"] + counts["quarantined"]  # a delivery of nothing new is never held
     if (
         not held
         and not released_by
+        and news
         and previous_rows
         and manifest.row_count < p.min_row_ratio * previous_rows
     ):
@@ -447,6 +439,8 @@ def transform(
             c["rule"]: c["failed_rows"] for c in summary["checks"] if c["failed_rows"]
         },
         "schema_drift": drift,
+        "held_rows": counts["valid"] + counts["quarantined"] if held else 0,
+        "files": ledger.read_sidecar(manifest.file),
     }
     key_cols = list(mapper.entity.key)
     indexed = frame.set_index("_row")
@@ -479,6 +473,64 @@ def transform(
         counts["warned"],
     )
     return result
+
+
+def row_notes(frame: pd.DataFrame, rows: pd.Series) -> list[MappingIssue]:
+    """Problems a file reader attached to rows (ragged row, broken quote: errors) and its
+    warnings (a long number typed as a number cell), as findings naming file and line."""
+    out: list[MappingIssue] = []
+    for col, severity, rule in (
+        (ROW_PROBLEM, "error", "row_malformed"),
+        (ROW_WARNING, "warn", "number_cell"),
+    ):
+        if col not in frame.columns:
+            continue
+        notes = frame[col]
+        for idx in notes.index[notes.notna()]:
+            text = str(notes[idx])
+            en, _, idn = text.partition(" / ")
+            field = en.split(":", 1)[0] if rule == "number_cell" else "row"
+            out.append(
+                MappingIssue(
+                    row=int(rows[idx]),
+                    field=field,
+                    source_column=col,
+                    problem_en=en,
+                    problem_id=idn or en,
+                    severity=severity,
+                    rule=rule,
+                )
+            )
+    return out
+
+
+def length_issues(table: pa.Table, rows: pd.Series) -> list[MappingIssue]:
+    """Text longer than the column's maximum (``simpul.model.max_length``): an error, so a
+    32,000-character address never loads unnoticed."""
+    import pyarrow.compute as pc
+
+    from simpul.model import max_length
+
+    out: list[MappingIssue] = []
+    numbers = rows.to_numpy()
+    for field in table.schema:
+        if not pa.types.is_string(field.type):
+            continue
+        limit = max_length(field.name)
+        lengths = pc.fill_null(pc.utf8_length(table.column(field.name)), 0)
+        too_long = pc.greater(lengths, limit).to_numpy(zero_copy_only=False)
+        for i in too_long.nonzero()[0]:
+            out.append(
+                MappingIssue(
+                    row=int(numbers[i]),
+                    field=field.name,
+                    source_column=field.name,
+                    problem_en=f"longer than {limit} characters",
+                    problem_id=f"lebih dari {limit} karakter",
+                    rule="max_length",
+                )
+            )
+    return out
 
 
 def _previous_rows(p: PipelineSettings, manifest: Manifest) -> int | None:
@@ -628,7 +680,27 @@ def run(name: str, cfg: SimpulConfig | None = None) -> dict[str, Any]:
         ld = load(name, ex["load_id"], cfg)
     ld["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 1)
     ld["rules_failed"] = tr["rules_failed"]
+    ld["files"] = ex.get("files")
+    ld["outcome"] = outcome(ld, tr.get("files"))
     return ld
+
+
+# exit codes of ``simpul run`` (docs/operations.md): cron and Airflow see a held or partial
+# delivery as not-quite-success
+EXIT_OK = 0
+EXIT_ERROR = 2
+EXIT_HELD = 3
+EXIT_PARTIAL = 4
+
+
+def outcome(load_record: dict[str, Any], files: list[dict[str, Any]] | None) -> str:
+    """'held' (the quality gate stopped the delivery), 'partial' (some files rejected, the
+    rest loaded) or the load's own status."""
+    if load_record.get("status") == "held":
+        return "held"
+    if ledger.rejected(files):
+        return "partial"
+    return str(load_record.get("status"))
 
 
 def release(

@@ -21,6 +21,15 @@ def status_report(limit: int = 10) -> str:
         for r in loads:  # what the pull cost on the (metered) line, over how many runs
             r["transferred"] = human_bytes(r.pop("bytes_transferred"))
             r["runs"] = r.pop("pull_runs")
+        try:
+            files = wh.query(
+                "select name, status, rows, reason_en, reason_id, load_id from ops.files "
+                "where status in ('rejected', 'waiting') and recorded_at = (select max("
+                "recorded_at) from ops.files g where g.source = ops.files.source "
+                "and g.stream = ops.files.stream) order by name"
+            )
+        except Exception:  # noqa: BLE001 - a warehouse not yet migrated has no ledger
+            files = []
         quarantine = wh.query(
             "select source, stream, status, count(*) as records from ops.quarantine "
             "group by source, stream, status order by source, stream, status"
@@ -62,6 +71,8 @@ def status_report(limit: int = 10) -> str:
             ),
             "Tables / tabel\n" + _table(counts),
             "Quarantine / karantina\n" + _table(quarantine),
+            "Files rejected or waiting (last run) / berkas ditolak atau menunggu\n"
+            + _table(files),
             "Data-quality findings / temuan kualitas data\n" + _table(rules),
         ]
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -28,10 +28,12 @@ class StreamSpec:
 
 @dataclass
 class ReadResult:
-    """Filled in while a stream is read: the cursor range seen."""
+    """Filled in while a stream is read: the cursor range seen and, for file drops, what
+    happened to each file (the ledger entries, see :mod:`connectors.base.drop`)."""
 
     cursor_min: str | None = None
     cursor_max: str | None = None
+    files: list[dict[str, Any]] = field(default_factory=list)
 
     def observe(self, values: list[Any]) -> None:
         vals = [str(v) for v in values if v not in (None, "")]

@@ -14,7 +14,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import fsspec
 import pyarrow as pa
@@ -23,6 +23,12 @@ from connectors.base.contract import rows_to_batch
 
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
+# a row the reader could only partly make sense of (ragged, broken quote): the pipeline
+# quarantines it with this reason instead of refusing the file
+ROW_PROBLEM = "_row_problem"
+# something about a row worth a warning (a 16-digit NIK typed as a number cell)
+ROW_WARNING = "_row_warning"
+LINEAGE_COLUMNS = (SOURCE_FILE, SOURCE_ROW, ROW_PROBLEM, ROW_WARNING)
 BATCH_ROWS = 10_000
 
 
@@ -86,21 +92,46 @@ def _dedupe_header(header: list[Any], name: str) -> list[str]:
     return cols
 
 
+def _number_cell_note(column: str, value: Any) -> str | None:
+    """A long identifier typed as a number cell: Excel keeps 15 digits, so it may be damaged."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    digits = _cell(value) or ""
+    if len(digits) < 15:
+        return None
+    return (
+        f"{column}: typed as a number cell (Excel keeps 15 digits) / {column}: diketik sebagai "
+        f"sel angka (Excel hanya menyimpan 15 digit)"
+    )
+
+
 def _batches(
-    rows: Iterator[tuple[int, list[Any]]], columns: list[str], name: str
+    rows: Iterator[tuple[int, list[Any]] | tuple[int, list[Any], str]],
+    columns: list[str],
+    name: str,
 ) -> Iterator[pa.RecordBatch]:
-    out_cols = columns + [SOURCE_FILE, SOURCE_ROW]
+    """Rows -> all-text batches with lineage; a row with more values than the header has, or
+    one the reader flagged (a third tuple item), is kept with a ``_row_problem`` reason."""
+    out_cols = columns + list(LINEAGE_COLUMNS)
     buf: list[dict[str, Any]] = []
-    for number, values in rows:
-        if all(v in (None, "") for v in values):
+    for item in rows:
+        number, values = item[0], item[1]
+        problem = item[2] if len(item) > 2 else None
+        if not problem and all(v in (None, "") for v in values):
             continue  # blank line
-        if len(values) > len(columns) and any(v not in (None, "") for v in values[len(columns) :]):
-            raise FileFormatError(
-                f"{name}, row {number}: {len(values)} values for {len(columns)} columns"
+        if not problem and len(values) > len(columns) and any(
+            v not in (None, "") for v in values[len(columns) :]
+        ):
+            problem = (
+                f"{name}, row {number}: {len(values)} values for {len(columns)} columns / "
+                f"{name}, baris {number}: {len(values)} nilai untuk {len(columns)} kolom"
             )
         rec = {c: _cell(v) for c, v in zip(columns, values, strict=False)}
+        notes = [n for c, v in zip(columns, values, strict=False) if (n := _number_cell_note(c, v))]
         rec[SOURCE_FILE] = name
         rec[SOURCE_ROW] = str(number)
+        rec[ROW_PROBLEM] = problem
+        rec[ROW_WARNING] = "; ".join(notes) if notes else None
         buf.append(rec)
         if len(buf) >= BATCH_ROWS:
             yield rows_to_batch(buf, out_cols)
@@ -151,6 +182,89 @@ def read_xlsx(
         try:
             wb.close()
         except Exception:  # noqa: BLE001, S110 - closing a broken workbook may fail too
+            pass
+
+
+def _norm_label(text: Any) -> str:
+    return " ".join(str(text or "").split()).casefold()
+
+
+def find_header(rows: list[list[Any]], expect: tuple[str, ...], min_cells: int = 3) -> int:
+    """Index of the header row among the first ``rows``: the first row holding every label in
+    ``expect`` (case and spacing ignored), else the first with ``min_cells`` text cells and no
+    numbers. Title rows, merged cells and blank lines above the header are skipped."""
+    wanted = {_norm_label(e) for e in expect}
+    for i, values in enumerate(rows):
+        labels = {_norm_label(v) for v in values if v not in (None, "")}
+        if wanted and wanted <= labels:
+            return i
+    if wanted:
+        return -1
+    for i, values in enumerate(rows):
+        cells = [v for v in values if v not in (None, "")]
+        if len(cells) >= min_cells and all(isinstance(v, str) for v in cells):
+            return i
+    return -1
+
+
+HEADER_SEARCH_ROWS = 30
+
+
+def read_excel(
+    data: bytes | BinaryIO,
+    name: str,
+    *,
+    sheet: str | None = None,
+    expect: tuple[str, ...] = (),
+) -> Iterator[pa.RecordBatch]:
+    """One sheet of an .xlsx/.xlsm/.xls/.ods through python-calamine (Rust; 5-10x faster than
+    openpyxl). The header is the first row holding every label in ``expect`` within the first
+    rows (title rows and merged cells above it are skipped). Numbers stay numbers until
+    :func:`_cell` turns them into their digits, so a NIK typed as a number is noticed."""
+    from python_calamine import CalamineWorkbook
+
+    raw = data if isinstance(data, bytes | bytearray) else data.read()
+    try:
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(raw))
+    except Exception as exc:  # noqa: BLE001 - calamine raises its own types on a broken file
+        raise FileFormatError(f"{name}: not a readable Excel workbook ({_why(exc)})") from None
+    try:
+        if sheet and sheet not in wb.sheet_names:
+            raise FileFormatError(f"{name}: no sheet {sheet!r} (sheets: {wb.sheet_names})")
+        try:
+            ws = wb.get_sheet_by_name(sheet) if sheet else wb.get_sheet_by_index(0)
+            it = iter(ws.iter_rows())
+        except Exception as exc:  # noqa: BLE001
+            raise FileFormatError(f"{name}: sheet cannot be read ({_why(exc)})") from None
+        head: list[list[Any]] = []
+        for values in it:
+            head.append(list(values))
+            if len(head) >= HEADER_SEARCH_ROWS:
+                break
+        at = find_header(head, expect)
+        if at < 0:
+            want = f"the columns {list(expect)}" if expect else "a header"
+            raise FileFormatError(
+                f"{name}: no header row with {want} in the first {HEADER_SEARCH_ROWS} rows / "
+                f"tidak ada baris judul dengan kolom {list(expect)} pada "
+                f"{HEADER_SEARCH_ROWS} baris pertama"
+            )
+        columns = _dedupe_header(head[at], name)
+
+        def rows() -> Iterator[tuple[int, list[Any]]]:
+            number = at + 1
+            for values in head[at + 1 :]:
+                number += 1
+                yield number, values
+            for values in it:
+                number += 1
+                yield number, list(values)
+
+        yield from _batches(rows(), columns, name)
+    finally:
+        try:
+            wb.close()
+        except Exception:  # noqa: BLE001, S110
             pass
 
 
@@ -242,30 +356,139 @@ def _delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def read_csv(data: bytes, name: str) -> Iterator[pa.RecordBatch]:
-    """CSV with detected encoding and delimiter (',' ';' '\\t' '|')."""
-    text = sniff_text(data, name)
-    if not text.strip():
-        raise FileFormatError(f"{name}: empty file")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+SAMPLE_BYTES = 1 << 20
+MAX_RECORD_LINES = 50  # a quoted field spanning more lines than this is an unterminated quote
+
+
+def _encoding(head: bytes, name: str, complete: bool) -> str:
+    """The encoding of a text file from its first bytes (see :func:`sniff_text`)."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    import codecs
+
     try:
-        header = next(reader)
-        while not any(h.strip() for h in header):  # blank lines before the header
-            header = next(reader)
-    except StopIteration:
-        raise FileFormatError(f"{name}: empty file") from None
-    except csv.Error as exc:
-        raise FileFormatError(f"{name}, row {reader.line_num}: {exc}") from None
-    columns = _dedupe_header(header, name)
-
-    def rows() -> Iterator[tuple[int, list[Any]]]:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=complete)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if not _CONTROL_BYTES.search(head):
         try:
-            for values in reader:
-                yield reader.line_num, values
-        except csv.Error as exc:
-            raise FileFormatError(f"{name}, row {reader.line_num}: {exc}") from None
+            head.decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            pass
+    from charset_normalizer import from_bytes
 
-    yield from _batches(rows(), columns, name)
+    best = from_bytes(head[:200_000]).best()
+    if best is None:
+        raise FileFormatError(f"{name}: unknown text encoding (binary file?)")
+    return best.encoding
+
+
+BROKEN_QUOTE = "unterminated quote"
+
+
+def _records(
+    lines: Iterator[tuple[int, str]], delimiter: str, width: int
+) -> Iterator[tuple[int, list[str], str | None]]:
+    """CSV records with the physical line each starts on. A quote left open (the record runs
+    past ``MAX_RECORD_LINES`` lines or the end of the file, or swallows lines into a wrong
+    field count) becomes a problem row for its first line, and the lines after it are read
+    again on their own, so one stray quote costs one row, not the rest of the file."""
+    from collections import deque
+
+    again: deque[tuple[int, str]] = deque()
+    pending: list[tuple[int, str]] = []
+    quotes = 0
+
+    def broken() -> tuple[int, list[str], str]:
+        nonlocal pending, quotes
+        first, rest = pending[0], pending[1:]
+        again.extendleft(reversed(rest))
+        pending, quotes = [], 0
+        # the line alone, as evidence: the open quote runs to its end
+        try:
+            values = next(csv.reader([first[1].rstrip("\r\n")], delimiter=delimiter), [])
+        except csv.Error:
+            values = []
+        return (
+            first[0],
+            values[:width],
+            f"row {first[0]}: unterminated quote / baris {first[0]}: tanda kutip tidak ditutup",
+        )
+
+    while True:
+        item = again.popleft() if again else next(lines, None)
+        if item is None:
+            if not pending:
+                return
+            yield broken()
+            continue
+        pending.append(item)
+        quotes += item[1].count('"')
+        if quotes % 2:
+            if len(pending) >= MAX_RECORD_LINES:
+                yield broken()
+            continue
+        try:
+            values = next(csv.reader(["".join(t for _, t in pending)], delimiter=delimiter), [])
+        except csv.Error as exc:  # e.g. a field above the csv module's size limit
+            line = pending[0][0]
+            pending, quotes = [], 0
+            yield line, [], f"row {line}: {exc} / baris {line}: {exc}"
+            continue
+        if len(pending) > 1 and len(values) != width:
+            yield broken()
+            continue
+        yield pending[0][0], values, None
+        pending, quotes = [], 0
+
+
+def read_csv(data: bytes | BinaryIO, name: str) -> Iterator[pa.RecordBatch]:
+    """CSV with detected encoding and delimiter (',' ';' '\\t' '|'), streamed line by line
+    (memory holds one batch, not the file). Ragged rows and broken quotes become problem rows
+    naming the line."""
+    fh: BinaryIO = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+    head = fh.read(SAMPLE_BYTES)
+    complete = len(head) < SAMPLE_BYTES
+    if complete and not head.strip():
+        raise FileFormatError(f"{name}: empty file")
+    if complete:
+        sniff_text(head, name)  # the whole file: the strict checks of the in-memory reader
+    elif b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FileFormatError(f"{name}: unknown text encoding (binary file?)")
+    encoding = _encoding(head, name, complete)
+    sample = head[:60_000].decode(encoding, errors="ignore")
+    fh.seek(0)
+    text = io.TextIOWrapper(fh, encoding=encoding, errors="strict", newline="")
+    if not sample.strip():
+        raise FileFormatError(f"{name}: empty file")
+    delimiter = _delimiter(sample)
+
+    def physical() -> Iterator[tuple[int, str]]:
+        number = 0
+        try:
+            for line in text:
+                number += 1
+                yield number, line
+        except UnicodeDecodeError:
+            raise FileFormatError(
+                f"{name}, row {number + 1}: not valid {encoding} text / baris {number + 1}: "
+                f"bukan teks {encoding} yang sah"
+            ) from None
+
+    lines = physical()
+    header: list[str] = []
+    for _number, line in lines:
+        if line.strip():
+            header = next(csv.reader([line], delimiter=delimiter, strict=False), [])
+            break
+    if not any(h.strip() for h in header):
+        raise FileFormatError(f"{name}: empty file")
+    columns = _dedupe_header(header, name)
+    yield from _batches(_records(lines, delimiter, len(columns)), columns, name)
 
 
 def open_bytes(path: str) -> bytes:

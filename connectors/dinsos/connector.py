@@ -1,31 +1,32 @@
 """Assistance-recipient CSVs dropped in a folder (encoding and delimiter detected per file).
 
-Files are taken incrementally by modification time (inclusive; the merge de-duplicates by
-key). Each row carries its file and line number, so a quarantined row can be found again.
+Files are taken by content through the file ledger (:mod:`connectors.base.drop`), whatever
+their modification time; a file that cannot be read is rejected on its own. Each row carries
+its file and line number, so a quarantined row can be found again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import PurePosixPath
 from typing import ClassVar
 
 import pyarrow as pa
 
 from connectors.base.contract import Connector, ReadResult, StreamSpec
+from connectors.base.drop import DropLimits, FileDrop, FileOutcome
 from connectors.base.files import (
+    ROW_PROBLEM,
+    ROW_WARNING,
     SOURCE_FILE,
     SOURCE_ROW,
     FileFormatError,
-    list_drop,
-    open_bytes,
     read_csv,
 )
 
 COLUMNS = ["NIK", "NO_KK", "NAMA", "PROGRAM", "PERIODE", "KODE_DESA", "NOMINAL"]
 KEY_COLUMNS = ("NIK", "PROGRAM", "PERIODE")
 FILE_MTIME = "_file_mtime"
-OUTPUT_COLUMNS = [*COLUMNS, SOURCE_FILE, SOURCE_ROW, FILE_MTIME]
+OUTPUT_COLUMNS = [*COLUMNS, SOURCE_FILE, SOURCE_ROW, FILE_MTIME, ROW_PROBLEM, ROW_WARNING]
 
 
 class DinsosDropConnector(Connector):
@@ -36,21 +37,38 @@ class DinsosDropConnector(Connector):
         ),
     }
 
-    def __init__(self, drop_url: str, patterns: tuple[str, ...] = ("*.csv", "*.CSV")):
+    def __init__(
+        self,
+        drop_url: str,
+        patterns: tuple[str, ...] = ("*.csv", "*.CSV"),
+        *,
+        settle_seconds: float = 0.0,
+        limits: DropLimits | None = None,
+    ):
         self.drop_url = drop_url
         self.patterns = patterns
+        self.settle_seconds = settle_seconds
+        self.limits = limits or DropLimits()
+        self.known: dict[str, str] = {}  # file ledger: sha256 -> load id that loaded it
 
     def read(
         self, stream: str, *, since: str | None, result: ReadResult
     ) -> Iterator[pa.RecordBatch]:
         self.stream(stream)
-        for f in list_drop(self.drop_url, self.patterns):
-            if since and f.mtime < since:
-                continue
-            name = PurePosixPath(f.path).name
-            for batch in read_csv(open_bytes(f.path), name):
-                yield _conform(batch, f.mtime, name)
+        drop = FileDrop(
+            self.drop_url,
+            self.patterns,
+            settle_seconds=self.settle_seconds,
+            limits=self.limits,
+            known=self.known,
+        )
+
+        def reader(f: FileOutcome, fh) -> Iterator[pa.RecordBatch]:
+            for batch in read_csv(fh, f.name):
+                yield _conform(batch, f.mtime, f.name)
             result.observe([f.mtime])
+
+        yield from drop.read_each(result.files, reader)
 
 
 def _conform(batch: pa.RecordBatch, mtime: str, name: str = "") -> pa.RecordBatch:
@@ -62,7 +80,7 @@ def _conform(batch: pa.RecordBatch, mtime: str, name: str = "") -> pa.RecordBatc
     """
     by_upper: dict[str, str] = {}
     for n in batch.schema.names:
-        if n in (SOURCE_FILE, SOURCE_ROW):
+        if n in (SOURCE_FILE, SOURCE_ROW, ROW_PROBLEM, ROW_WARNING):
             continue
         key = n.strip().upper()
         if key in by_upper:
@@ -83,7 +101,7 @@ def _conform(batch: pa.RecordBatch, mtime: str, name: str = "") -> pa.RecordBatc
     for col in OUTPUT_COLUMNS:
         if col == FILE_MTIME:
             arrays.append(pa.array([mtime] * batch.num_rows, pa.string()))
-        elif col in (SOURCE_FILE, SOURCE_ROW):
+        elif col in (SOURCE_FILE, SOURCE_ROW, ROW_PROBLEM, ROW_WARNING):
             arrays.append(batch.column(col))
         elif col in by_upper:
             arrays.append(batch.column(by_upper[col]))

@@ -3,15 +3,15 @@ folder; OpenDK-style ZIPs (``penduduk_dd_mm_YYYY_opendk.xlsx`` inside) are read 
 
 The template carries no village code, so it comes from the file name: a Kemendagri code
 (``16.08.01.2006`` or ``1608012006``) or a village name of the configured kecamatan. Files
-are taken incrementally by modification time (inclusive; the merge de-duplicates by NIK).
+are taken by content through the file ledger (:mod:`connectors.base.drop`): new content
+loads whatever its modification time, content already loaded is skipped, and a file that
+cannot be read is rejected on its own while the other villages load.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import re
-import zipfile
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import ClassVar
@@ -19,13 +19,14 @@ from typing import ClassVar
 import pyarrow as pa
 
 from connectors.base.contract import Connector, ReadResult, StreamSpec
+from connectors.base.drop import DropLimits, FileDrop, FileOutcome, zip_members
 from connectors.base.files import (
+    ROW_PROBLEM,
+    ROW_WARNING,
     SOURCE_FILE,
     SOURCE_ROW,
     FileFormatError,
-    list_drop,
-    open_bytes,
-    read_xlsx,
+    read_excel,
 )
 from simpul.domain.regions import normalise_name, villages
 
@@ -79,7 +80,15 @@ TEMPLATE_COLUMNS = [
 ]
 KODE_DESA = "_kode_desa"
 FILE_MTIME = "_file_mtime"
-OUTPUT_COLUMNS = [*TEMPLATE_COLUMNS, SOURCE_FILE, SOURCE_ROW, "_kode_desa", "_file_mtime"]
+OUTPUT_COLUMNS = [
+    *TEMPLATE_COLUMNS,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    "_kode_desa",
+    "_file_mtime",
+    ROW_PROBLEM,
+    ROW_WARNING,
+]
 _CODE = re.compile(r"(\d{2})\.?(\d{2})\.?(\d{2})\.?([12]\d{3})")
 
 
@@ -114,26 +123,38 @@ class OpenSidDropConnector(Connector):
         drop_url: str,
         *,
         kecamatan: str | None = None,
-        patterns: tuple[str, ...] = ("*.xlsx", "*.xlsm", "*.zip"),
+        patterns: tuple[str, ...] = ("*.xlsx", "*.xlsm", "*.xls", "*.zip"),
+        settle_seconds: float = 0.0,
+        limits: DropLimits | None = None,
     ):
         self.drop_url = drop_url
         self.kecamatan = kecamatan
         self.patterns = patterns
+        self.settle_seconds = settle_seconds
+        self.limits = limits or DropLimits()
+        self.known: dict[str, str] = {}  # file ledger: sha256 -> load id that loaded it
 
     def read(
         self, stream: str, *, since: str | None, result: ReadResult
     ) -> Iterator[pa.RecordBatch]:
         self.stream(stream)
-        for f in list_drop(self.drop_url, self.patterns):
-            if since and f.mtime < since:
-                continue
-            name = PurePosixPath(f.path).name
-            kode = desa_from_name(name, self.kecamatan)  # a ZIP is named for its desa too
-            for inner_name, inner in self._workbooks(name, open_bytes(f.path)):
-                label = name if inner_name == name else f"{name}!{inner_name}"
-                for batch in read_xlsx(inner, label, sheet=SHEET):
+        drop = FileDrop(
+            self.drop_url,
+            self.patterns,
+            settle_seconds=self.settle_seconds,
+            limits=self.limits,
+            known=self.known,
+        )
+
+        def reader(f: FileOutcome, fh) -> Iterator[pa.RecordBatch]:
+            kode = desa_from_name(f.name, self.kecamatan)  # a ZIP is named for its desa too
+            for inner_name, inner in self._workbooks(f.name, fh, self.limits):
+                label = f.name if inner_name == f.name else f"{f.name}!{inner_name}"
+                for batch in read_excel(inner, label, sheet=SHEET, expect=("nik",)):
                     yield self._conform(batch, label, kode, f.mtime)
             result.observe([f.mtime])
+
+        yield from drop.read_each(result.files, reader)
 
     @staticmethod
     def _conform(batch: pa.RecordBatch, label: str, kode: str, mtime: str) -> pa.RecordBatch:
@@ -145,9 +166,8 @@ class OpenSidDropConnector(Connector):
         if "nik" not in batch.schema.names:
             found = [n for n in batch.schema.names if n not in (SOURCE_FILE, SOURCE_ROW)][:6]
             raise FileFormatError(
-                f"{label}: sheet {SHEET!r} has no column 'nik' in header row 1; found {found} "
-                f"(a title row above the header?) / lembar {SHEET!r} tidak memuat kolom 'nik' "
-                f"pada baris judul 1"
+                f"{label}: sheet {SHEET!r} has no column 'nik'; found {found} / lembar "
+                f"{SHEET!r} tidak memuat kolom 'nik'"
             )
         extra = sorted(set(batch.schema.names) - set(OUTPUT_COLUMNS))
         if extra:
@@ -166,16 +186,8 @@ class OpenSidDropConnector(Connector):
         return pa.RecordBatch.from_arrays(arrays, names=OUTPUT_COLUMNS)
 
     @staticmethod
-    def _workbooks(name: str, data: bytes) -> Iterator[tuple[str, bytes]]:
+    def _workbooks(name: str, fh, limits: DropLimits) -> Iterator[tuple[str, object]]:
         if not name.lower().endswith(".zip"):
-            yield name, data
+            yield name, fh
             return
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as zf:
-                members = [m for m in zf.namelist() if m.lower().endswith((".xlsx", ".xlsm"))]
-                if not members:
-                    raise FileFormatError(f"{name}: ZIP holds no .xlsx workbook")
-                for m in members:
-                    yield m, zf.read(m)
-        except zipfile.BadZipFile:
-            raise FileFormatError(f"{name}: not a valid ZIP file") from None
+        yield from zip_members(name, fh, (".xlsx", ".xlsm", ".xls"), limits)

@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["failure", "freshness", "held", "schema_drift", "test"]
+Kind = Literal["failure", "freshness", "held", "schema_drift", "files_rejected", "test"]
 WEBHOOK_CONN_ID = "simpul_alert_webhook"
 
 TITLES: dict[str, tuple[str, str]] = {
@@ -42,6 +42,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "freshness": ("Data tidak mutakhir", "Data is stale"),
     "held": ("Kiriman ditahan gerbang kualitas", "Delivery held by the quality gate"),
     "schema_drift": ("Skema sumber berubah", "Source schema changed"),
+    "files_rejected": ("Berkas kiriman ditolak", "Delivered files rejected"),
     "test": ("Uji peringatan", "Alert test"),
 }
 

@@ -58,12 +58,18 @@ def _serializable(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def after_load(name: str, result: dict[str, Any], context: dict[str, Any]) -> None:
-    """Alert the operator when the quality gate held a delivery back (status ``held``)."""
-    if result.get("status") != "held":
-        return
+    """Alert the operator when files of the drop were rejected, and when the quality gate held
+    a delivery back (status ``held``)."""
+    from simpul.ledger import rejected_alert
     from simpul.orchestration.alerts import held_alert, send_alert
 
     dag = context.get("dag")
+    rejected = rejected_alert(name, result.get("load_id"), getattr(dag, "dag_id", None),
+                              context.get("run_id"))  # fmt: skip
+    if rejected is not None:
+        send_alert(rejected)
+    if result.get("status") != "held":
+        return
     send_alert(
         held_alert(
             name,

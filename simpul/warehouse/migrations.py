@@ -224,6 +224,27 @@ def m0027_loads_transfer(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE ops.loads ADD COLUMN pull_runs INTEGER")
 
 
+def m0015_ops_files(conn: Connection) -> None:
+    """The file ledger: every file a drop offered, by path, size and SHA-256, with what became
+    of it (loaded, held, skipped as already loaded, rejected with a reason, waiting)."""
+    ts = "TIMESTAMP WITH TIME ZONE"
+    conn.exec_driver_sql(
+        f"""CREATE TABLE ops.files (
+            load_id VARCHAR NOT NULL, source VARCHAR, stream VARCHAR, path VARCHAR NOT NULL,
+            name VARCHAR, size BIGINT, mtime VARCHAR, sha256 VARCHAR, status VARCHAR NOT NULL,
+            rows BIGINT, previous_load_id VARCHAR, reason_en VARCHAR, reason_id VARCHAR,
+            recorded_at {ts}, PRIMARY KEY (load_id, path))"""
+    )
+
+
+def m0016_loads_rows_held(conn: Connection) -> None:
+    """``received = loaded + quarantined + duplicate + held``: held rows get their own count."""
+    conn.exec_driver_sql("ALTER TABLE ops.loads ADD COLUMN rows_held BIGINT DEFAULT 0")
+    conn.exec_driver_sql(
+        "UPDATE ops.loads SET rows_held = rows_received - rows_duplicate WHERE status = 'held'"
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "base", m0001_base),
     (2, "core_penduduk", m0002_core_penduduk),
@@ -235,6 +256,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (8, "ops_audit", m0008_ops_audit),
     (9, "marts_rekonsiliasi", m0009_marts_rekonsiliasi),
     (10, "marts_activity", m0010_marts_activity),
+    (15, "ops_files", m0015_ops_files),
+    (16, "loads_rows_held", m0016_loads_rows_held),
     (27, "loads_transfer", m0027_loads_transfer),
 ]
 

@@ -167,6 +167,19 @@ def commit_delivery(
             if deletions is not None:
                 _apply_deletions(conn, wh, ent, pipeline, deletions, now)
         _record_schema_changes(conn, pipeline, manifest, summary.get("schema_drift"), now)
+        files = summary.get("files")
+        if files is not None:
+            from simpul import ledger
+
+            ledger.record_files(
+                conn,
+                load_id=manifest.load_id,
+                source=manifest.source,
+                stream=manifest.stream,
+                files=files,
+                held=held,
+                now=now,
+            )
         warned = len(
             set(findings.filter(pc.equal(findings["severity"], "warn"))["row"].to_pylist())
         )
@@ -185,6 +198,7 @@ def commit_delivery(
             "rows_loaded": 0 if held else n_valid,
             "rows_quarantined": 0 if held else n_quar,
             "rows_duplicate": n_dup,
+            "rows_held": n_valid + n_quar if held else 0,
             "rows_warned": warned,
             "sha256": manifest.sha256,
             "landed_file": manifest.file,
@@ -198,6 +212,17 @@ def commit_delivery(
                 else None
             ),
         }
+        rejected = [f for f in summary.get("files") or [] if f.get("status") == "rejected"]
+        if rejected:  # one bad file never blocks the others, but it is never silent either
+            note = "; ".join(f"{f['reason_en']} / {f['reason_id']}" for f in rejected)
+            record["message"] = "; ".join(
+                m
+                for m in (
+                    record["message"],
+                    f"{len(rejected)} file(s) rejected / {len(rejected)} berkas ditolak: {note}",
+                )
+                if m
+            )
         conn.execute(sa.text("DELETE FROM ops.loads WHERE load_id = :load_id"), record)
         conn.execute(
             sa.text(

@@ -18,6 +18,8 @@ def test_paten_applications_sync_incrementally(simpul_home, monkeypatch):
     assert first["status"] == "loaded" and first["rows_loaded"] == first["rows_received"] > 50
     again = pipeline.run("paten_permohonan")
     assert again["rows_received"] <= 2  # only the inclusive boundary row(s)
+    # the boundary record re-read is identical to the current version: a duplicate, not a load
+    assert again["rows_duplicate"] == again["rows_received"] and again["rows_loaded"] == 0
     wh = open_warehouse()
     assert wh.scalar("select count(*) from core.permohonan_layanan") == first["rows_loaded"]
     turnaround = wh.query("select median_hari, p90_hari from marts.paten_waktu_layanan")

@@ -1,6 +1,7 @@
 """The bad-input corpus (``corpus/make.py``) through the real drop connectors, the pipeline and
-the CLI: each file gives an operator error naming the file (the CLI: exit 2, one line, no
-traceback) or loads with every row loaded or quarantined — never a crash, never a lost row."""
+the CLI: each file is rejected on its own with a reason naming it (the run is "partial", exit
+4, no traceback) or loads with every row loaded or quarantined — never a crash, never a lost
+row."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from .corpus.make import HOSTILE, OPENSID_NAME, dinsos_cases, huge_field_csv, op
 
 DINSOS = dinsos_cases()
 OPENSID = opensid_cases()
+
+
 def _dinsos_params():
     for case in sorted(DINSOS):
         yield pytest.param(case, id=case)
@@ -37,6 +40,25 @@ def _cli_error(capsys, pipe: str, file_name: str) -> str:
     assert len(lines) == 1, err
     assert lines[0].startswith("simpul: error: ") and file_name in lines[0], lines[0]
     return lines[0]
+
+
+def _cli_rejected(capsys, pipe: str, file_name: str) -> str:
+    """The file is rejected alone: exit 4 (partial), its name and a bilingual reason shown,
+    nothing loaded from it, no traceback."""
+    assert main(["run", pipe]) == 4
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "Traceback" not in text
+    assert file_name in text and "ditolak" in text, text
+    wh = open_warehouse()
+    try:
+        rows = wh.query(
+            "select status, reason_en, reason_id from ops.files where name = :n", {"n": file_name}
+        )
+    finally:
+        wh.dispose()
+    assert rows and rows[-1]["status"] == "rejected" and rows[-1]["reason_id"]
+    return text
 
 
 def _assert_nothing_lost(result: dict, expected_rows: int, stream: str) -> None:
@@ -67,7 +89,7 @@ def test_dinsos_corpus(case, simpul_home, capsys):
     data, expect, rows = DINSOS[case]
     _drop(simpul_home, "dinsos", case, data)
     if expect == "error":
-        _cli_error(capsys, "dinsos_penerima_bantuan", case)
+        _cli_rejected(capsys, "dinsos_penerima_bantuan", case)
         return
     result = pipeline.run("dinsos_penerima_bantuan")
     _assert_nothing_lost(result, rows, "dinsos_penerima_bantuan")
@@ -77,9 +99,11 @@ def test_dinsos_corpus(case, simpul_home, capsys):
 def test_opensid_corpus(case, simpul_home, capsys):
     data, expect, rows = OPENSID[case]
     name = f"{case}__{OPENSID_NAME}"
+    if case.startswith("zip_"):
+        name = name.removesuffix(".xlsx") + ".zip"
     _drop(simpul_home, "opensid", name, data)
     if expect == "error":
-        _cli_error(capsys, "opensid_penduduk", name)
+        _cli_rejected(capsys, "opensid_penduduk", name)
         return
     result = pipeline.run("opensid_penduduk")
     _assert_nothing_lost(result, rows, "opensid_penduduk")
@@ -101,13 +125,22 @@ def test_dinsos_values_arrive_exactly_as_sent(simpul_home):
         wh.dispose()
 
 
-def test_a_100_mb_field_is_a_clear_error_naming_file_and_row(simpul_home, capsys):
+def test_a_100_mb_field_is_a_quarantined_row_naming_file_and_row(simpul_home):
     data = huge_field_csv()
     _drop(simpul_home, "dinsos", "huge.csv", data)
     del data
     started = time.monotonic()
-    line = _cli_error(capsys, "dinsos_penerima_bantuan", "huge.csv")
-    assert "row 3" in line and "field" in line
+    result = pipeline.run("dinsos_penerima_bantuan")
+    assert result["rows_received"] == 2  # one good row, one broken: 50 % errors, so held
+    assert result["rows_held"] + result["rows_loaded"] + result["rows_quarantined"] == 2
+    wh = open_warehouse()
+    try:
+        reason = wh.scalar(
+            "select reason_en from ops.dq_findings where row_number = 2 and rule = 'row_malformed'"
+        )
+    finally:
+        wh.dispose()
+    assert "row 3" in reason and "field" in reason
     assert time.monotonic() - started < 30
 
 

@@ -95,15 +95,19 @@ def test_reads_workbooks_and_zip_pushes_with_file_and_row(drop):
     assert result.cursor_max is not None
 
 
-def test_incremental_skips_files_older_than_the_cursor(drop):
-    old = drop / "1608012006.xlsx"
-    old.write_bytes(workbook([template_row(1)]))
-    os.utime(old, (1_700_000_000, 1_700_000_000))
-    new = drop / "1608012009.xlsx"
-    new.write_bytes(workbook([template_row(2)]))
+def test_ledger_takes_new_content_whatever_its_mtime_and_skips_known_content(drop):
+    first_file = drop / "1608012006.xlsx"
+    first_file.write_bytes(workbook([template_row(1)]))
     connector = OpenSidDropConnector(str(drop), kecamatan="16.08.01")
     first = ReadResult()
-    assert sum(b.num_rows for b in connector.read("penduduk", since=None, result=first)) == 2
+    assert sum(b.num_rows for b in connector.read("penduduk", since=None, result=first)) == 1
+    (entry,) = first.files
+    assert entry["status"] == "new" and len(entry["sha256"]) == 64
+    # a file copied with cp -p / from a flash disk: older than everything loaded so far
+    old = drop / "1608012009.xlsx"
+    old.write_bytes(workbook([template_row(2)]))
+    os.utime(old, (1_000_000_000, 1_000_000_000))
+    connector.known = {entry["sha256"]: "opensid.penduduk.x.1"}
     again = ReadResult()
     rows = [
         r
@@ -111,6 +115,9 @@ def test_incremental_skips_files_older_than_the_cursor(drop):
         for r in b.to_pylist()
     ]
     assert [r["_kode_desa"] for r in rows] == ["16.08.01.2009"]
+    skipped = next(f for f in again.files if f["name"] == "1608012006.xlsx")
+    assert skipped["status"] == "skipped"
+    assert "already loaded as opensid.penduduk.x.1" in skipped["reason_en"]
 
 
 def test_pipeline_quarantines_with_file_and_row_in_the_report(drop):
@@ -127,7 +134,12 @@ def test_pipeline_quarantines_with_file_and_row_in_the_report(drop):
     wh.dispose()
 
 
-def test_broken_workbook_names_the_file(drop):
+def test_broken_workbook_is_rejected_alone_and_named(drop):
     (drop / "1608012006.xlsx").write_bytes(b"not a zip")
-    with pytest.raises(FileFormatError, match="1608012006.xlsx"):
-        list(OpenSidDropConnector(str(drop)).read("penduduk", since=None, result=ReadResult()))
+    (drop / "1608012009.xlsx").write_bytes(workbook([template_row(2)]))
+    result = ReadResult()
+    rows = list(OpenSidDropConnector(str(drop)).read("penduduk", since=None, result=result))
+    assert sum(b.num_rows for b in rows) == 1
+    bad = next(f for f in result.files if f["name"] == "1608012006.xlsx")
+    assert bad["status"] == "rejected" and "1608012006.xlsx" in bad["reason_en"]
+    assert bad["reason_id"]

@@ -5,8 +5,10 @@ and reviewed: ``uv run python -m tests.reliability.corpus.make`` writes it to
 ``tests/reliability/corpus/files/``. The tests build the same bytes in a temporary drop
 folder. The 100 MB single-field file is only ever built at test time (``huge_field_csv``).
 
-``EXPECT`` says what each file must give: ``"error"`` (an operator error naming the file) or
-``"rows"`` (every row loaded or quarantined, none lost), with the row count.
+``EXPECT`` says what each file must give: ``"error"`` (the file is rejected on its own with a
+bilingual reason naming it; the run is "partial", exit 4) or ``"rows"`` (every row loaded or
+quarantined, none lost), with the row count. Row problems (a ragged row, a broken quote, an
+over-long text) stay row problems: the row is quarantined naming file and line.
 """
 
 from __future__ import annotations
@@ -109,8 +111,17 @@ def dinsos_cases() -> dict[str, tuple[bytes, str, int]]:
         "duplicate_columns_case.csv": (csv_bytes(ROWS, header=[*HEADER[:-1], "nik"]), "error", 0),
         "ragged_extra_values.csv": (
             csv_bytes([ROWS[0], [*ROWS[1], "EXTRA"], ROWS[2]]),
-            "error",
-            0,
+            "rows",
+            3,
+        ),
+        # a stray quote mid-file: one quarantined row, the lines after it still read
+        "unterminated_quote_mid_file.csv": (
+            csv_bytes(ROWS[:1])
+            + b'1608016111992018;1608012407164846;"VERA SARAH;BLT-DD;2026-Q3;1608012011;900000'
+            + b"\r\n"
+            + csv_bytes(ROWS[2:]).split(b"\r\n", 1)[1],
+            "rows",
+            3,
         ),
         "formula_cells.csv": (
             csv_bytes(
@@ -211,6 +222,21 @@ def xlsx_bytes(
     return buf.getvalue()
 
 
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def zip_bomb(size: int = 64 * 1024**2) -> bytes:
+    """A ZIP whose one member expands about 1000-fold (zeros): refused from the directory."""
+    return zip_bytes({"penduduk.xlsx": bytes(size)})
+
+
 def opensid_cases() -> dict[str, tuple[bytes, str, int]]:
     good = xlsx_bytes(OPENSID_ROWS)
     hostile = [
@@ -226,11 +252,27 @@ def opensid_cases() -> dict[str, tuple[bytes, str, int]]:
         "empty": (b"", "error", 0),
         "csv_renamed": (b"nik,nama\n1,2\n", "error", 0),
         "wrong_sheet": (xlsx_bytes(OPENSID_ROWS, sheet="Sheet1"), "error", 0),
+        # the header is found below title rows and merged cells
         "merged_title_row": (
             xlsx_bytes(OPENSID_ROWS, title="DATA PENDUDUK DESA KOTA BARU"),
-            "error",
-            0,
+            "rows",
+            2,
         ),
+        # a 32,000-character address: quarantined by the max_length rule, not loaded silently
+        "address_32000_chars": (
+            xlsx_bytes([{**OPENSID_ROWS[0], "alamat": "JL. " + "A" * 32_000}, OPENSID_ROWS[1]]),
+            "rows",
+            2,
+        ),
+        # a NIK typed as a number cell: loads with a warning (Excel keeps 15 digits)
+        "nik_number_cell": (
+            xlsx_bytes([{**OPENSID_ROWS[0], "nik": 1608015507806070}, OPENSID_ROWS[1]]),
+            "rows",
+            2,
+        ),
+        "zip_slip": (zip_bytes({"../../etc/evil.xlsx": good}), "error", 0),
+        "zip_absolute_member": (zip_bytes({"/tmp/evil.xlsx": good}), "error", 0),
+        "zip_bomb": (zip_bomb(), "error", 0),
         "duplicate_columns": (
             xlsx_bytes(OPENSID_ROWS, header=[*OPENSID_HEADER[:-1], "nik"]),
             "error",
@@ -267,7 +309,10 @@ def main() -> None:
     for name, (data, _, _) in dinsos_cases().items():
         (out / "dinsos" / name).write_bytes(data)
     for name, (data, _, _) in opensid_cases().items():
-        (out / "opensid" / f"{name}__{OPENSID_NAME}").write_bytes(data)
+        target = f"{name}__{OPENSID_NAME}"
+        if name.startswith("zip_"):
+            target = target.removesuffix(".xlsx") + ".zip"
+        (out / "opensid" / target).write_bytes(data)
 
 
 if __name__ == "__main__":

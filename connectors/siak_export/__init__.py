@@ -1,0 +1,3 @@
+from connectors.siak_export.connector import SiakExportConnector
+
+__all__ = ["SiakExportConnector"]

@@ -1,0 +1,175 @@
+"""Disdukcapil's SIAK export (docs/FORMATS.md §1): the 37-column workbook a kecamatan is handed
+on a flash disk or over WhatsApp, as .xlsx, .xls (Excel 97-2003), .csv or inside a .zip.
+
+The header is looked for below title rows and merged cells (the row holding ``NIK`` and
+``Nama Penduduk``); header labels are matched without regard to case and spacing, with the
+aliases real exports use ("No. KK", "Tgl Lahir", "Jenis Kelamin", ...), so every file of a
+delivery lands with the 37 documented column names. Files are taken through the file ledger
+(:mod:`connectors.base.drop`): by content, complete, one bad file rejected on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import ClassVar
+
+import pyarrow as pa
+
+from connectors.base.contract import Connector, ReadResult, StreamSpec
+from connectors.base.drop import DropLimits, FileDrop, FileOutcome, zip_members
+from connectors.base.files import (
+    ROW_PROBLEM,
+    ROW_WARNING,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    FileFormatError,
+    read_csv,
+    read_excel,
+)
+
+log = logging.getLogger(__name__)
+
+SIAK_EXPORT_COLUMNS = [
+    "Nomor KK", "NIK", "Nama Penduduk", "Status", "Tempat Lahir", "Tanggal Lahir", "Kelamin",
+    "NIK Ayah", "Ayah", "NIK Ibu", "Ibu", "Status Kawin", "SHDK", "Agama", "Kecamatan",
+    "Desa/Kel", "Alamat", "RW", "RT", "Pendidikan", "Pekerjaan", "Deskripsi Pekerjaan",
+    "Gol. Darah", "Cacat", "Cetak KTP", "Ganti KTP", "KTP Berakhir", "Nomor Paspor",
+    "Nomor Akta Lahir", "Nomor Akta Kawin", "Tanggal Kwn", "Nomor Akta Cerai", "Tgl Cerai",
+    "Petugas Registrasi", "Tgl Ubah", "Petugas Entri", "Tgl Entri",
+]  # fmt: skip
+FILE_MTIME = "_file_mtime"
+OUTPUT_COLUMNS = [
+    *SIAK_EXPORT_COLUMNS,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    FILE_MTIME,
+    ROW_PROBLEM,
+    ROW_WARNING,
+]
+# header labels other SIAK versions and hand-edited exports use for the same columns
+ALIASES = {
+    "No KK": "Nomor KK",
+    "No. KK": "Nomor KK",
+    "NO_KK": "Nomor KK",
+    "Nama": "Nama Penduduk",
+    "Nama Lengkap": "Nama Penduduk",
+    "Status Dasar": "Status",
+    "Tgl Lahir": "Tanggal Lahir",
+    "Tanggal Lhr": "Tanggal Lahir",
+    "Jenis Kelamin": "Kelamin",
+    "Nama Ayah": "Ayah",
+    "Nama Ibu": "Ibu",
+    "Status Perkawinan": "Status Kawin",
+    "Hubungan Keluarga": "SHDK",
+    "Stat Hbkel": "SHDK",
+    "Desa": "Desa/Kel",
+    "Kelurahan": "Desa/Kel",
+    "Desa/Kelurahan": "Desa/Kel",
+    "Golongan Darah": "Gol. Darah",
+    "Gol Darah": "Gol. Darah",
+    "Pendidikan Terakhir": "Pendidikan",
+    "Tanggal Ubah": "Tgl Ubah",
+    "Tgl. Ubah": "Tgl Ubah",
+    "Tanggal Entri": "Tgl Entri",
+}
+REQUIRED = ("NIK", "Nama Penduduk")
+SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
+
+
+def _key(label: str) -> str:
+    return "".join(label.split()).casefold()
+
+
+_CANON = {_key(c): c for c in SIAK_EXPORT_COLUMNS} | {_key(a): c for a, c in ALIASES.items()}
+
+
+class SiakExportConnector(Connector):
+    id = "siak_export"
+    streams: ClassVar[dict[str, StreamSpec]] = {
+        "penduduk": StreamSpec("penduduk", ("NIK",), FILE_MTIME),
+    }
+
+    def __init__(
+        self,
+        drop_url: str,
+        *,
+        kecamatan: str | None = None,
+        patterns: tuple[str, ...] = tuple(f"*{s}" for s in (*SUFFIXES, ".zip")),
+        settle_seconds: float = 0.0,
+        limits: DropLimits | None = None,
+    ):
+        self.drop_url = drop_url
+        self.kecamatan = kecamatan
+        self.patterns = patterns
+        self.settle_seconds = settle_seconds
+        self.limits = limits or DropLimits()
+        self.known: dict[str, str] = {}  # file ledger: sha256 -> load id that loaded it
+
+    def read(
+        self, stream: str, *, since: str | None, result: ReadResult
+    ) -> Iterator[pa.RecordBatch]:
+        self.stream(stream)
+        drop = FileDrop(
+            self.drop_url,
+            self.patterns,
+            settle_seconds=self.settle_seconds,
+            limits=self.limits,
+            known=self.known,
+        )
+
+        def reader(f: FileOutcome, fh) -> Iterator[pa.RecordBatch]:
+            if f.name.lower().endswith(".zip"):
+                parts: Iterator[tuple[str, object]] = zip_members(f.name, fh, SUFFIXES, self.limits)
+            else:
+                parts = iter([(f.name, fh)])
+            for inner_name, inner in parts:
+                label = f.name if inner_name == f.name else f"{f.name}!{inner_name}"
+                if inner_name.lower().endswith(".csv"):
+                    batches = read_csv(inner, label)  # type: ignore[arg-type]
+                else:
+                    batches = read_excel(inner, label, expect=REQUIRED)  # type: ignore[arg-type]
+                for batch in batches:
+                    yield conform(batch, label, f.mtime)
+            result.observe([f.mtime])
+
+        yield from drop.read_each(result.files, reader)
+
+
+def conform(batch: pa.RecordBatch, label: str, mtime: str) -> pa.RecordBatch:
+    """Every file to the 37 documented columns (labels matched without case/spacing, aliases
+    applied), so one delivery has one schema; a file without NIK is a FileFormatError."""
+    by_canon: dict[str, str] = {}
+    for n in batch.schema.names:
+        if n in (SOURCE_FILE, SOURCE_ROW, ROW_PROBLEM, ROW_WARNING):
+            continue
+        canon = _CANON.get(_key(n))
+        if canon is None:
+            continue
+        if canon in by_canon:
+            raise FileFormatError(
+                f"{label}: columns {by_canon[canon]!r} and {n!r} are both {canon!r} / kolom "
+                f"{by_canon[canon]!r} dan {n!r} sama-sama {canon!r}"
+            )
+        by_canon[canon] = n
+    missing = [c for c in REQUIRED if c not in by_canon]
+    if missing:
+        raise FileFormatError(
+            f"{label}: no column {missing} in the header / kolom {missing} tidak ada di judul"
+        )
+    extra = [n for n in batch.schema.names if n not in by_canon.values()
+             and n not in (SOURCE_FILE, SOURCE_ROW, ROW_PROBLEM, ROW_WARNING)]  # fmt: skip
+    if extra:
+        log.warning("%s: %d columns outside the SIAK export layout ignored", label, len(extra))
+    n = batch.num_rows
+    arrays = []
+    for col in OUTPUT_COLUMNS:
+        if col == FILE_MTIME:
+            arrays.append(pa.array([mtime] * n, pa.string()))
+        elif col in (SOURCE_FILE, SOURCE_ROW, ROW_PROBLEM, ROW_WARNING):
+            arrays.append(batch.column(col))
+        elif col in by_canon:
+            arrays.append(batch.column(by_canon[col]))
+        else:
+            arrays.append(pa.nulls(n, pa.string()))
+    return pa.RecordBatch.from_arrays(arrays, names=OUTPUT_COLUMNS)

@@ -1,0 +1,234 @@
+"""The file ledger and the "nothing new" checks that replace modification-time cursors.
+
+- :func:`known_files`: SHA-256 -> load id of every file content a loaded delivery took, so a
+  file drop skips what it already loaded whatever the file's name or mtime.
+- :func:`record_files`: the ledger entries of one delivery (``ops.files``), written inside the
+  delivery's transaction: a crash leaves neither the rows nor the "already loaded" mark.
+- :func:`current_duplicates`: which rows of a delivery are identical to the record's current
+  version in core (a boundary record the inclusive SQL/API cursor reads again, a full list
+  sent again): they count as duplicates, never as loaded rows, and never trip
+  ``min_row_ratio``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from simpul.warehouse.engine import Warehouse, qualified, quote_ident
+
+FILES_SIDECAR = "_files.json"
+FILE_COLUMNS = (
+    "path",
+    "name",
+    "size",
+    "mtime",
+    "sha256",
+    "status",
+    "rows",
+    "previous_load_id",
+    "reason_en",
+    "reason_id",
+)
+
+
+def known_files(wh: Warehouse, source: str, stream: str) -> dict[str, str]:
+    """SHA-256 -> load id for every file content a *loaded* delivery of (source, stream) took
+    (a held delivery's files are read again on the next run)."""
+    if not wh.scalar(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'ops' and table_name = 'files'"
+    ):
+        return {}
+    rows = wh.query(
+        "select f.sha256, f.load_id from ops.files f join ops.loads l on l.load_id = f.load_id "
+        "where f.source = :s and f.stream = :t and f.status = 'loaded' and l.status = 'loaded' "
+        "and f.sha256 is not null order by l.loaded_at",
+        {"s": source, "t": stream},
+    )
+    return {r["sha256"]: r["load_id"] for r in rows}
+
+
+def write_sidecar(folder: Path, files: list[dict[str, Any]]) -> None:
+    """The ledger entries of a landed delivery, beside its manifest (read by the load)."""
+    tmp = folder / (FILES_SIDECAR + ".partial")
+    tmp.write_text(json.dumps(files, indent=2, ensure_ascii=False))
+    tmp.replace(folder / FILES_SIDECAR)
+
+
+def read_sidecar(landed_file: str | Path) -> list[dict[str, Any]] | None:
+    path = Path(landed_file).parent / FILES_SIDECAR
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def record_files(
+    conn: Connection,
+    *,
+    load_id: str,
+    source: str,
+    stream: str,
+    files: list[dict[str, Any]] | None,
+    held: bool,
+    now: datetime | None = None,
+) -> None:
+    """Write the delivery's ledger entries; a file read into it is 'loaded' (or 'held')."""
+    conn.execute(sa.text("DELETE FROM ops.files WHERE load_id = :id"), {"id": load_id})
+    if not files:
+        return
+    now = now or datetime.now(UTC)
+    rows = []
+    for f in files:
+        status = f.get("status")
+        if status == "new":
+            status = "held" if held else "loaded"
+        rows.append(
+            {
+                "load_id": load_id,
+                "source": source,
+                "stream": stream,
+                **{c: f.get(c) for c in FILE_COLUMNS},
+                "status": status,
+                "recorded_at": now,
+            }
+        )
+    cols = list(rows[0])
+    conn.execute(
+        sa.text(
+            f"INSERT INTO ops.files ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"
+        ),
+        rows,
+    )
+
+
+def rejected(files: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return [f for f in files or [] if f.get("status") == "rejected"]
+
+
+def current_duplicates(
+    wh: Warehouse, entity_name: str, frame: pd.DataFrame, candidates: pd.Series, source: str
+) -> pd.Series:
+    """True for rows of ``frame`` (canonical columns) among ``candidates`` whose every
+    canonical column but ``updated_at`` equals the current version *this source* delivered
+    of the same key (a file drop's ``updated_at`` is the file's mtime; the merge ignores it for
+    equal content too). Another source's agreeing record is not a duplicate: it is evidence
+    the reconciliation needs."""
+    from simpul.model import entity
+    from simpul.warehouse.pseudonym import canonical
+
+    out = pd.Series(False, index=frame.index)
+    if not candidates.any():
+        return out
+    ent = entity(entity_name)
+    versions = f"{ent.name}_versions"
+    if _table_exists(wh, "core", versions):
+        table = qualified("core", versions)
+        order = "updated_at DESC, _recorded_at DESC"
+        alive = " AND NOT _deleted"
+    elif _table_exists(wh, "core", ent.name):
+        table = qualified("core", ent.name)
+        order = "updated_at DESC"
+        alive = (
+            " AND _deleted_at IS NULL" if _has_column(wh, "core", ent.name, "_deleted_at") else ""
+        )
+    else:
+        return out
+    cols = [c for c in ent.column_names if c != "updated_at"]
+    key_cols = list(ent.key)
+
+    def key_of(row: dict[str, Any]) -> str:
+        return "|".join("" if row.get(k) is None else str(canonical(row[k])) for k in key_cols)
+
+    sub = frame.loc[candidates.to_numpy(), cols]
+    records = sub.astype(object).where(sub.notna(), None).to_dict("records")
+    keys = [key_of(r) for r in records]
+    key_sql = (
+        quote_ident(key_cols[0])
+        if len(key_cols) == 1
+        else " || '|' || ".join(f"CAST({quote_ident(k)} AS VARCHAR)" for k in key_cols)
+    )
+    current: dict[str, tuple] = {}
+    distinct = sorted(set(keys))
+    select = ", ".join(quote_ident(c) for c in cols)
+    for i in range(0, len(distinct), 1000):
+        chunk = distinct[i : i + 1000]
+        params: dict[str, Any] = {f"k{j}": k for j, k in enumerate(chunk)}
+        params["src"] = source
+        rows = wh.query(
+            f"SELECT {select} FROM {table} WHERE _source = :src AND {key_sql} IN "
+            f"({', '.join(':k' + str(j) for j in range(len(chunk)))}){alive} ORDER BY {order}",
+            params,
+        )
+        for r in rows:
+            current.setdefault(key_of(r), tuple(canonical(r[c]) for c in cols))
+    same = [
+        current.get(k) == tuple(canonical(r[c]) for c in cols)
+        for k, r in zip(keys, records, strict=True)
+    ]
+    out.iloc[candidates.to_numpy().nonzero()[0]] = same
+    return out
+
+
+def _table_exists(wh: Warehouse, schema: str, table: str) -> bool:
+    return bool(
+        wh.scalar(
+            "select count(*) from information_schema.tables "
+            "where table_schema = :s and table_name = :t",
+            {"s": schema, "t": table},
+        )
+    )
+
+
+def _has_column(wh: Warehouse, schema: str, table: str, column: str) -> bool:
+    return bool(
+        wh.scalar(
+            "select count(*) from information_schema.columns "
+            "where table_schema = :s and table_name = :t and column_name = :c",
+            {"s": schema, "t": table, "c": column},
+        )
+    )
+
+
+def rejected_alert(
+    pipeline: str, load_id: str | None, dag_id: str | None = None, run_id: str | None = None
+) -> Any:
+    """The alert for files of delivery ``load_id`` that were rejected (None if none were):
+    file names and reasons only, never file content."""
+    if not load_id:
+        return None
+    from simpul.orchestration.alerts import Alert
+    from simpul.warehouse import open_warehouse
+
+    wh = open_warehouse()
+    try:
+        if not _table_exists(wh, "ops", "files"):
+            return None
+        rows = wh.query(
+            "select name, reason_en, reason_id from ops.files where load_id = :id "
+            "and status = 'rejected' order by name",
+            {"id": load_id},
+        )
+    finally:
+        wh.dispose()
+    if not rows:
+        return None
+    return Alert(
+        kind="files_rejected",
+        pipeline=pipeline,
+        dag_id=dag_id,
+        task_id="load",
+        run_id=run_id,
+        load_id=load_id,
+        counts={"files_rejected": len(rows)},
+        message_id=f"{len(rows)} berkas ditolak pada {load_id} (berkas lain tetap dimuat): "
+        + "; ".join(r["reason_id"] or "" for r in rows),
+        message_en=f"{len(rows)} file(s) rejected in {load_id} (the other files loaded): "
+        + "; ".join(r["reason_en"] or "" for r in rows),
+    )
