@@ -78,8 +78,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from simpul.status import status_report
+    from simpul.status import status_check, status_report
 
+    if args.check:
+        code, text = status_check()
+        print(text)
+        return code
     print(status_report(limit=args.limit))
     return 0
 
@@ -128,8 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("load_id")
     p.set_defaults(func=cmd_replay)
 
-    p = sub.add_parser("status", help="last runs, row counts, quarantine counts")
+    p = sub.add_parser("status", help="health per pipeline/exchange, last loads, quarantine")
     p.add_argument("--limit", type=int, default=10)
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="one line per problem (Indonesian / English); exit 1 if anything needs attention",
+    )
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("sql", help="run a SQL query against the warehouse")

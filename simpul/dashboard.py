@@ -89,7 +89,17 @@ def collect(wh: Any, cfg: SimpulConfig | None = None, now: datetime | None = Non
         fresh = freshness_report(wh, cfg, load_ops_settings(), now)
     else:  # no valid config: freshness of whatever pipelines have loaded, default cadence
         fresh = _freshness_from_loads(loads, now)
+    health = None
+    if cfg is not None:
+        from simpul.orchestration.health import collect as collect_health
+
+        health = collect_health(wh, cfg, now)
+    from simpul.orchestration.alerts import external_channels, read_alert_log
+
     return {
+        "health": health,
+        "alert_log": read_alert_log(30),
+        "alert_channels": external_channels(),
         "generated_at": now,
         "loads": loads,
         "open_quarantine": open_q,
@@ -299,7 +309,136 @@ fill:#57606a}.chart .legend,.chart .label{font-size:12px;fill:#1f2328}.chart .mu
 fill:#8c959f;color:#8c959f}.chart .marker{stroke:#1f2328;stroke-width:2;stroke-dasharray:3 2}
 .pill{border-radius:10px;padding:1px 8px;color:#fff;font-size:12px}
 footer{color:#57606a;font-size:12px;padding:0 24px 24px}
+.scroll{overflow-x:auto;max-width:100%}.warn{background:#fff8c5;border:1px solid #d4a72c;
+padding:6px 10px;border-radius:6px}.ok{color:#1a7f37}.problems li{margin:2px 0}
 """
+
+
+def wib_text(v: datetime | str | None) -> str:
+    """Times on the page are Western Indonesia Time (UTC+7), as operators read them."""
+    from simpul.status import wib
+
+    return wib(v)
+
+
+RUN_STATES = {
+    "success": ("berhasil / success", "#2da44e"),
+    "failed": ("gagal / failed", "#cf222e"),
+    "retrying": ("diulang / retrying", "#bf8700"),
+    None: ("belum ada / none yet", "#57606a"),
+}
+
+
+def _pill(text: str, color: str) -> str:
+    return f'<span class="pill" style="background:{color}">{e(text)}</span>'
+
+
+def health_section(data: dict) -> str:
+    """Health first: what needs attention, each pipeline's last run, the outbox, the alerts."""
+    from simpul.orchestration.health import problems
+
+    h = data.get("health")
+    parts = [_h2("Kesehatan", "Health")]
+    if not data.get("alert_channels"):
+        parts.append(
+            '<p class="warn">Belum ada saluran peringatan eksternal: peringatan hanya ditulis '
+            "ke log peringatan di SIMPUL_HOME. / No external alert channel: alerts only go to "
+            "the alert log in SIMPUL_HOME.</p>"
+        )
+    if h is None:
+        parts.append('<p class="muted">konfigurasi tidak valid / invalid configuration</p>')
+        return "<section>" + "".join(parts) + "</section>"
+    found = problems(h)
+    parts.append("<h3>Perlu perhatian / Needs attention</h3>")
+    if found:
+        parts.append(
+            '<ul class="problems">' + "".join(f"<li>{e(x)}</li>" for x in found) + "</ul>"
+        )
+    else:
+        parts.append('<p class="ok">Tidak ada masalah / No problems</p>')
+    rows = []
+    for p in h.pipelines:
+        label, color = RUN_STATES.get(p["run_state"], (str(p["run_state"]), "#57606a"))
+        fl, fc = STATE_LABELS.get(p["freshness"] or "never", ("?", "#57606a"))
+        rows.append(
+            {
+                **p,
+                "run_html": _pill(label, color),
+                "fresh_html": _pill(fl, fc),
+                "cause": p.get("error_id") or "",
+            }
+        )
+    parts.append(
+        '<div class="scroll">'
+        + _table(
+            rows,
+            [
+                ("pipeline", "pipeline"),
+                ("agency", "instansi / agency"),
+                ("run_html", "run terakhir / last run"),
+                ("failed_tries", "percobaan gagal / failed tries"),
+                ("load_status", "muatan / load"),
+                ("loaded_at", "dimuat / loaded"),
+                ("held", "ditahan / held"),
+                ("fresh_html", "kemutakhiran / freshness"),
+                ("cause", "penyebab / cause"),
+            ],
+            num={"failed_tries", "held"},
+        )
+        + "</div>"
+    )
+    parts.append("<h3>Pertukaran data (outbox) / Data exchange (outbox)</h3>")
+    ex_rows = [
+        {
+            "agreement": a["agreement"],
+            "agency": a.get("agency") or "",
+            "outbox": ", ".join(f"{k}: {v}" for k, v in sorted(a["statuses"].items())) or "-",
+            "retrying": a.get("retrying", 0),
+            "run": RUN_STATES.get(a.get("run_state"), (str(a.get("run_state")), ""))[0],
+        }
+        for a in h.exchanges
+    ]
+    parts.append(
+        '<div class="scroll">'
+        + _table(
+            ex_rows,
+            [
+                ("agreement", "perjanjian / agreement"),
+                ("agency", "instansi / agency"),
+                ("outbox", "status outbox"),
+                ("retrying", "menunggu ulang / retrying"),
+                ("run", "run terakhir / last run"),
+            ],
+            num={"retrying"},
+        )
+        + "</div>"
+    )
+    parts.append("<h3>Log peringatan / Alert log</h3>")
+    log_rows = [
+        {
+            "at": wib_text(a.get("at")),
+            "kind": a.get("kind"),
+            "subject": a.get("pipeline") or a.get("dag_id") or "",
+            "message_id": a.get("message_id"),
+            "message_en": a.get("message_en"),
+        }
+        for a in data.get("alert_log") or []
+    ]
+    parts.append(
+        '<div class="scroll">'
+        + _table(
+            log_rows,
+            [
+                ("at", "waktu / time"),
+                ("kind", "jenis / kind"),
+                ("subject", "pipeline / DAG"),
+                ("message_id", "pesan"),
+                ("message_en", "message"),
+            ],
+        )
+        + "</div>"
+    )
+    return "<section>" + "".join(parts) + "</section>"
 
 
 def _h2(id_: str, en: str) -> str:
@@ -317,7 +456,7 @@ def _table(rows: list[dict], cols: list[tuple[str, str]], num: set[str] | None =
         for key, _ in cols:
             v = r.get(key)
             if isinstance(v, datetime):
-                v = f"{v:%Y-%m-%d %H:%M} UTC"
+                v = wib_text(v)
             cls = ' class="num"' if key in num else ""
             text = str(v) if key.endswith("_html") else e(str("" if v is None else v))
             cells.append(f"<td{cls}>{text}</td>")
@@ -339,6 +478,7 @@ def render(data: dict) -> str:
         (stale, "sumber terlambat", "stale sources"),
     ]
     parts = [
+        health_section(data),
         '<section class="tiles" style="background:none;border:none;padding:0">'
         + "".join(
             f'<div class="tile"><b>{n}</b>{e(id_)}<br><span>{e(en)}</span></div>'

@@ -217,6 +217,15 @@ def m0010_marts_activity(conn: Connection) -> None:
         conn.exec_driver_sql(f"CREATE VIEW {qualified('marts', name)} AS {sql}")
 
 
+def m0023_ops_health(conn: Connection) -> None:
+    """ops.task_runs (every try of every task, written by the DAG callbacks, so status works
+    without Airflow's database) and ops.alerts (alert de-duplication and open alerts)."""
+    from simpul.orchestration.health import HEALTH_DDL
+
+    for ddl in HEALTH_DDL:
+        conn.exec_driver_sql(ddl)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "base", m0001_base),
     (2, "core_penduduk", m0002_core_penduduk),
@@ -228,6 +237,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (8, "ops_audit", m0008_ops_audit),
     (9, "marts_rekonsiliasi", m0009_marts_rekonsiliasi),
     (10, "marts_activity", m0010_marts_activity),
+    (23, "ops_health", m0023_ops_health),
 ]
 
 
