@@ -321,7 +321,7 @@ def send_alert(alert: Alert) -> dict[str, str]:
             alert_log_file(),
         )
     for channel, result in outcome.items():
-        level = logging.INFO if result == "sent" else logging.WARNING
+        level = logging.INFO if result in ("sent", "written") else logging.WARNING
         log.log(level, "alert %s via %s: %s", alert.kind, channel, result)
     return outcome
 

@@ -90,9 +90,15 @@ def test_held_alert_names_the_release_command_and_keeps_counts_only():
     _assert_clean(str(alert.payload()))
 
 
+@pytest.fixture(autouse=True)
+def _isolated_home(simpul_home):
+    """Every alert is written to the alert log and ops.alerts under SIMPUL_HOME."""
+    return simpul_home
+
+
 def test_webhook_receives_json(webhook):
     out = send_alert(failure_alert(_context(_nasty_exception())))
-    assert out == {"webhook": "sent"}
+    assert out == {"log": "written", "webhook": "sent"}
     (body,) = webhook.received
     assert body["kind"] == "failure" and body["source"] == "simpul"
     assert body["dag_id"] == "simpul_siak_penduduk" and body["task_id"] == "load"
@@ -104,7 +110,7 @@ def test_email_is_sent_with_bilingual_subject(mailbox):
     alert = held_alert(
         "siak_penduduk", {"load_id": "siak.penduduk.20260101T010000.ab12cd34", "rows_received": 10}
     )
-    assert send_alert(alert) == {"email": "sent"}
+    assert send_alert(alert) == {"log": "written", "email": "sent"}
     (msg,) = mailbox.messages
     assert msg["to"] == ["<operator@kabupaten.example>", "<it@kabupaten.example>"]
     parsed = email.message_from_bytes(msg["data"], policy=email.policy.default)
@@ -117,7 +123,7 @@ def test_no_channel_and_a_dead_channel_never_raise(monkeypatch):
     monkeypatch.delenv("SIMPUL_ALERT_WEBHOOK_URL", raising=False)
     monkeypatch.delenv("SIMPUL_ALERT_SMTP_HOST", raising=False)
     alert = Alert(kind="test", message_id="uji", message_en="test")
-    assert send_alert(alert) == {}
+    assert send_alert(alert) == {"log": "written"}  # the alert log always works
     monkeypatch.setenv("SIMPUL_ALERT_WEBHOOK_URL", "http://127.0.0.1:9/nothing-listens")
     assert send_alert(alert)["webhook"].startswith("error:")
 
