@@ -38,6 +38,17 @@ class SourceError(PipelineError):
         self.url = url
 
 
+def _http_error_type() -> type:
+    from connectors.base.http import HttpError
+
+    return HttpError
+
+
+class SourceHttpError(SourceError, _http_error_type()):  # type: ignore[misc]
+    """A :class:`SourceError` that is also the HTTP client's ``HttpError`` (callers that catch
+    the client's error keep working)."""
+
+
 def safe_url(url: str) -> str:
     """``url`` without user/password and without query string or fragment."""
     url = re.sub(r"(?i)^([a-z][a-z0-9+.-]*://)[^/@\s]*@", r"\1", str(url))
@@ -142,17 +153,18 @@ def source_error(exc: BaseException, cfg: Any, source: str) -> SourceError | Non
         url = "?"
     url = safe_url(url)
     t_id, t_en = _TEXT[kind]
-    detail = type(exc).__name__
-    status = re.search(r"HTTP \d{3}", str(exc))
-    if status:
-        detail = status.group(0)
+    http_error = _http_error_type()
+    original = next((e for e in _chain(exc) if isinstance(e, http_error)), None)
+    # the client's own message names the path and the status, never a secret
+    detail = str(original).splitlines()[0] if original is not None else type(exc).__name__
     retry_id = "akan dicoba ulang" if transient else "tidak dicoba ulang"
     retry_en = "will be retried" if transient else "not retried"
     message = (
         f"{system} ({settings.agency}) {t_id.format(url=url)} ({detail}; {retry_id}) / "
         f"{system} ({settings.agency}) {t_en.format(url=url)} ({detail}; {retry_en})"
     )
-    return SourceError(message, kind=kind, transient=transient, agency=settings.agency, url=url)
+    cls = SourceHttpError if original is not None else SourceError
+    return cls(message, kind=kind, transient=transient, agency=settings.agency, url=url)
 
 
 def describe(exc: BaseException) -> tuple[str, str]:

@@ -122,7 +122,7 @@ def drift_columns(drift: dict[str, Any] | None, mapped: set[str]) -> list[str]:
 
     if not drift:
         return []
-    ignore = {SOURCE_FILE, SOURCE_ROW}
+    ignore = {SOURCE_FILE, SOURCE_ROW, "_file_mtime"}  # lineage the drop connectors add
     return sorted(c for c in drift.get("added") or [] if c not in mapped and c not in ignore)
 
 
