@@ -172,8 +172,10 @@ def _spool() -> Path:
 
 
 def pipeline_of(dag_id: str | None) -> str | None:
-    if dag_id and dag_id.startswith("simpul_") and not dag_id.startswith(
-        ("simpul_ops_", "simpul_exchange_", "simpul_config_error")
+    if (
+        dag_id
+        and dag_id.startswith("simpul_")
+        and not dag_id.startswith(("simpul_ops_", "simpul_exchange_", "simpul_config_error"))
     ):
         return dag_id.removeprefix("simpul_")
     return None
@@ -352,11 +354,14 @@ def collect(wh: Any, cfg: Any = None, now: datetime | None = None) -> Health:
 
     cfg = cfg or load_config()
     now = now or datetime.now(UTC)
-    tasks = _rows(
-        wh,
-        "select * from ops.task_runs where recorded_at > :since",
-        {"since": now - timedelta(days=30)},
-    ) + read_spool()
+    tasks = (
+        _rows(
+            wh,
+            "select * from ops.task_runs where recorded_at > :since",
+            {"since": now - timedelta(days=30)},
+        )
+        + read_spool()
+    )
     runs = last_runs(tasks)
     fresh = {r["pipeline"]: r for r in freshness_report(wh, cfg, now=now)}
     loads = {
@@ -365,16 +370,17 @@ def collect(wh: Any, cfg: Any = None, now: datetime | None = None) -> Health:
             wh,
             "select l.pipeline, l.status, l.loaded_at, l.rows_received, l.rows_loaded, "
             "l.rows_quarantined, l.rows_duplicate, l.load_id from ops.loads l join "
-            "(select pipeline, max(loaded_at) as m from ops.loads group by pipeline) x "
-            "on l.pipeline = x.pipeline and l.loaded_at = x.m",
+            "(select pipeline, max(loaded_at) as m from ops.loads "
+            "where right(stream, 8) <> '_deleted' group by pipeline) x "
+            "on l.pipeline = x.pipeline and l.loaded_at = x.m "
+            "where right(l.stream, 8) <> '_deleted'",
         )
     }
     held = {
         r["pipeline"]: r["n"]
         for r in _rows(
             wh,
-            "select pipeline, count(*) as n from ops.loads where status = 'held' "
-            "group by pipeline",
+            "select pipeline, count(*) as n from ops.loads where status = 'held' group by pipeline",
         )
     }
     h = Health()
