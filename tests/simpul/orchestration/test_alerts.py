@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -149,3 +150,27 @@ def test_due_deduplicates_within_the_interval(simpul_home):
 def test_every_kind_has_a_bilingual_title(kind):
     alert = Alert(kind=kind, message_id="a", message_en="b", dag_id="d")
     assert " / " in alert.title
+
+
+def test_email_through_the_airflow_smtp_provider_and_connection(mailbox, monkeypatch):
+    """The Airflow connection simpul_alert_smtp + SIMPUL_ALERT_EMAIL_TO: the SMTP provider's
+    notifier sends it (the stdlib SIMPUL_ALERT_SMTP_* path is not used then)."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SIMPUL_ALERT_SMTP",
+        json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": mailbox.host,
+                "port": mailbox.port,
+                "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "s@kab.example"},
+            }
+        ),
+    )
+    monkeypatch.setenv("SIMPUL_ALERT_EMAIL_TO", "operator@kabupaten.example")
+    alert = held_alert("siak_penduduk", {"load_id": "siak.penduduk.x", "rows_received": 10})
+    assert send_alert(alert) == {"log": "written", "email": "sent"}
+    (msg,) = mailbox.messages
+    parsed = email.message_from_bytes(msg["data"], policy=email.policy.default)
+    assert parsed["Subject"].startswith("[Simpul] Kiriman ditahan gerbang kualitas")
+    body = parsed.get_body(("html", "plain")).get_content()
+    assert body.index("ditahan utuh") < body.index("held back whole")
