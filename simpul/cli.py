@@ -116,7 +116,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from simpul.demo import run_demo
 
-    return run_demo(population=args.population, seed=args.seed)
+    return run_demo(population=args.population, seed=args.seed, days=args.days)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="simulators up, every pipeline once, summary")
     p.add_argument("--population", type=int, default=None)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--days",
+        type=int,
+        default=0,
+        help="then let SIAK move on N days, one incremental run per day (dashboard history)",
+    )
     p.set_defaults(func=cmd_demo)
 
     from simpul.exchange.cli import add_parser as add_exchange

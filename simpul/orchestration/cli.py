@@ -37,14 +37,13 @@ def _print_rows(rows: list[dict[str, Any]], columns: list[str] | None = None) ->
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from simpul.dashboard import build_dashboard, default_path
-    from simpul.warehouse import open_warehouse
+    from simpul.orchestration.health import read_warehouse
 
     out = Path(args.out) if args.out else default_path()
-    wh = open_warehouse()
-    try:
+    with read_warehouse() as (wh, src):  # a load holding DuckDB: a copy taken now
         path = build_dashboard(wh, out)
-    finally:
-        wh.dispose()
+    if src.note_en:
+        print(f"({src.note_id} / {src.note_en})")
     print(f"dasbor / dashboard: {path}")
     return 0
 
