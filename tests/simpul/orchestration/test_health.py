@@ -219,3 +219,22 @@ def test_due_is_kept_in_the_warehouse(simpul_home):
         wh.dispose()
     assert row and row[0]["kind"] == "freshness"
     assert not (simpul_home / "alerts" / "sent.json").exists()
+
+
+def test_exchange_problems_are_listed_from_the_outbox():
+    h = health.Health(
+        exchanges=[
+            {
+                "agreement": "disdukcapil_penduduk",
+                "agency": "Disdukcapil",
+                "statuses": {"receipted": 3, "tampered": 1},
+                "retrying": 2,
+            },
+            {"agreement": "bps", "agency": "BPS", "statuses": {"sent": 1, "receipted": 4}},
+        ]
+    )
+    lines = health.problems(h)
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("[pertukaran disdukcapil_penduduk] 1 kiriman berstatus tampered")
+    assert "[exchange disdukcapil_penduduk] 1 deliveries in status tampered" in lines[0]
+    assert "2 kiriman gagal dikirim" in lines[1] and "failed to send" in lines[1]
