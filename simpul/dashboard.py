@@ -25,6 +25,11 @@ SERIES_LABELS = {
     "loaded": "dimuat / loaded",
     "quarantined": "dikarantina / quarantined",
 }
+DELETION_LABELS = {
+    "received": "dihapus / deleted",
+    "loaded": "diterapkan / applied",
+    "quarantined": "tak terbaca / unreadable",
+}
 STATE_LABELS = {
     "ok": ("mutakhir / fresh", "#2da44e"),
     "stale": ("terlambat / stale", "#cf222e"),
@@ -273,6 +278,7 @@ def loads_chart(
     width: int = 760,
     height: int = 240,
     max_loads: int = 40,
+    labels: dict[str, str] | None = None,
 ) -> str:
     """One group of columns per load (received / loaded / quarantined), in order of time.
 
@@ -294,7 +300,10 @@ def loads_chart(
         )
         return "".join(out)
     keys = ("received", "loaded", "quarantined")
-    ymax = _nice_max(max(float(r[f"rows_{k}"] or 0) for r in rows for k in keys))
+    names = {**SERIES_LABELS, **(labels or {})}
+    # whole-number steps (rows are counted), four of them, each a round number
+    step = max(1.0, _nice_max(max(float(r[f"rows_{k}"] or 0) for r in rows for k in keys) / 4))
+    ymax = step * 4
     for i in range(5):
         v = ymax * i / 4
         yy = top + ph - v / ymax * ph
@@ -315,7 +324,7 @@ def loads_chart(
             out.append(
                 f'<rect x="{x0 + j * bar:.1f}" y="{top + ph - h:.1f}" width="{bar:.1f}" '
                 f'height="{max(h, 0.5):.1f}" fill="{SERIES_COLORS[k]}"><title>'
-                f"{e(SERIES_LABELS[k])} {when:%Y-%m-%d %H:%M} WIB ({e(str(r['status']))}): "
+                f"{e(names[k])} {when:%Y-%m-%d %H:%M} WIB ({e(str(r['status']))}): "
                 f"{e(_fmt_num(v))}</title></rect>"
             )
         if i % every == 0:
@@ -338,9 +347,7 @@ def loads_chart(
         out.append(
             f'<rect x="{lx}" y="{height - 16}" width="10" height="10" fill="{SERIES_COLORS[k]}"/>'
         )
-        out.append(
-            f'<text x="{lx + 14}" y="{height - 7}" class="legend">{e(SERIES_LABELS[k])}</text>'
-        )
+        out.append(f'<text x="{lx + 14}" y="{height - 7}" class="legend">{e(names[k])}</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -612,7 +619,14 @@ def render(data: dict) -> str:
         )
     for name, rows in sorted(by_pipeline.items()):
         runs.append(f"<h3>{e(name)}</h3>")
-        runs.append(loads_chart(rows, title=f"{name}: baris per muatan / rows per load"))
+        deletions = name.endswith("deletions")
+        runs.append(
+            loads_chart(
+                rows,
+                title=f"{name}: baris per muatan / rows per load",
+                labels=DELETION_LABELS if deletions else None,
+            )
+        )
     recent = [{**r, "error_pct": f"{r['error_rate'] * 100:.1f}%"} for r in reversed(loads[-15:])]
     runs.append("<h3>Muatan terakhir / Latest loads</h3>")
     runs.append(
