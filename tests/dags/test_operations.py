@@ -134,3 +134,20 @@ def test_an_agency_outage_is_named_in_status_dashboard_and_alert_log(env, siak, 
     everything = out + full + page + (env / "alerts" / "alerts.log").read_text()
     for secret in secrets:
         assert secret not in everything
+
+
+def test_schedules_are_wib_and_only_warehouse_writers_take_the_pool(airflow_home):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS))
+    dag = bag.dags[DAG_ID]
+    assert str(dag.timezone.name) == "Asia/Jakarta" and dag.catchup is False
+    # the cron is read in the DAG's zone: "0 1 * * *" is 01:00 WIB, not 01:00 UTC
+    assert str(getattr(dag.timetable, "_timezone", dag.timezone).name) == "Asia/Jakarta"
+    tasks = {t.task_id: t for t in dag.tasks}
+    assert tasks["load"].pool == "simpul_warehouse"
+    assert tasks["extract"].pool != "simpul_warehouse"  # network
+    assert tasks["transform"].pool != "simpul_warehouse"  # CPU
+    assert bag.dags["simpul_ops_marts"].tasks[0].pool == "simpul_warehouse"
+    for t in dag.tasks:
+        assert t.on_retry_callback and t.on_success_callback and len(t.on_failure_callback) == 2
