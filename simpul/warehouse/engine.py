@@ -140,6 +140,10 @@ def is_lock_error(exc: BaseException) -> bool:
     return False
 
 
+class WarehouseBusyError(RuntimeError):
+    """The DuckDB file stayed locked by another process for the whole wait."""
+
+
 def lock_wait_seconds() -> float:
     """How long opening the DuckDB file waits for another process (``SIMPUL_LOCK_WAIT_SECONDS``,
     default 120): extract and transform run outside the warehouse pool and wait here."""
@@ -163,8 +167,15 @@ def open_warehouse(url: str | None = None, wait: float | None = None) -> Warehou
         try:
             return _open(url)
         except Exception as exc:
-            if not is_lock_error(exc) or time.monotonic() >= deadline:
+            if not is_lock_error(exc):
                 raise
+            if time.monotonic() >= deadline:
+                first = (str(getattr(exc, "orig", exc)).splitlines() or [""])[0]
+                raise WarehouseBusyError(
+                    f"gudang data dipakai proses lain (muatan?) dan tidak lepas dalam waktu "
+                    f"tunggu / the warehouse is held by another process (a load?) beyond the "
+                    f"wait (SIMPUL_LOCK_WAIT_SECONDS): {first}"
+                ) from None
             if delay == 0.2:
                 log.info("warehouse held by another process (a load?): waiting")
             time.sleep(delay)
