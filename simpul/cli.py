@@ -81,8 +81,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from simpul.status import status_report
+    from simpul.status import status_check, status_report
 
+    if args.check:
+        code, text = status_check()
+        print(text)
+        return code
     print(status_report(limit=args.limit))
     return 0
 
@@ -144,7 +148,7 @@ def cmd_mapping_check(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from simpul.demo import run_demo
 
-    return run_demo(population=args.population, seed=args.seed)
+    return run_demo(population=args.population, seed=args.seed, days=args.days)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,8 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("load_id")
     p.set_defaults(func=cmd_replay)
 
-    p = sub.add_parser("status", help="last runs, row counts, quarantine counts")
+    p = sub.add_parser("status", help="health per pipeline/exchange, last loads, quarantine")
     p.add_argument("--limit", type=int, default=10)
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="one line per problem (Indonesian / English); exit 1 if anything needs attention",
+    )
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("sql", help="run a SQL query against the warehouse")
@@ -185,6 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="simulators up, every pipeline once, summary")
     p.add_argument("--population", type=int, default=None)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--days",
+        type=int,
+        default=0,
+        help="then let SIAK move on N days, one incremental run per day (dashboard history)",
+    )
     p.set_defaults(func=cmd_demo)
 
     from simpul.exchange.cli import add_parser as add_exchange

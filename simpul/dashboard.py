@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import math
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,18 @@ SERIES_LABELS = {
     "loaded": "dimuat / loaded",
     "quarantined": "dikarantina / quarantined",
 }
+DELETION_LABELS = {
+    "received": "dihapus / deleted",
+    "loaded": "diterapkan / applied",
+    "quarantined": "tak terbaca / unreadable",
+}
 STATE_LABELS = {
     "ok": ("mutakhir / fresh", "#2da44e"),
     "stale": ("terlambat / stale", "#cf222e"),
     "never": ("belum pernah / never", "#57606a"),
 }
 MAX_LOADS = 500
+WIB = timezone(timedelta(hours=7), "WIB")
 
 e = html.escape
 
@@ -89,13 +95,47 @@ def collect(wh: Any, cfg: SimpulConfig | None = None, now: datetime | None = Non
         fresh = freshness_report(wh, cfg, load_ops_settings(), now)
     else:  # no valid config: freshness of whatever pipelines have loaded, default cadence
         fresh = _freshness_from_loads(loads, now)
+    health = None
+    if cfg is not None:
+        from simpul.orchestration.health import collect as collect_health
+
+        health = collect_health(wh, cfg, now)
+    from simpul.orchestration.alerts import external_channels, read_alert_log
+
     return {
+        "rule_labels": rule_labels(cfg, set(by_rule)),
+        "health": health,
+        "alert_log": read_alert_log(30),
+        "alert_channels": external_channels(),
         "generated_at": now,
         "loads": loads,
         "open_quarantine": open_q,
         "open_by_rule": dict(sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
         "freshness": fresh,
     }
+
+
+def rule_labels(cfg: SimpulConfig | None, rules: set[str]) -> dict[str, str]:
+    """Indonesian label of each rule: the fixed ``reason_id`` text of its check in
+    ``expectations/`` (code, never data). Empty when the suites cannot be loaded."""
+    if not rules or cfg is None:
+        return {}
+    out: dict[str, str] = {}
+    try:
+        from simpul.validate import load_checks
+
+        for suite in sorted({p.suite for p in cfg.pipelines.values()}):
+            try:
+                checks = load_checks(suite, kabupaten=cfg.kabupaten)
+            except TypeError:
+                checks = load_checks(suite)
+            for c in checks:
+                if c.rule in rules and c.rule not in out:
+                    text = c.reason_id.split(";")[0].split(" (")[0].strip().rstrip(".")
+                    out[c.rule] = text if len(text) <= 60 else text[:59] + "…"
+    except Exception:  # noqa: BLE001 - labels are a help; the rule id is always shown
+        return out
+    return out
 
 
 def _freshness_from_loads(loads: list[dict], now: datetime) -> list[dict]:
@@ -198,10 +238,14 @@ def line_chart(
     for i in range(ticks):
         t = datetime.fromtimestamp(t0 + span * i / max(ticks - 1, 1), UTC)
         xx = x(t)
+        anchor = "start" if i == 0 and ticks > 1 else "end" if i == ticks - 1 > 0 else "middle"
         out.append(
-            f'<text x="{xx:.1f}" y="{top + ph + 16}" text-anchor="middle" class="tick">'
-            f"{t:%d-%m %H:%M}</text>"
+            f'<text x="{xx:.1f}" y="{top + ph + 16}" text-anchor="{anchor}" class="tick">'
+            f"{t.astimezone(WIB):%d-%m %H:%M}</text>"
         )
+    out.append(
+        f'<text x="{left + pw}" y="{top + ph + 30}" text-anchor="end" class="tick">WIB</text>'
+    )
     out.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" class="axis"/>')
     for i, (name, pts) in enumerate(series.items()):
         color = colors.get(name, PALETTE[i % len(PALETTE)])
@@ -214,7 +258,7 @@ def line_chart(
         for t, v in pts:
             out.append(
                 f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="3" fill="{color}">'
-                f"<title>{e(labels.get(name, name))} {t:%Y-%m-%d %H:%M} UTC: "
+                f"<title>{e(labels.get(name, name))} {t.astimezone(WIB):%Y-%m-%d %H:%M} WIB: "
                 f"{e(_fmt_num(v, percent))}</title></circle>"
             )
         lx = left + 8 + i * 190
@@ -223,6 +267,87 @@ def line_chart(
             f'<text x="{lx + 14}" y="{height - 7}" class="legend">'
             f"{e(labels.get(name, name))}</text>"
         )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def loads_chart(
+    rows: list[dict],
+    *,
+    title: str,
+    width: int = 760,
+    height: int = 240,
+    max_loads: int = 40,
+    labels: dict[str, str] | None = None,
+) -> str:
+    """One group of columns per load (received / loaded / quarantined), in order of time.
+
+    A load is a delivery, not a level: an incremental pipeline delivers only what changed, so
+    a small load after a big first one is drawn as a short column, not as data falling away.
+    """
+    rows = [r for r in rows if r.get("loaded_at")][-max_loads:]
+    left, right, top, bottom = 64, 16, 28, 56
+    pw, ph = width - left - right, height - top - bottom
+    out = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="img" aria-label="{e(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{e(title)}</title>",
+    ]
+    if not rows:
+        out.append(
+            f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" class="muted">'
+            "belum ada data / no data yet</text></svg>"
+        )
+        return "".join(out)
+    keys = ("received", "loaded", "quarantined")
+    names = {**SERIES_LABELS, **(labels or {})}
+    # whole-number steps (rows are counted), four of them, each a round number
+    step = max(1.0, _nice_max(max(float(r[f"rows_{k}"] or 0) for r in rows for k in keys) / 4))
+    ymax = step * 4
+    for i in range(5):
+        v = ymax * i / 4
+        yy = top + ph - v / ymax * ph
+        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>')
+        out.append(
+            f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" class="tick">'
+            f"{e(_fmt_num(v))}</text>"
+        )
+    slot = pw / max(len(rows), 1)
+    bar = max(min(slot / 4, 18), 2)
+    every = max(1, math.ceil(len(rows) / 6))
+    for i, r in enumerate(rows):
+        x0 = left + i * slot + (slot - 3 * bar) / 2
+        when = r["loaded_at"].astimezone(WIB)
+        for j, k in enumerate(keys):
+            v = float(r[f"rows_{k}"] or 0)
+            h = v / ymax * ph
+            out.append(
+                f'<rect x="{x0 + j * bar:.1f}" y="{top + ph - h:.1f}" width="{bar:.1f}" '
+                f'height="{max(h, 0.5):.1f}" fill="{SERIES_COLORS[k]}"><title>'
+                f"{e(names[k])} {when:%Y-%m-%d %H:%M} WIB ({e(str(r['status']))}): "
+                f"{e(_fmt_num(v))}</title></rect>"
+            )
+        if i % every == 0:
+            out.append(
+                f'<text x="{left + (i + 0.5) * slot:.1f}" y="{top + ph + 16}" '
+                f'text-anchor="middle" class="tick">{when:%d-%m %H:%M}</text>'
+            )
+        if r["status"] == "held":
+            out.append(
+                f'<text x="{left + (i + 0.5) * slot:.1f}" y="{top - 6}" text-anchor="middle" '
+                'class="tick">ditahan/held</text>'
+            )
+    out.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" class="axis"/>')
+    out.append(
+        f'<text x="{left + pw}" y="{top + ph + 30}" text-anchor="end" class="tick">'
+        "waktu muatan / load time (WIB)</text>"
+    )
+    for i, k in enumerate(keys):
+        lx = left + 8 + i * 190
+        out.append(
+            f'<rect x="{lx}" y="{height - 16}" width="10" height="10" fill="{SERIES_COLORS[k]}"/>'
+        )
+        out.append(f'<text x="{lx + 14}" y="{height - 7}" class="legend">{e(names[k])}</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -237,7 +362,7 @@ def bar_chart(
 ) -> str:
     """Horizontal bars ``(label, value, color)``; ``markers`` draws a limit line per bar."""
     markers = markers or {}
-    bar_h, gap, left, right, top = 22, 8, 220, 70, 8
+    bar_h, gap, left, right, top = 22, 8, 300, 70, 8
     height = top + max(len(items), 1) * (bar_h + gap) + 8
     out = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
@@ -255,9 +380,10 @@ def bar_chart(
     for i, (label, value, color) in enumerate(items):
         yy = top + i * (bar_h + gap)
         w = max(value / vmax * pw, 1.0)
+        short = label if len(label) <= 44 else label[:43] + "…"
         out.append(
             f'<text x="{left - 8}" y="{yy + bar_h * 0.7:.1f}" text-anchor="end" '
-            f'class="label">{e(label)}</text>'
+            f'class="label">{e(short)}<title>{e(label)}</title></text>'
         )
         out.append(
             f'<rect x="{left}" y="{yy}" width="{w:.1f}" height="{bar_h}" '
@@ -297,9 +423,133 @@ padding:4px 8px;text-align:left}th{background:#f6f8fa}td.num{text-align:right}
 .chart .grid{stroke:#eaeef2}.chart .axis{stroke:#8c959f}.chart .tick{font-size:11px;
 fill:#57606a}.chart .legend,.chart .label{font-size:12px;fill:#1f2328}.chart .muted,.muted{
 fill:#8c959f;color:#8c959f}.chart .marker{stroke:#1f2328;stroke-width:2;stroke-dasharray:3 2}
-.pill{border-radius:10px;padding:1px 8px;color:#fff;font-size:12px}
+.pill{border-radius:10px;padding:1px 8px;color:#fff;font-size:12px;white-space:nowrap}
 footer{color:#57606a;font-size:12px;padding:0 24px 24px}
+.scroll{overflow-x:auto;max-width:100%}svg.chart{max-width:100%;height:auto;display:block}
+main{box-sizing:border-box;width:100%}section{overflow-x:auto}
+@media (max-width:600px){main{padding:8px}header{padding:12px}section{padding:8px}
+table{font-size:12px}.tile{min-width:120px}}.warn{background:#fff8c5;border:1px solid #d4a72c;
+padding:6px 10px;border-radius:6px}.ok{color:#1a7f37}.problems li{margin:2px 0}
 """
+
+
+def wib_text(v: datetime | str | None) -> str:
+    """Times on the page are Western Indonesia Time (UTC+7), as operators read them."""
+    from simpul.status import wib
+
+    return wib(v)
+
+
+RUN_STATES = {
+    "success": ("berhasil / success", "#2da44e"),
+    "failed": ("gagal / failed", "#cf222e"),
+    "retrying": ("diulang / retrying", "#bf8700"),
+    None: ("belum ada / none yet", "#57606a"),
+}
+
+
+def _pill(text: str, color: str) -> str:
+    return f'<span class="pill" style="background:{color}">{e(text)}</span>'
+
+
+def health_section(data: dict) -> str:
+    """Health first: what needs attention, each pipeline's last run, the outbox, the alerts."""
+    from simpul.orchestration.health import problems
+
+    h = data.get("health")
+    parts = [_h2("Kesehatan", "Health")]
+    if not data.get("alert_channels"):
+        parts.append(
+            '<p class="warn">Belum ada saluran peringatan eksternal: peringatan hanya ditulis '
+            "ke log peringatan di SIMPUL_HOME. / No external alert channel: alerts only go to "
+            "the alert log in SIMPUL_HOME.</p>"
+        )
+    if h is None:
+        parts.append('<p class="muted">konfigurasi tidak valid / invalid configuration</p>')
+        return "<section>" + "".join(parts) + "</section>"
+    found = problems(h)
+    parts.append("<h3>Perlu perhatian / Needs attention</h3>")
+    if found:
+        parts.append('<ul class="problems">' + "".join(f"<li>{e(x)}</li>" for x in found) + "</ul>")
+    else:
+        parts.append('<p class="ok">Tidak ada masalah / No problems</p>')
+    rows = []
+    for p in h.pipelines:
+        label, color = RUN_STATES.get(p["run_state"], (str(p["run_state"]), "#57606a"))
+        fl, fc = STATE_LABELS.get(p["freshness"] or "never", ("?", "#57606a"))
+        rows.append(
+            {
+                **p,
+                "run_html": _pill(label, color),
+                "fresh_html": _pill(fl, fc),
+                "cause": p.get("error_id") or "",
+            }
+        )
+    parts.append(
+        _table(
+            rows,
+            [
+                ("pipeline", "pipeline"),
+                ("agency", "instansi / agency"),
+                ("run_html", "run terakhir / last run"),
+                ("failed_tries", "percobaan gagal / failed tries"),
+                ("load_status", "muatan / load"),
+                ("loaded_at", "dimuat / loaded"),
+                ("held", "ditahan / held"),
+                ("fresh_html", "kemutakhiran / freshness"),
+                ("cause", "penyebab / cause"),
+            ],
+            num={"failed_tries", "held"},
+        )
+    )
+    parts.append("<h3>Pertukaran data (outbox) / Data exchange (outbox)</h3>")
+    ex_rows = [
+        {
+            "agreement": a["agreement"],
+            "agency": a.get("agency") or "",
+            "outbox": ", ".join(f"{k}: {v}" for k, v in sorted(a["statuses"].items())) or "-",
+            "retrying": a.get("retrying", 0),
+            "run": RUN_STATES.get(a.get("run_state"), (str(a.get("run_state")), ""))[0],
+        }
+        for a in h.exchanges
+    ]
+    parts.append(
+        _table(
+            ex_rows,
+            [
+                ("agreement", "perjanjian / agreement"),
+                ("agency", "instansi / agency"),
+                ("outbox", "status outbox"),
+                ("retrying", "menunggu ulang / retrying"),
+                ("run", "run terakhir / last run"),
+            ],
+            num={"retrying"},
+        )
+    )
+    parts.append("<h3>Log peringatan / Alert log</h3>")
+    log_rows = [
+        {
+            "at": wib_text(a.get("at")),
+            "kind": a.get("kind"),
+            "subject": a.get("pipeline") or a.get("dag_id") or "",
+            "message_id": a.get("message_id"),
+            "message_en": a.get("message_en"),
+        }
+        for a in data.get("alert_log") or []
+    ]
+    parts.append(
+        _table(
+            log_rows,
+            [
+                ("at", "waktu / time"),
+                ("kind", "jenis / kind"),
+                ("subject", "pipeline / DAG"),
+                ("message_id", "pesan"),
+                ("message_en", "message"),
+            ],
+        )
+    )
+    return "<section>" + "".join(parts) + "</section>"
 
 
 def _h2(id_: str, en: str) -> str:
@@ -317,12 +567,13 @@ def _table(rows: list[dict], cols: list[tuple[str, str]], num: set[str] | None =
         for key, _ in cols:
             v = r.get(key)
             if isinstance(v, datetime):
-                v = f"{v:%Y-%m-%d %H:%M} UTC"
+                v = wib_text(v)
             cls = ' class="num"' if key in num else ""
             text = str(v) if key.endswith("_html") else e(str("" if v is None else v))
             cells.append(f"<td{cls}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+    # a wide table scrolls inside its own box; the page itself never gets wider than the screen
+    return f'<div class="scroll"><table><tr>{head}</tr>{"".join(body)}</table></div>'
 
 
 def render(data: dict) -> str:
@@ -339,33 +590,41 @@ def render(data: dict) -> str:
         (stale, "sumber terlambat", "stale sources"),
     ]
     parts = [
+        health_section(data),
         '<section class="tiles" style="background:none;border:none;padding:0">'
         + "".join(
             f'<div class="tile"><b>{n}</b>{e(id_)}<br><span>{e(en)}</span></div>'
             for n, id_, en in tiles
         )
-        + "</section>"
+        + "</section>",
     ]
 
     # runs over time, one chart per pipeline
     by_pipeline: dict[str, list[dict]] = defaultdict(list)
     for r in loads:
-        by_pipeline[r["pipeline"] or "?"].append(r)
+        name = r["pipeline"] or "?"
+        if (r.get("stream") or "").endswith("_deleted"):
+            # the source's deletion feed: its own chart, never mixed into the records'
+            name += " — penghapusan / deletions"
+        by_pipeline[name].append(r)
     runs = [_h2("Muatan dari waktu ke waktu", "Loads over time")]
     if not by_pipeline:
         runs.append('<p class="muted">belum ada muatan / no loads yet</p>')
-    for name, rows in sorted(by_pipeline.items()):
-        series = {
-            k: [(r["loaded_at"], float(r[f"rows_{k}"] or 0)) for r in rows if r["loaded_at"]]
-            for k in ("received", "loaded", "quarantined")
-        }
-        runs.append(f"<h3>{e(name)}</h3>")
+    if by_pipeline:
         runs.append(
-            line_chart(
-                series,
+            '<p class="muted">Satu kelompok kolom per muatan. Pipeline inkremental hanya '
+            "mengirim perubahan sejak muatan sebelumnya: kolom kecil bukan data yang hilang. / "
+            "One group of columns per load. Incremental pipelines deliver only what changed "
+            "since the previous load: a short column is not data lost.</p>"
+        )
+    for name, rows in sorted(by_pipeline.items()):
+        runs.append(f"<h3>{e(name)}</h3>")
+        deletions = name.endswith("deletions")
+        runs.append(
+            loads_chart(
+                rows,
                 title=f"{name}: baris per muatan / rows per load",
-                colors=SERIES_COLORS,
-                labels=SERIES_LABELS,
+                labels=DELETION_LABELS if deletions else None,
             )
         )
     recent = [{**r, "error_pct": f"{r['error_rate'] * 100:.1f}%"} for r in reversed(loads[-15:])]
@@ -453,7 +712,11 @@ def render(data: dict) -> str:
         for r in data["open_quarantine"]
     ]
     top_rules = list(data["open_by_rule"].items())[:15]
-    rule_items = [(rule, float(n), "#bf8700") for rule, n in top_rules]
+    labels = data.get("rule_labels") or {}
+    rule_items = [
+        (f"{labels[rule]} ({rule})" if rule in labels else rule, float(n), "#bf8700")
+        for rule, n in top_rules
+    ]
     parts.append(
         "<section>"
         + _h2("Karantina terbuka", "Open quarantine")
@@ -469,7 +732,7 @@ def render(data: dict) -> str:
         "<title>Simpul — Dasbor operasional / Operations dashboard</title>"
         f"<style>{CSS}</style></head><body><header><h1>Simpul — Dasbor operasional "
         '<span style="opacity:.8;font-weight:normal">/ Operations dashboard</span></h1>'
-        f"<p>Dibuat / generated {now:%Y-%m-%d %H:%M} UTC · hanya agregat, tanpa data pribadi / "
+        f"<p>Dibuat / generated {wib_text(now)} · hanya agregat, tanpa data pribadi / "
         "aggregates only, no personal data</p></header><main>"
         + "".join(parts)
         + "</main><footer>Simpul · ops.loads, ops.dq_findings, ops.quarantine</footer>"

@@ -67,7 +67,36 @@ def _prepare_drops(seed: int) -> dict[str, str]:
     return drops.env()
 
 
-def run_demo(population: int | None = None, seed: int = 42) -> int:
+def _more_days(servers: dict[str, Any], days: int) -> list[dict[str, Any]]:
+    """History for the dashboard: the SIAK simulator moves on one day at a time (people are
+    born, move, die) and the SIAK pipelines fetch each day's changes — real incremental runs."""
+    import requests
+
+    from simpul.pipeline import run
+
+    if "siak" not in servers or days <= 0:
+        return []
+    out = []
+    names = [n for n, p in load_config().pipelines.items() if p.source == "siak"]
+    for day in range(1, days + 1):
+        requests.post(
+            f"{servers['siak'].url}/admin/advance", params={"days": 1}, timeout=30
+        ).raise_for_status()
+        for name in names:
+            r = run(name)
+            out.append(
+                {
+                    "day": day,
+                    "pipeline": name,
+                    "status": r["status"],
+                    "received": r["rows_received"],
+                    "loaded": r["rows_loaded"],
+                }
+            )
+    return out
+
+
+def run_demo(population: int | None = None, seed: int = 42, days: int = 0) -> int:
     from simpul.cli import _table
     from simpul.exchange.demo import run_exchange_demo
     from simpul.pipeline import run
@@ -105,6 +134,7 @@ def run_demo(population: int | None = None, seed: int = 42) -> int:
                     "seconds": r["seconds"],
                 }
             )
+        history = _more_days(servers, days)
         wh = open_warehouse()
         try:
             build_marts(wh)
@@ -135,6 +165,9 @@ def run_demo(population: int | None = None, seed: int = 42) -> int:
         for server in servers.values():
             server.stop()
     print(_table(results))
+    if history:
+        print(f"\nNext {days} day(s) of SIAK changes / perubahan SIAK {days} hari berikutnya:")
+        print(_table(history))
     print(
         "\nEvery record received is loaded, quarantined with its reasons, a duplicate (an exact "
         "copy, or identical to the current record), or held:\n  received = loaded + quarantined "

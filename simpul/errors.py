@@ -9,6 +9,7 @@ from connectors.base.http import HttpError
 from simpul.config import ConfigError
 from simpul.landing import LandingError
 from simpul.pipeline import PipelineError
+from simpul.warehouse.engine import WarehouseBusyError
 from simpul.warehouse.ops import ReconcileError
 
 OPERATOR_ERRORS: tuple[type[BaseException], ...] = (
@@ -18,6 +19,7 @@ OPERATOR_ERRORS: tuple[type[BaseException], ...] = (
     LandingError,
     PipelineError,
     ReconcileError,
+    WarehouseBusyError,
     sqlalchemy.exc.ProgrammingError,
     sqlalchemy.exc.OperationalError,
 )

@@ -111,7 +111,7 @@ def land(
     rows = 0
     schema: pa.Schema | None = None
     try:
-        for batch in batches:
+        for batch in _from_source(batches):
             if writer is None:
                 schema = batch.schema
                 writer = pq.ParquetWriter(tmp, schema, compression="zstd")
@@ -131,6 +131,12 @@ def land(
             os.fsync(fh.fileno())
         data = folder / DATA
         os.replace(tmp, data)
+    except _SourceFailure as failed:
+        # the source failed (connection refused, missing drop folder...): not a landing error
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+        raise failed.original from None
     except OSError as exc:
         if writer is not None:
             writer.close()
@@ -169,6 +175,28 @@ def land(
         raise LandingError(f"{folder}: cannot seal the delivery: {exc.strerror or exc}") from None
     data.chmod(0o444)
     return manifest
+
+
+class _SourceFailure(Exception):
+    """Carries an exception raised while *reading* the batches (by the connector)."""
+
+    def __init__(self, original: Exception):
+        super().__init__(str(original))
+        self.original = original
+
+
+def _from_source(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """``batches``, with the connector's own errors wrapped so ``land`` never relabels an
+    unreachable agency (requests' errors are ``OSError`` too) as a write failure."""
+    it = iter(batches)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except Exception as exc:
+            raise _SourceFailure(exc) from exc
+        yield batch
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -81,7 +81,16 @@ def extract(
     ``full_refresh``) and land them raw (Parquet + manifest)."""
     cfg = _config(cfg)
     with _lock(cfg, name):
-        return _extract(name, cfg, since=since, until=until, full_refresh=full_refresh)
+        try:
+            return _extract(name, cfg, since=since, until=until, full_refresh=full_refresh)
+        except Exception as exc:
+            from simpul.orchestration.causes import source_error
+
+            err = source_error(exc, cfg, cfg.pipeline(name).source)
+            if err is None:
+                raise
+            log.error("%s", err)
+            raise err from None
 
 
 def _extract(

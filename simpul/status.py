@@ -1,16 +1,102 @@
-"""``simpul status``: what ran, what was loaded, what is waiting in quarantine."""
+"""``simpul status``: health per pipeline and exchange, what was loaded, what waits in quarantine.
+
+Status never fails because a load holds the DuckDB file: it waits a few seconds, then reads a
+copy taken now and says so (:func:`simpul.orchestration.health.read_warehouse`).
+``simpul status --check`` prints one bilingual line per problem and exits 1 when there is any.
+"""
 
 from __future__ import annotations
 
-from simpul.warehouse import open_warehouse
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
 from simpul.warehouse.engine import qualified
+
+WIB = timezone(timedelta(hours=7), "WIB")
+
+
+def wib(value: Any) -> str:
+    """A timestamp as ``YYYY-MM-DD HH:MM WIB`` (operators read Western Indonesia Time)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(WIB).strftime("%Y-%m-%d %H:%M WIB")
+
+
+def health_tables(h: Any) -> list[str]:
+    """The health picture as text tables (pipelines, exchanges, open alerts)."""
+    from simpul.cli import _table
+
+    pipes = [
+        {
+            "pipeline": p["pipeline"],
+            "instansi/agency": p["agency"],
+            "run": p["run_state"] or "-",
+            "gagal/failed tries": p["failed_tries"],
+            "muatan/load": p["load_status"] or "-",
+            "dimuat/loaded (WIB)": wib(p["loaded_at"]),
+            "ditahan/held": p["held"],
+            "kemutakhiran/freshness": p["freshness"],
+        }
+        for p in h.pipelines
+    ]
+    ex = [
+        {
+            "perjanjian/agreement": a["agreement"],
+            "instansi/agency": a.get("agency") or "",
+            "outbox": ", ".join(f"{k} {v}" for k, v in sorted(a["statuses"].items())) or "-",
+            "diulang/retrying": a.get("retrying", 0),
+            "run": a.get("run_state") or "-",
+        }
+        for a in h.exchanges
+    ]
+    alerts = [
+        {
+            "jenis/kind": a["kind"],
+            "pipeline": a.get("pipeline") or a.get("dag_id") or "",
+            "terakhir/last (WIB)": wib(a.get("last_at")),
+            "kali/times": a.get("times"),
+            "pesan/message": (a.get("message_id") or "")[:90],
+        }
+        for a in h.alerts
+    ]
+    return [
+        "Kesehatan pipeline / pipeline health\n" + _table(pipes),
+        "Pertukaran data / exchange\n" + _table(ex),
+        "Peringatan terbuka / open alerts\n" + _table(alerts),
+    ]
+
+
+def status_check() -> tuple[int, str]:
+    """``(exit code, text)`` for ``simpul status --check``: 0 and "OK" or 1 and the problems."""
+    from simpul.orchestration.alerts import external_channels
+    from simpul.orchestration.health import collect, problems, read_warehouse
+
+    with read_warehouse() as (wh, src):
+        lines = problems(collect(wh))
+    notes = [f"({src.note_id} / {src.note_en})"] if src.note_en else []
+    if not external_channels():
+        notes.append(
+            "(catatan: belum ada saluran peringatan eksternal / note: no external alert channel)"
+        )
+    if not lines:
+        return 0, "\n".join(["OK: tidak ada masalah / no problems", *notes])
+    return 1, "\n".join([*lines, *notes])
 
 
 def status_report(limit: int = 10) -> str:
     from simpul.cli import _table
+    from simpul.orchestration.alerts import NO_CHANNEL_WARNING, alert_log_file, external_channels
+    from simpul.orchestration.health import collect, problems, read_warehouse
 
-    wh = open_warehouse()
-    try:
+    with read_warehouse() as (wh, src):
+        h = collect(wh)
         loads = wh.query(
             "select load_id, status, rows_received as received, rows_loaded as loaded, "
             "rows_quarantined as quarantined, rows_duplicate as duplicate, rows_warned as warned, "
@@ -21,6 +107,7 @@ def status_report(limit: int = 10) -> str:
         for r in loads:  # what the pull cost on the (metered) line, over how many runs
             r["transferred"] = human_bytes(r.pop("bytes_transferred"))
             r["runs"] = r.pop("pull_runs")
+            r["loaded_at"] = wib(r["loaded_at"])
         try:
             files = wh.query(
                 "select name, status, rows, reason_en, reason_id, load_id from ops.files "
@@ -49,17 +136,30 @@ def status_report(limit: int = 10) -> str:
             }
             for r in cores
         ]
-    finally:
-        wh.dispose()
+        url = wh.url
     from simpul.config import paths
     from simpul.landing_resume import partial_deliveries
 
     partial = partial_deliveries(paths().landing)
     for r in partial:
         r["bytes"] = human_bytes(r["bytes"])
+    head = [f"Warehouse: {url}"]
+    if src.note_en:
+        head.append(f"({src.note_id} / {src.note_en})")
+    found = problems(h)
+    attention = (
+        "Perlu perhatian / needs attention\n" + "\n".join(f"- {line}" for line in found)
+        if found
+        else "Perlu perhatian / needs attention\n(tidak ada / none)"
+    )
+    tail = []
+    if not external_channels():
+        tail.append(NO_CHANNEL_WARNING.format(log=alert_log_file()))
     return "\n\n".join(
         [
-            f"Warehouse: {wh.url}",
+            "\n".join(head),
+            attention,
+            *health_tables(h),
             "Last loads / muatan terakhir\n" + _table(loads),
             *(
                 [
@@ -74,6 +174,7 @@ def status_report(limit: int = 10) -> str:
             "Files rejected or waiting (last run) / berkas ditolak atau menunggu\n"
             + _table(files),
             "Data-quality findings / temuan kualitas data\n" + _table(rules),
+            *tail,
         ]
     )
 

@@ -73,11 +73,11 @@ def build_exchange_dags(cfg: SimpulConfig | None = None) -> dict[str, DAG]:
     """One DAG per enabled agreement, plus the outbox drain (``cfg`` is accepted for symmetry
     with :func:`simpul.orchestration.dags.build_dags`; agreements come from their own file)."""
     from simpul.exchange.agreements import load_agreements
-    from simpul.orchestration.alerts import SimpulNotifier
+    from simpul.orchestration.dags import TASK_CALLBACKS
 
     del cfg
     agreements = load_agreements()
-    args = {**DEFAULT_ARGS, "on_failure_callback": SimpulNotifier()}
+    args = {**DEFAULT_ARGS, **TASK_CALLBACKS}  # alerts + every try in ops.task_runs
     dags: dict[str, DAG] = {}
     for aid, a in agreements.agreements.items():
         if not a.enabled:

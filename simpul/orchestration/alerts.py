@@ -5,13 +5,21 @@ a short bilingual message, Bahasa Indonesia first). It never carries record valu
 that comes from an exception passes through :func:`redact`, which removes NIK/KK-like digit runs,
 quoted values, e-mail addresses, URL credentials and anything that looks like a token or secret.
 
-Channels, each optional (an unconfigured channel is skipped, a failing one is logged and never
-breaks the task that raised the alert):
+The alert log ``SIMPUL_HOME/alerts/alerts.log`` (one JSON object per line) is always written:
+it is the channel that works without any setup, and the dashboard shows it. Every alert is also
+kept in ``ops.alerts`` (open until resolved) together with its de-duplication state, so two
+Celery workers never send the same freshness breach twice.
+
+External channels, each optional (an unconfigured channel is skipped, a failing one is logged
+and never breaks the task that raised the alert); with none set Simpul warns loudly at start-up:
 
 * webhook: ``SIMPUL_ALERT_WEBHOOK_URL`` or the Airflow connection ``simpul_alert_webhook``
   (JSON POST of :meth:`Alert.payload`);
-* e-mail: ``SIMPUL_ALERT_SMTP_HOST``, ``_PORT`` (25), ``_FROM``, ``_TO`` (comma-separated),
-  optional ``_USER`` / ``_PASSWORD`` and ``_STARTTLS=1`` (stdlib :mod:`smtplib`).
+* e-mail through Airflow's SMTP provider: the Airflow connection ``simpul_alert_smtp`` plus
+  ``SIMPUL_ALERT_EMAIL_TO`` (comma-separated; ``SIMPUL_ALERT_EMAIL_FROM`` optional);
+* e-mail without Airflow (the CLI): ``SIMPUL_ALERT_SMTP_HOST``, ``_PORT`` (25), ``_FROM``,
+  ``_TO`` (comma-separated), optional ``_USER`` / ``_PASSWORD`` and ``_STARTTLS=1``
+  (stdlib :mod:`smtplib`).
 
 :class:`SimpulNotifier` is the Airflow 3 notifier (``BaseNotifier``) wired as
 ``on_failure_callback`` on every generated DAG.
@@ -24,8 +32,6 @@ import logging
 import os
 import re
 import smtplib
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -36,6 +42,7 @@ log = logging.getLogger(__name__)
 
 Kind = Literal["failure", "freshness", "held", "schema_drift", "files_rejected", "test"]
 WEBHOOK_CONN_ID = "simpul_alert_webhook"
+SMTP_CONN_ID = "simpul_alert_smtp"
 
 TITLES: dict[str, tuple[str, str]] = {
     "failure": ("Tugas gagal", "Task failed"),
@@ -98,6 +105,7 @@ class Alert:
     log_url: str | None = None
     counts: dict[str, int | float] = field(default_factory=dict)
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    key: str = ""  # the de-duplication / open-alert key; default: kind, pipeline/DAG, task
 
     def __post_init__(self) -> None:
         self.message_id = redact(self.message_id, 600)
@@ -105,6 +113,9 @@ class Alert:
         self.counts = {
             k: v for k, v in self.counts.items() if isinstance(v, int | float) and k.isidentifier()
         }
+        if not self.key:
+            subject = self.pipeline or self.dag_id or "simpul"
+            self.key = f"{self.kind}:{subject}" + (f":{self.task_id}" if self.task_id else "")
 
     @property
     def title(self) -> str:
@@ -131,7 +142,7 @@ class Alert:
                 lines.append(f"{label}: {value}")
         for k, v in self.counts.items():
             lines.append(f"{k}: {v}")
-        lines.append(f"waktu / time (UTC): {self.at}")
+        lines.append(f"waktu / time (UTC): {self.at} ({wib(self.at)} WIB)")
         return "\n".join(lines)
 
     def payload(self) -> dict[str, Any]:
@@ -176,17 +187,56 @@ def webhook_url() -> str | None:
     return f"{scheme}://{conn.host}{port}{path}"
 
 
+def wib(at: str) -> str:
+    """An ISO UTC time as ``YYYY-MM-DD HH:MM`` in Western Indonesia Time (UTC+7)."""
+    try:
+        when = datetime.fromisoformat(at)
+    except (TypeError, ValueError):
+        return "?"
+    return (when + timedelta(hours=7)).strftime("%Y-%m-%d %H:%M")
+
+
 def send_webhook(alert: Alert, url: str, timeout: float = 10.0) -> None:
+    import requests
+
     data = json.dumps(alert.payload(), ensure_ascii=False).encode("utf-8")
-    req = urllib.request.Request(
+    resp = requests.post(
         url,
         data=data,
-        method="POST",
         headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "simpul"},
+        timeout=timeout,
     )
-    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - operator URL
-        if resp.status >= 300:
-            raise urllib.error.HTTPError(url, resp.status, "webhook refused", resp.headers, None)
+    if resp.status_code >= 300:
+        raise RuntimeError(f"webhook refused: HTTP {resp.status_code}")
+
+
+def airflow_email_settings() -> tuple[str, list[str], str | None] | None:
+    """``(conn_id, recipients, sender)`` when e-mail goes through Airflow's SMTP provider."""
+    to = [a.strip() for a in os.environ.get("SIMPUL_ALERT_EMAIL_TO", "").split(",") if a.strip()]
+    if not to:
+        return None
+    if not (
+        os.environ.get(f"AIRFLOW_CONN_{SMTP_CONN_ID.upper()}")
+        or os.environ.get("AIRFLOW_CTX_DAG_ID")
+    ):
+        return None
+    return SMTP_CONN_ID, to, os.environ.get("SIMPUL_ALERT_EMAIL_FROM") or None
+
+
+def send_airflow_email(alert: Alert, conn_id: str, to: list[str], sender: str | None) -> None:
+    """Through ``airflow.providers.smtp``'s notifier and the Airflow connection ``conn_id``."""
+    import html
+
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    notifier = SmtpNotifier(
+        from_email=sender,
+        to=to,
+        subject=alert.title,
+        html_content="<pre>" + html.escape(alert.text) + "</pre>",
+        smtp_conn_id=conn_id,
+    )
+    notifier.notify({})
 
 
 @dataclass(frozen=True)
@@ -241,6 +291,8 @@ def send_alert(alert: Alert) -> dict[str, str]:
     Never raises: an alert channel being down must not fail (or re-fail) a pipeline task.
     """
     outcome: dict[str, str] = {}
+    outcome["log"] = "written" if write_alert_log(alert) else "error"
+    record_open(alert)
     url = webhook_url()
     if url:
         try:
@@ -248,17 +300,29 @@ def send_alert(alert: Alert) -> dict[str, str]:
             outcome["webhook"] = "sent"
         except Exception as exc:  # noqa: BLE001 - reported, never raised
             outcome["webhook"] = f"error: {type(exc).__name__}"
-    smtp = SmtpSettings.from_env()
+    via_airflow = airflow_email_settings()
+    if via_airflow:
+        try:
+            send_airflow_email(alert, *via_airflow)
+            outcome["email"] = "sent"
+        except Exception as exc:  # noqa: BLE001
+            outcome["email"] = f"error: {type(exc).__name__}"
+    smtp = None if via_airflow else SmtpSettings.from_env()
     if smtp:
         try:
             send_email(alert, smtp)
             outcome["email"] = "sent"
         except Exception as exc:  # noqa: BLE001
             outcome["email"] = f"error: {type(exc).__name__}"
-    if not outcome:
-        log.warning("alert %s (%s): no channel configured", alert.kind, alert.dag_id or "")
+    if len(outcome) == 1:
+        log.warning(
+            "alert %s (%s): only the alert log %s, no external channel configured",
+            alert.kind,
+            alert.dag_id or "",
+            alert_log_file(),
+        )
     for channel, result in outcome.items():
-        level = logging.INFO if result == "sent" else logging.WARNING
+        level = logging.INFO if result in ("sent", "written") else logging.WARNING
         log.log(level, "alert %s via %s: %s", alert.kind, channel, result)
     return outcome
 
@@ -272,12 +336,187 @@ def _state_file() -> Path:
     return home() / "alerts" / "sent.json"
 
 
+def alert_log_file() -> Path:
+    from simpul.config import home
+
+    return home() / "alerts" / "alerts.log"
+
+
+def write_alert_log(alert: Alert) -> bool:
+    """Append ``alert`` to the alert log (the channel that always works)."""
+    try:
+        path = alert_log_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({**asdict(alert), "title": alert.title}, ensure_ascii=False))
+            fh.write("\n")
+        return True
+    except OSError as exc:
+        log.warning("alert log not written: %s", exc.strerror or type(exc).__name__)
+        return False
+
+
+def read_alert_log(limit: int = 50) -> list[dict[str, Any]]:
+    """The newest ``limit`` alerts of the log, newest first."""
+    path = alert_log_file()
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines()[-limit:]:
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out[::-1]
+
+
+def external_channels() -> list[str]:
+    """The configured external channels (webhook, e-mail), without contacting them."""
+    out = []
+    if os.environ.get("SIMPUL_ALERT_WEBHOOK_URL") or os.environ.get(
+        f"AIRFLOW_CONN_{WEBHOOK_CONN_ID.upper()}"
+    ):
+        out.append("webhook")
+    if (
+        os.environ.get("SIMPUL_ALERT_EMAIL_TO")
+        and os.environ.get(f"AIRFLOW_CONN_{SMTP_CONN_ID.upper()}")
+    ) or SmtpSettings.from_env():
+        out.append("email")
+    return out
+
+
+NO_CHANNEL_WARNING = (
+    "PERINGATAN: belum ada saluran peringatan eksternal (webhook/surel); peringatan hanya "
+    "ditulis ke {log}. / WARNING: no external alert channel (webhook/e-mail) is configured; "
+    "alerts only go to {log}. Set SIMPUL_ALERT_WEBHOOK_URL or the Airflow connection "
+    "simpul_alert_smtp with SIMPUL_ALERT_EMAIL_TO (docs/operations.md)."
+)
+
+
+def warn_if_no_channel() -> bool:
+    """Log the loud start-up warning when only the alert log is available; True if warned."""
+    if external_channels():
+        return False
+    log.warning(NO_CHANNEL_WARNING.format(log=alert_log_file()))
+    return True
+
+
+def record_open(alert: Alert, wait: float = 5.0) -> None:
+    """Keep ``alert`` in ``ops.alerts`` as open (best effort: the log has it anyway)."""
+    import sqlalchemy as sa
+
+    from simpul.orchestration.health import with_warehouse
+
+    now = datetime.now(UTC)
+    row = {
+        "k": alert.key,
+        "kind": alert.kind,
+        "p": alert.pipeline,
+        "d": alert.dag_id,
+        "title": alert.title,
+        "mid": alert.message_id,
+        "men": alert.message_en,
+        "now": now,
+    }
+
+    def write(wh: Any) -> None:
+        with wh.begin() as conn:
+            done = conn.execute(
+                sa.text(
+                    "UPDATE ops.alerts SET kind = :kind, pipeline = :p, dag_id = :d, "
+                    "title = :title, message_id = :mid, message_en = :men, last_at = :now, "
+                    "times = times + 1, state = 'open', resolved_at = NULL "
+                    "WHERE alert_key = :k"
+                ),
+                row,
+            ).rowcount
+            if not done:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO ops.alerts (alert_key, kind, pipeline, dag_id, title, "
+                        "message_id, message_en, first_at, last_at, times, state) VALUES "
+                        "(:k, :kind, :p, :d, :title, :mid, :men, :now, :now, 1, 'open')"
+                    ),
+                    row,
+                )
+
+    try:
+        with_warehouse(write, wait)
+    except Exception as exc:  # noqa: BLE001 - never fails the task that alerts
+        log.warning("alert not kept in ops.alerts: %s", type(exc).__name__)
+
+
+def resolve(key: str, wait: float = 5.0) -> None:
+    """Close the open alert ``key`` (e.g. the data is fresh again)."""
+    import sqlalchemy as sa
+
+    from simpul.orchestration.health import with_warehouse
+
+    def write(wh: Any) -> None:
+        with wh.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE ops.alerts SET state = 'resolved', resolved_at = :t "
+                    "WHERE alert_key = :k AND state = 'open'"
+                ),
+                {"k": key, "t": datetime.now(UTC)},
+            )
+
+    try:
+        with_warehouse(write, wait)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("alert not resolved in ops.alerts: %s", type(exc).__name__)
+
+
 def due(key: str, every: timedelta, now: datetime | None = None) -> bool:
     """True (and remembered) if no alert with ``key`` was sent within ``every``.
 
-    Keeps the hourly freshness check from sending the same breach every hour.
+    Keeps the hourly freshness check from sending the same breach every hour. The state is in
+    ``ops.alerts`` (one conditional UPDATE, or the INSERT of a new key: on PostgreSQL two
+    workers cannot both win); only when the warehouse is unavailable does a file in
+    ``SIMPUL_HOME/alerts`` stand in.
     """
     now = now or datetime.now(UTC)
+    try:
+        return _due_in_warehouse(key, every, now)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("alert de-duplication falls back to a file: %s", type(exc).__name__)
+    return _due_in_file(key, every, now)
+
+
+def _due_in_warehouse(key: str, every: timedelta, now: datetime) -> bool:
+    import sqlalchemy as sa
+
+    from simpul.orchestration.health import with_warehouse
+
+    def check(wh: Any) -> bool:
+        with wh.begin() as conn:
+            exists = conn.execute(
+                sa.text("SELECT count(*) FROM ops.alerts WHERE alert_key = :k"), {"k": key}
+            ).scalar()
+            if not exists:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO ops.alerts (alert_key, kind, first_at, last_at, "
+                        "last_sent_at, times, state) VALUES (:k, :kind, :t, :t, :t, 0, 'open')"
+                    ),
+                    {"k": key, "kind": key.split(":", 1)[0], "t": now},
+                )
+                return True
+            return bool(
+                conn.execute(
+                    sa.text(
+                        "UPDATE ops.alerts SET last_sent_at = :t WHERE alert_key = :k AND "
+                        "(last_sent_at IS NULL OR last_sent_at <= :cut)"
+                    ),
+                    {"k": key, "t": now, "cut": now - every},
+                ).rowcount
+            )
+
+    return with_warehouse(check, 10.0)
+
+
+def _due_in_file(key: str, every: timedelta, now: datetime) -> bool:
     path = _state_file()
     try:
         state = json.loads(path.read_text()) if path.exists() else {}
@@ -304,9 +543,13 @@ def failure_alert(context: dict[str, Any]) -> Alert:
     dag_id = getattr(ti, "dag_id", None) or getattr(dag, "dag_id", None)
     task_id = getattr(ti, "task_id", None)
     exc = context.get("exception")
-    first = str(exc).strip().splitlines()[0] if exc is not None and str(exc).strip() else ""
     kind: Kind = "failure"
-    reason = f"{type(exc).__name__}: {first}" if exc is not None else "(no exception)"
+    if exc is not None:
+        from simpul.orchestration.causes import describe
+
+        reason_id, reason_en = describe(exc)
+    else:
+        reason_id = reason_en = "(no exception)"
     if exc is not None and ("schema" in str(exc).lower() or "skema" in str(exc).lower()):
         kind = "schema_drift"
     pipeline = None
@@ -322,11 +565,11 @@ def failure_alert(context: dict[str, Any]) -> Alert:
         log_url=getattr(ti, "log_url", None),
         message_id=(
             f"Tugas {task_id} pada DAG {dag_id} gagal setelah semua percobaan ulang. "
-            f"Penyebab: {reason}. Periksa log tugas."
+            f"Penyebab: {reason_id}. Periksa log tugas."
         ),
         message_en=(
             f"Task {task_id} of DAG {dag_id} failed after all retries. "
-            f"Cause: {reason}. Check the task log."
+            f"Cause: {reason_en}. Check the task log."
         ),
     )
 
@@ -414,31 +657,18 @@ def drift_alert(
     )
 
 
-try:  # Airflow is present wherever DAGs run; the CLI and tests can use alerts without it
-    from airflow.sdk import BaseNotifier
-except ImportError:  # pragma: no cover
-    BaseNotifier = object  # type: ignore[assignment,misc]
+def __getattr__(name: str) -> Any:
+    """``SimpulNotifier`` lives in :mod:`simpul.orchestration.notifier`: importing Airflow
+    costs seconds, which the CLI (``simpul status``) should not pay."""
+    if name == "SimpulNotifier":
+        from simpul.orchestration.notifier import SimpulNotifier
 
-
-class SimpulNotifier(BaseNotifier):  # type: ignore[misc,valid-type]
-    """Airflow 3 notifier: ``on_failure_callback=SimpulNotifier()`` sends a redacted alert."""
-
-    template_fields = ()
-
-    def __init__(self, kind: Kind = "failure"):
-        super().__init__()
-        self.kind = kind
-
-    def notify(self, context: Any) -> None:
-        alert = failure_alert(dict(context))
-        if self.kind != "failure":
-            alert.kind = self.kind
-        send_alert(alert)
+        return SimpulNotifier
+    raise AttributeError(name)
 
 
 __all__ = [
     "Alert",
-    "SimpulNotifier",
     "drift_alert",
     "due",
     "failure_alert",

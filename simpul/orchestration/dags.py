@@ -8,9 +8,15 @@
   so the UI shows the bilingual reason rather than an opaque import error.
 
 Task bodies import the pipeline code lazily, so parsing a DAG file stays fast (GX alone takes
-~6 s to import). Tasks pass ids, paths and counts through XCom, never data frames. The warehouse
-tasks share a pool of one slot because DuckDB allows a single writer. Every task alerts on its
-final failure (:class:`~simpul.orchestration.alerts.SimpulNotifier`).
+~6 s to import). Tasks pass ids, paths and counts through XCom, never data frames. Only the
+tasks that write the warehouse (load, marts) share the pool of one slot (DuckDB allows a
+single writer); extract and transform run in parallel and wait briefly for the file when they
+read a cursor. Every try is recorded in ``ops.task_runs`` by the task callbacks
+(:mod:`simpul.orchestration.health`), and every task alerts on its final failure
+(:class:`~simpul.orchestration.alerts.SimpulNotifier`).
+
+Schedules are cron expressions in Western Indonesia Time (``Asia/Jakarta``, WIB): every DAG's
+``start_date`` carries that time zone, so ``"0 1 * * *"`` runs at 01:00 WIB.
 """
 
 from __future__ import annotations
@@ -20,22 +26,33 @@ import os
 from datetime import timedelta
 from typing import Any
 
+import pendulum
 from airflow.sdk import DAG, Asset, AssetAny, task
 
 from simpul.config import ConfigError, PipelineSettings, SimpulConfig, load_config
-from simpul.orchestration.alerts import SimpulNotifier
+from simpul.orchestration.health import on_task_failure, on_task_retry, on_task_success
+from simpul.orchestration.notifier import SimpulNotifier
 from simpul.orchestration.secrets import with_airflow_connections
 
 log = logging.getLogger(__name__)
 
+TIMEZONE = "Asia/Jakarta"
+#: every DAG starts here, in WIB: cron schedules are read in Asia/Jakarta, not UTC
+START_DATE = pendulum.datetime(2026, 1, 1, tz=TIMEZONE)
 WAREHOUSE_POOL = os.environ.get("SIMPUL_WAREHOUSE_POOL", "simpul_warehouse")
+#: the task callbacks that record every try in ops.task_runs (status without Airflow's DB)
+TASK_CALLBACKS: dict[str, Any] = {
+    "on_success_callback": [on_task_success],
+    "on_retry_callback": [on_task_retry],
+    "on_failure_callback": [SimpulNotifier(), on_task_failure],
+}
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "simpul",
     "retries": 2,
     "retry_delay": timedelta(minutes=1),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=15),
-    "on_failure_callback": SimpulNotifier(),
+    **TASK_CALLBACKS,
 }
 CONFIG_ERROR_DAG_ID = "simpul_config_error"
 MARTS_ASSET = Asset("simpul://warehouse/marts", extra={"layer": "marts"})
@@ -80,26 +97,64 @@ def after_load(name: str, result: dict[str, Any], context: dict[str, Any]) -> No
     )
 
 
-def check_drift(name: str, p: PipelineSettings, load_id: str, context: dict[str, Any]) -> None:
+def check_drift(
+    name: str, p: PipelineSettings, result: dict[str, Any], context: dict[str, Any]
+) -> None:
     """Alert once per new column set when a delivery carries columns the mapping ignores.
 
-    Missing columns fail ``transform`` itself (and its failure alert says "schema drift").
+    Uses the drift ``transform`` already computed against the last *loaded* delivery
+    (:func:`simpul.pipeline.schema_drift`): nothing on a first load, and the hub's own lineage
+    columns (``_source_file``/``_source_row``) never count. Missing columns fail ``transform``
+    itself (and its failure alert says "schema drift").
     """
-    from simpul.config import paths
-    from simpul.landing import find_manifest
     from simpul.mapping import load_mapping
     from simpul.orchestration.alerts import drift_alert, due, send_alert
 
-    manifest = find_manifest(paths().landing, load_id)
-    spec = load_mapping(p.mapping)
-    added = sorted(set(manifest.columns) - spec.source_columns)
-    if not added or not manifest.row_count:
+    added = drift_columns(result.get("schema_drift"), load_mapping(p.mapping).source_columns)
+    if not added:
         return
-    if due(f"drift:{name}:{','.join(added)}", timedelta(days=365)):
+    key = f"schema_drift:{name}:{','.join(added)}"
+    if due(key, timedelta(days=365)):
         dag = context.get("dag")
-        send_alert(
-            drift_alert(name, load_id, added, getattr(dag, "dag_id", None), context.get("run_id"))
+        alert = drift_alert(
+            name, result["load_id"], added, getattr(dag, "dag_id", None), context.get("run_id")
         )
+        alert.key = key
+        send_alert(alert)
+
+
+def drift_columns(drift: dict[str, Any] | None, mapped: set[str]) -> list[str]:
+    """Added columns worth an alert: not mapped, not the connector's lineage columns."""
+    from connectors.base.files import SOURCE_FILE, SOURCE_ROW
+
+    if not drift:
+        return []
+    ignore = {SOURCE_FILE, SOURCE_ROW, "_file_mtime"}  # lineage the drop connectors add
+    return sorted(c for c in drift.get("added") or [] if c not in mapped and c not in ignore)
+
+
+def summary_line(name: str, result: dict[str, Any], seconds: float) -> str:
+    """The one readable line a load task log ends with (instead of the returned dict)."""
+    status = result.get("status")
+    line = (
+        f"{name}: {status} | diterima/received {result.get('rows_received', 0)}, "
+        f"dimuat/loaded {result.get('rows_loaded', 0)}, "
+        f"karantina/quarantined {result.get('rows_quarantined', 0)}, "
+        f"duplikat/duplicate {result.get('rows_duplicate', 0)}, "
+        f"ditahan/held {result.get('rows_received', 0) if status == 'held' else 0} "
+        f"| {seconds:.1f} s"
+    )
+    return line
+
+
+def fail_fast(exc: BaseException) -> None:
+    """Configuration errors and sources that refuse for good fail at once (no retries)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from simpul.orchestration.causes import SourceError
+
+    if isinstance(exc, ConfigError) or (isinstance(exc, SourceError) and not exc.transient):
+        raise AirflowFailException(str(exc)) from None
 
 
 def pipeline_dag(name: str, p: PipelineSettings, cfg: SimpulConfig) -> DAG:
@@ -109,6 +164,7 @@ def pipeline_dag(name: str, p: PipelineSettings, cfg: SimpulConfig) -> DAG:
         dag_id=f"simpul_{name}",
         description=f"{source.agency}: {p.stream} -> core.{p.entity}",
         schedule=p.schedule,
+        start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
@@ -125,30 +181,60 @@ def pipeline_dag(name: str, p: PipelineSettings, cfg: SimpulConfig) -> DAG:
     ) as dag:
         asset = core_asset(p.entity)
 
-        @task(pool=pool)
+        @task(show_return_value_in_logs=False)  # network: no warehouse slot
         @with_airflow_connections
         def extract() -> dict[str, Any]:
+            import time
+
             from simpul.pipeline import extract as run_extract
 
-            return run_extract(name)
+            started = time.monotonic()
+            try:
+                landed = run_extract(name)
+            except Exception as exc:
+                fail_fast(exc)
+                raise
+            log.info(
+                "%s: diterima/received %s baris/rows (dihapus/deleted %s) | %.1f s",
+                name,
+                landed.get("rows"),
+                landed.get("deleted", 0),
+                time.monotonic() - started,
+            )
+            return landed
 
-        @task(retries=0, pool=pool)  # reads the last schema from the warehouse
+        @task(retries=0, show_return_value_in_logs=False)  # CPU (GX); reads the warehouse
         @with_airflow_connections
         def transform(landed: dict[str, Any], **context: Any) -> dict[str, Any]:
+            import time
+
             from simpul.pipeline import transform as run_transform
 
+            started = time.monotonic()
             result = run_transform(name, landed["load_id"])
             try:
-                check_drift(name, p, landed["load_id"], context)
+                check_drift(name, p, result, context)
             except Exception as exc:  # noqa: BLE001 - the drift check never fails a run
                 log.warning("schema drift check skipped: %s", type(exc).__name__)
-            return result
+            log.info(
+                "%s: sah/valid %s, karantina/quarantined %s, duplikat/duplicate %s%s | %.1f s",
+                name,
+                result.get("valid"),
+                result.get("quarantined"),
+                result.get("duplicate"),
+                " | DITAHAN/HELD" if result.get("held") else "",
+                time.monotonic() - started,
+            )
+            return {k: result.get(k) for k in ("pipeline", "load_id", "held", "error_rate")}
 
-        @task(pool=pool, outlets=[asset])
+        @task(pool=pool, outlets=[asset], show_return_value_in_logs=False)
         @with_airflow_connections
         def load(staged: dict[str, Any], **context: Any) -> dict[str, Any]:
+            import time
+
             from simpul.pipeline import load as run_load
 
+            started = time.monotonic()
             result = run_load(name, staged["load_id"])
             context["outlet_events"][asset].extra = {
                 k: result.get(k)
@@ -162,6 +248,7 @@ def pipeline_dag(name: str, p: PipelineSettings, cfg: SimpulConfig) -> DAG:
                 )
             }
             after_load(name, result, context)
+            log.info("%s", summary_line(name, result, time.monotonic() - started))
             return _serializable(result)
 
         load(transform(extract()))
@@ -178,6 +265,7 @@ def marts_dag(cfg: SimpulConfig) -> DAG | None:
         dag_id="simpul_ops_marts",
         description="Bangun ulang marts saat core berubah / rebuild marts when core changes",
         schedule=AssetAny(*assets),
+        start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
@@ -254,6 +342,7 @@ def freshness_dag(cfg: SimpulConfig) -> DAG:
         dag_id="simpul_ops_freshness",
         description="Cek kemutakhiran data per sumber / data freshness per source",
         schedule="@hourly",
+        start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
         default_args={**DEFAULT_ARGS, "retries": 1},
@@ -279,7 +368,7 @@ def freshness_dag(cfg: SimpulConfig) -> DAG:
 
 def run_freshness_check(cfg: SimpulConfig | None = None) -> list[dict[str, Any]]:
     """Compute freshness, alert on new or repeated breaches; returns the report (XCom-safe)."""
-    from simpul.orchestration.alerts import due, freshness_alert, send_alert
+    from simpul.orchestration.alerts import due, freshness_alert, resolve, send_alert
     from simpul.orchestration.freshness import freshness_report, load_ops_settings
     from simpul.warehouse import open_warehouse
 
@@ -294,6 +383,8 @@ def run_freshness_check(cfg: SimpulConfig | None = None) -> list[dict[str, Any]]
     for row in report:
         if row["state"] == "stale" and due(f"freshness:{row['pipeline']}", every):
             row["alerted"] = send_alert(freshness_alert(row))
+        elif row["state"] == "ok":
+            resolve(f"freshness:{row['pipeline']}")
         log.info(
             "freshness %s: %s (age %s h, limit %s h)",
             row["pipeline"],
@@ -361,6 +452,9 @@ def build_ops_dags(cfg: SimpulConfig | None = None) -> dict[str, DAG]:
 
 def build_all() -> dict[str, DAG]:
     """Everything the ``dags/`` folder registers; an invalid config yields the error DAG only."""
+    from simpul.orchestration.alerts import warn_if_no_channel
+
+    warn_if_no_channel()
     try:
         cfg = load_config()
         return {**build_dags(cfg), **build_ops_dags(cfg)}

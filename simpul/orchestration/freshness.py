@@ -1,9 +1,11 @@
 """Freshness per pipeline: the age of its last successful load against an expected cadence.
 
-The cadence comes from ``simpul/orchestration/ops.yaml`` (``SIMPUL_OPS_CONFIG`` overrides the
-path): ``pipelines.<name>.freshness_hours``, else ``default_freshness_hours`` (26 h: a daily
-pipeline plus slack). Only loads with status ``loaded`` count as successful; a held delivery
-does not make the data fresh.
+The limit comes from ``simpul/orchestration/ops.yaml`` (``SIMPUL_OPS_CONFIG`` overrides the
+path): ``pipelines.<name>.freshness_hours`` when set; otherwise it follows the pipeline's own
+schedule — the longest gap between two scheduled runs plus slack (:func:`cadence_hours`: a
+daily pipeline gets 26 h, the weekly Dinas Sosial pipeline 176 h, the hourly PATEN one 3 h);
+``default_freshness_hours`` only for a schedule that cannot be read. Only loads with status
+``loaded`` count as successful; a held delivery does not make the data fresh.
 """
 
 from __future__ import annotations
@@ -28,9 +30,29 @@ class OpsSettings:
     alert_repeat_hours: float = 6.0
     pipelines: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def freshness_hours(self, pipeline: str) -> float:
+    def freshness_hours(self, pipeline: str, schedule: str | None = None) -> float:
         value = (self.pipelines.get(pipeline) or {}).get("freshness_hours")
-        return float(value) if value is not None else self.default_freshness_hours
+        if value is not None:
+            return float(value)
+        cadence = cadence_hours(schedule)
+        return cadence if cadence is not None else self.default_freshness_hours
+
+
+def cadence_hours(schedule: str | None, samples: int = 60) -> float | None:
+    """The limit that follows a cron schedule: the longest gap between two consecutive runs
+    (over the next ``samples`` runs) plus slack for retries — 2 h, or 5 % of the gap when
+    that is more. None for a manual or unreadable schedule."""
+    if not schedule:
+        return None
+    try:
+        from croniter import croniter  # ships with Airflow (pinned in uv.lock)
+
+        it = croniter(schedule, datetime(2026, 1, 1, tzinfo=UTC))
+        fires = [it.get_next(datetime) for _ in range(samples)]
+    except Exception:  # noqa: BLE001 - not a cron expression: the default applies
+        return None
+    gap = max((b - a).total_seconds() for a, b in zip(fires, fires[1:], strict=False)) / 3600
+    return round(gap + max(2.0, gap * 0.05), 1)
 
 
 def load_ops_settings(path: Path | str | None = None) -> OpsSettings:
@@ -89,7 +111,7 @@ def freshness_report(
     }
     rows = []
     for name, p in sorted(cfg.pipelines.items()):
-        hours = settings.freshness_hours(name)
+        hours = settings.freshness_hours(name, p.schedule)
         when = _aware((last.get(name) or {}).get("last_loaded"))
         attempt = _aware((last_any.get(name) or {}).get("last_attempt"))
         age = (now - when).total_seconds() / 3600 if when else None

@@ -7,6 +7,9 @@ records) is the same SQL on both, so the same tests run against both engines.
 from __future__ import annotations
 
 import io
+import logging
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from simpul.config import warehouse_url
+
+log = logging.getLogger(__name__)
 
 
 def quote_ident(name: str) -> str:
@@ -121,13 +126,66 @@ def copy_arrow(cursor: Any, target: str, table: pa.Table) -> None:
             copy.write(buf.getvalue())
 
 
-def open_warehouse(url: str | None = None) -> Warehouse:
+def is_lock_error(exc: BaseException) -> bool:
+    """True for DuckDB's 'Could not set lock ... Conflicting lock' (another process has the
+    file open: DuckDB allows one writer process)."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        text = str(seen).lower()
+        if "lock" in text and ("conflicting" in text or "could not set" in text):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+class WarehouseBusyError(RuntimeError):
+    """The DuckDB file stayed locked by another process for the whole wait."""
+
+
+def lock_wait_seconds() -> float:
+    """How long opening the DuckDB file waits for another process (``SIMPUL_LOCK_WAIT_SECONDS``,
+    default 120): extract and transform run outside the warehouse pool and wait here."""
+    try:
+        return float(os.environ.get("SIMPUL_LOCK_WAIT_SECONDS", "120"))
+    except ValueError:
+        return 120.0
+
+
+def open_warehouse(url: str | None = None, wait: float | None = None) -> Warehouse:
     """Open the warehouse at ``url`` or the configured default, migrated and with current
-    reference tables (reloaded only when the shipped files changed)."""
+    reference tables (reloaded only when the shipped files changed).
+
+    A DuckDB file held by another process is waited for up to ``wait`` seconds (default
+    :func:`lock_wait_seconds`); after that the lock error is raised as it is.
+    """
+    url = url or warehouse_url()
+    deadline = time.monotonic() + (lock_wait_seconds() if wait is None else wait)
+    delay = 0.2
+    while True:
+        try:
+            return _open(url)
+        except Exception as exc:
+            if not is_lock_error(exc):
+                raise
+            if time.monotonic() >= deadline:
+                first = (str(getattr(exc, "orig", exc)).splitlines() or [""])[0]
+                raise WarehouseBusyError(
+                    f"gudang data dipakai proses lain (muatan?) dan tidak lepas dalam waktu "
+                    f"tunggu / the warehouse is held by another process (a load?) beyond the "
+                    f"wait (SIMPUL_LOCK_WAIT_SECONDS): {first}"
+                ) from None
+            if delay == 0.2:
+                log.info("warehouse held by another process (a load?): waiting")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+
+
+def _open(url: str) -> Warehouse:
     from simpul.reference import load_reference
     from simpul.warehouse.migrations import migrate
 
-    url = url or warehouse_url()
     if url.startswith("duckdb:///"):
         from pathlib import Path
 
@@ -135,6 +193,10 @@ def open_warehouse(url: str | None = None) -> Warehouse:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     wh = Warehouse(sa.create_engine(url, future=True))
-    migrate(wh)
-    load_reference(wh)
+    try:
+        migrate(wh)
+        load_reference(wh)
+    except BaseException:
+        wh.dispose()
+        raise
     return wh

@@ -243,6 +243,24 @@ def m0016_loads_rows_held(conn: Connection) -> None:
     conn.exec_driver_sql(
         "UPDATE ops.loads SET rows_held = rows_received - rows_duplicate WHERE status = 'held'"
     )
+def m0023_ops_health(conn: Connection) -> None:
+    """ops.task_runs (every try of every task, written by the DAG callbacks, so status works
+    without Airflow's database) and ops.alerts (alert de-duplication and open alerts)."""
+    ts = "TIMESTAMP WITH TIME ZONE"  # frozen DDL: a migration never imports live code
+    conn.exec_driver_sql(
+        f"""CREATE TABLE IF NOT EXISTS ops.task_runs (
+        dag_id VARCHAR NOT NULL, run_id VARCHAR NOT NULL, task_id VARCHAR NOT NULL,
+        try_number INTEGER NOT NULL, pipeline VARCHAR, state VARCHAR NOT NULL,
+        max_tries INTEGER, error_id VARCHAR, error_en VARCHAR, recorded_at {ts} NOT NULL,
+        PRIMARY KEY (dag_id, run_id, task_id, try_number))"""
+    )
+    conn.exec_driver_sql(
+        f"""CREATE TABLE IF NOT EXISTS ops.alerts (
+        alert_key VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, pipeline VARCHAR,
+        dag_id VARCHAR, title VARCHAR, message_id VARCHAR, message_en VARCHAR,
+        first_at {ts}, last_at {ts}, last_sent_at {ts}, times INTEGER NOT NULL,
+        state VARCHAR NOT NULL, resolved_at {ts})"""
+    )
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
@@ -258,6 +276,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (10, "marts_activity", m0010_marts_activity),
     (15, "ops_files", m0015_ops_files),
     (16, "loads_rows_held", m0016_loads_rows_held),
+    (23, "ops_health", m0023_ops_health),
     (27, "loads_transfer", m0027_loads_transfer),
 ]
 

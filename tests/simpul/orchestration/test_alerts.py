@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -90,9 +91,15 @@ def test_held_alert_names_the_release_command_and_keeps_counts_only():
     _assert_clean(str(alert.payload()))
 
 
+@pytest.fixture(autouse=True)
+def _isolated_home(simpul_home):
+    """Every alert is written to the alert log and ops.alerts under SIMPUL_HOME."""
+    return simpul_home
+
+
 def test_webhook_receives_json(webhook):
     out = send_alert(failure_alert(_context(_nasty_exception())))
-    assert out == {"webhook": "sent"}
+    assert out == {"log": "written", "webhook": "sent"}
     (body,) = webhook.received
     assert body["kind"] == "failure" and body["source"] == "simpul"
     assert body["dag_id"] == "simpul_siak_penduduk" and body["task_id"] == "load"
@@ -104,7 +111,7 @@ def test_email_is_sent_with_bilingual_subject(mailbox):
     alert = held_alert(
         "siak_penduduk", {"load_id": "siak.penduduk.20260101T010000.ab12cd34", "rows_received": 10}
     )
-    assert send_alert(alert) == {"email": "sent"}
+    assert send_alert(alert) == {"log": "written", "email": "sent"}
     (msg,) = mailbox.messages
     assert msg["to"] == ["<operator@kabupaten.example>", "<it@kabupaten.example>"]
     parsed = email.message_from_bytes(msg["data"], policy=email.policy.default)
@@ -117,7 +124,7 @@ def test_no_channel_and_a_dead_channel_never_raise(monkeypatch):
     monkeypatch.delenv("SIMPUL_ALERT_WEBHOOK_URL", raising=False)
     monkeypatch.delenv("SIMPUL_ALERT_SMTP_HOST", raising=False)
     alert = Alert(kind="test", message_id="uji", message_en="test")
-    assert send_alert(alert) == {}
+    assert send_alert(alert) == {"log": "written"}  # the alert log always works
     monkeypatch.setenv("SIMPUL_ALERT_WEBHOOK_URL", "http://127.0.0.1:9/nothing-listens")
     assert send_alert(alert)["webhook"].startswith("error:")
 
@@ -143,3 +150,27 @@ def test_due_deduplicates_within_the_interval(simpul_home):
 def test_every_kind_has_a_bilingual_title(kind):
     alert = Alert(kind=kind, message_id="a", message_en="b", dag_id="d")
     assert " / " in alert.title
+
+
+def test_email_through_the_airflow_smtp_provider_and_connection(mailbox, monkeypatch):
+    """The Airflow connection simpul_alert_smtp + SIMPUL_ALERT_EMAIL_TO: the SMTP provider's
+    notifier sends it (the stdlib SIMPUL_ALERT_SMTP_* path is not used then)."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SIMPUL_ALERT_SMTP",
+        json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": mailbox.host,
+                "port": mailbox.port,
+                "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "s@kab.example"},
+            }
+        ),
+    )
+    monkeypatch.setenv("SIMPUL_ALERT_EMAIL_TO", "operator@kabupaten.example")
+    alert = held_alert("siak_penduduk", {"load_id": "siak.penduduk.x", "rows_received": 10})
+    assert send_alert(alert) == {"log": "written", "email": "sent"}
+    (msg,) = mailbox.messages
+    parsed = email.message_from_bytes(msg["data"], policy=email.policy.default)
+    assert parsed["Subject"].startswith("[Simpul] Kiriman ditahan gerbang kualitas")
+    body = parsed.get_body(("html", "plain")).get_content()
+    assert body.index("ditahan utuh") < body.index("held back whole")

@@ -50,7 +50,7 @@ def test_freshness_check_alerts_a_stale_pipeline_once(simpul_home, webhook):
     report = dags.run_freshness_check()
     stale = [r for r in report if r["state"] == "stale"]
     assert [r["pipeline"] for r in stale] == ["siak_penduduk"]
-    assert stale[0]["alerted"] == {"webhook": "sent"}
+    assert stale[0]["alerted"] == {"log": "written", "webhook": "sent"}
     (alert,) = webhook.received
     assert alert["kind"] == "freshness" and alert["pipeline"] == "siak_penduduk"
     assert alert["title"].startswith("[Simpul] Data tidak mutakhir / Data is stale")
