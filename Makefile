@@ -20,6 +20,7 @@ demo: setup
 
 test: setup
 	@bash scripts/ensure-postgres.sh
+	@bash scripts/ensure-chromium.sh
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen pytest
 

@@ -28,7 +28,6 @@ from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
-TS = "TIMESTAMP WITH TIME ZONE"
 TASK_COLUMNS = (
     "dag_id",
     "run_id",
