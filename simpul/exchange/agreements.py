@@ -18,11 +18,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from simpul.config import PROJECT_ROOT, home
 from simpul.exchange.datasets import DATASETS
-from simpul.exchange.errors import AgreementError
+from simpul.exchange.errors import AgreementError, ExchangeConfigError
 
 DEFAULT_AGREEMENTS = PROJECT_ROOT / "exchange" / "agreements.yaml"
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _ENV = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_USERINFO = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@")
+
+
+def refuse_credentials_in_url(url: str, where: str) -> str:
+    """A URL carrying ``user:password@`` would put a secret in config, logs and the outbox:
+    credentials come from ``token_env`` (or the channel's own secret store) only."""
+    if _USERINFO.match(url):
+        raise ExchangeConfigError(
+            f"{where}: URL berisi kredensial (user:sandi@); gunakan token_env / "
+            "URL carries credentials (user:password@); use token_env instead"
+        )
+    return url
 
 
 class Condition(BaseModel):
@@ -68,6 +80,20 @@ class Grant(BaseModel):
     filter: RowFilter | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     small_cell_threshold: int = Field(default=5, ge=2, description="aggregates: mask counts < n")
+    max_delta_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="reconciliations: hold for review when the findings exceed this share of "
+        "the population",
+    )
+    severities: list[Literal["error", "warning"]] = Field(
+        default_factory=lambda: ["error"],
+        description="feedback: which finding severities the attachments may carry",
+    )
+    partition_by: Literal["kode_desa"] | None = Field(
+        default=None, description="one delivery per value (e.g. per village), each its own folder"
+    )
 
 
 class _Endpoint(BaseModel):
@@ -83,12 +109,23 @@ class _Endpoint(BaseModel):
             raise ValueError("must be an environment variable NAME (upper case), not a value")
         return v
 
+    @field_validator("url")
+    @classmethod
+    def _no_credentials(cls, v: str | None) -> str | None:
+        if v is not None and _USERINFO.match(v):
+            raise ValueError("credentials (user:password@) are not allowed in a URL; use token_env")
+        return v
+
     def resolved_url(self) -> str:
         if self.url_env and os.environ.get(self.url_env):
-            return os.environ[self.url_env]
+            return refuse_credentials_in_url(os.environ[self.url_env], self.url_env)
         if self.url:
             return self.url
-        raise AgreementError(f"no URL: set environment variable {self.url_env or '(url)'}")
+        name = self.url_env or "(url)"
+        raise ExchangeConfigError(
+            f"alamat tujuan belum diisi: isi variabel lingkungan {name} / "
+            f"no destination URL: set environment variable {name}"
+        )
 
 
 class FolderChannel(_Endpoint):
@@ -105,7 +142,13 @@ class FolderChannel(_Endpoint):
 
 class _Authenticated(_Endpoint):
     token_env: str | None = None
-    timeout_seconds: float = Field(default=30.0, gt=0)
+    timeout_seconds: float = Field(default=30.0, gt=0, description="read timeout per call")
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @property
+    def timeouts(self) -> tuple[float, float]:
+        """(connect, read) for requests: a dead link never hangs a run."""
+        return (self.connect_timeout_seconds, self.timeout_seconds)
 
     @field_validator("token_env")
     @classmethod
@@ -119,7 +162,10 @@ class _Authenticated(_Endpoint):
             return None
         value = os.environ.get(self.token_env)
         if not value:
-            raise AgreementError(f"secret missing: set environment variable {self.token_env}")
+            raise ExchangeConfigError(
+                f"rahasia belum diisi: isi variabel lingkungan {self.token_env} / "
+                f"secret missing: set environment variable {self.token_env}"
+            )
         return value
 
 
@@ -163,6 +209,17 @@ class Agreement(BaseModel):
     retention_days: int = Field(ge=1, le=3650)
     producer: str | None = Field(default=None, description="produsen data (Satu Data metadata)")
     enabled: bool = True
+    cycle_hours: float = Field(
+        default=26,
+        gt=0,
+        description="readiness: each input pipeline needs a successful load this recent",
+    )
+    full_copy_days: int | None = Field(
+        default=None, ge=1, description="resend unchanged content after this many days"
+    )
+    receipt_deadline_hours: float = Field(
+        default=72, gt=0, description="a receipt later than this raises an alert"
+    )
 
     @field_validator("agency")
     @classmethod

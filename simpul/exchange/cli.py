@@ -56,19 +56,38 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_NOT_SENT = 3  # something could not be sent: it waits in the outbox
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    """Exit 0: everything due was sent (or deliberately not: not ready, unchanged);
+    2: configuration error (the message names the variable); 3: not sent, kept in the
+    outbox for a retry; 1: a dataset could not be prepared."""
+    from simpul.config import ConfigError
     from simpul.exchange.agreements import load_agreements
+    from simpul.exchange.dags import summarise
     from simpul.exchange.errors import ExchangeError
     from simpul.exchange.service import run
 
     agreements = load_agreements(args.agreements)
     wh = _open()
     try:
-        result = run(wh, agreements, agreement_id=args.agreement)
-    except ExchangeError as exc:
+        result = run(
+            wh, agreements, agreement_id=args.agreement, reviewed_by=args.reviewed_by or None
+        )
+    except (ExchangeError, ConfigError) as exc:
         return _fail(str(exc))
     finally:
         wh.dispose()
+    if args.reviewed_by:
+        from simpul.orchestration import audit
+
+        audit.record(
+            "exchange_reviewed",
+            outcome=f"{len(result['queued'])} queued",
+            pipeline=args.agreement,
+            args={"reviewed_by": args.reviewed_by},
+        )
     outcome = {a.delivery_id: a.outcome for a in [*result["attempts"], *result["receipts"]]}
     _print(
         [
@@ -76,6 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "delivery_id": q["delivery_id"],
                 "agency": q["agency"],
                 "dataset": q["dataset"],
+                "part": q.get("part") or "",
                 "rows": q["rows"],
                 "channel": q["channel"],
                 "status": outcome.get(q["delivery_id"], "pending"),
@@ -83,10 +103,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             for q in result["queued"]
         ]
     )
+    summary = summarise(result)
+    if summary["log"]:
+        print()
+        print("\n".join(summary["log"]))
     if result["errors"]:
         print("\nTidak disiapkan / not prepared:")
         _print(result["errors"])
         return 1
+    if summary["config_error"]:
+        return _fail(summary["config_error"])
+    if summary["undelivered"]:
+        print(
+            "\nAda kiriman yang belum terkirim (tetap di kotak keluar) / something could not "
+            "be sent (kept in the outbox): simpul exchange outbox",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_SENT
     return 0
 
 
@@ -226,6 +259,11 @@ def add_parser(subparsers: Any) -> None:
 
     p = sub.add_parser("run", help="prepare deliveries and send them")
     p.add_argument("--agreement", default=None, help="only this agreement")
+    p.add_argument(
+        "--reviewed-by",
+        default=None,
+        help="send a reconciliation held for review (audited with this name)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("outbox", help="queued, sent and receipted deliveries")

@@ -50,6 +50,11 @@ class Dataset:
     subject_column: str | None = None  # NIK column indexed (pseudonymised) per disclosure
     measure: str | None = None  # aggregate datasets: the count column, summed and suppressed
     params: dict[str, Any] = field(default_factory=dict)  # allowed parameters and defaults
+    # the pipelines it is built from (``{param}`` filled from the grant, globs allowed):
+    # delivered only when each has a successful load this cycle (simpul.exchange.readiness)
+    pipelines: tuple[str, ...] = ()
+    reconciliation: bool = False  # compares two sources: refuse an empty side or a flood
+    empty_means_not_ready: bool = False  # e.g. aggregates before the marts are built
 
     @property
     def columns(self) -> list[str]:
@@ -113,15 +118,33 @@ ORDER BY o.nik
 def build_selisih(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
     """Residents a village reports (OpenSID) that SIAK lacks or records differently."""
     if not _exists(wh, "core", "penduduk_versions"):
-        return DatasetResult(_table([], SELISIH_SCHEMA), ["core.penduduk_versions belum ada"])
+        empty = {params["village_source"]: 0, params["register_source"]: 0}
+        return DatasetResult(
+            _table([], SELISIH_SCHEMA),
+            ["core.penduduk_versions belum ada"],
+            metadata={"populasi": empty},
+        )
     rows = wh.query(SELISIH_SQL, params)
+    sides = {
+        params["village_source"]: 0,
+        params["register_source"]: 0,
+        **{
+            r["_source"]: int(r["n"])
+            for r in wh.query(
+                "SELECT _source, count(DISTINCT nik) AS n FROM core.penduduk_versions "
+                "WHERE _source IN (:village_source, :register_source) AND NOT _deleted "
+                "GROUP BY _source",
+                params,
+            )
+        },
+    }
     out = []
     for r in rows:
         r["jenis_selisih"] = "tidak_ada_di_siak" if r["missing"] else "berbeda"
         r["kolom_berbeda"] = None if r["missing"] else ",".join(c for c in COMPARED if r[f"d_{c}"])
         out.append(r)
     notes = [] if out else ["tidak ada selisih / no differences in this run"]
-    return DatasetResult(_table(out, SELISIH_SCHEMA), notes)
+    return DatasetResult(_table(out, SELISIH_SCHEMA), notes, metadata={"populasi": sides})
 
 
 # --------------------------------------------------------------------------- (b) Dinas Sosial
@@ -266,6 +289,8 @@ DATASETS: dict[str, Dataset] = {
             personal=True,
             subject_column="nik",
             params={"village_source": "opensid", "register_source": "siak"},
+            pipelines=("{village_source}_penduduk", "{register_source}_penduduk"),
+            reconciliation=True,
         ),
         Dataset(
             name="meninggal_penerima_bantuan",
@@ -278,6 +303,7 @@ DATASETS: dict[str, Dataset] = {
             build=build_meninggal_bantuan,
             personal=True,
             subject_column="nik",
+            pipelines=("siak_penduduk", "dinsos_penerima_bantuan"),
         ),
         Dataset(
             name="penduduk_agregat",
@@ -291,6 +317,8 @@ DATASETS: dict[str, Dataset] = {
             personal=False,
             measure="jumlah",
             params={"period": "latest"},
+            pipelines=("siak_penduduk",),
+            empty_means_not_ready=True,
         ),
         Dataset(
             name="laporan_mutu_data",
@@ -303,6 +331,7 @@ DATASETS: dict[str, Dataset] = {
             build=build_laporan_mutu,
             personal=True,
             params={"source": None, "since_days": 7},
+            pipelines=("{source}_*",),
         ),
     )
 }

@@ -35,6 +35,10 @@ def run_exchange_demo(wh: Any) -> list[dict[str, Any]]:
     public = public_key_b64(load_signing_key().public_key())
     ensure_exchange_schema(wh)
     agreements = load_agreements()
+    for a in agreements.agreements.values():
+        # the demo's stand-in agencies "mount" their drop shares; the hub never creates them
+        if isinstance(a.channel, FolderChannel) and "://" not in a.channel.resolved_url():
+            Path(a.channel.resolved_url()).mkdir(parents=True, exist_ok=True)
     with RestReceiver(public, token=DEMO_TOKEN, name="disdukcapil-demo") as receiver:
         for name, value in (
             ("SIMPUL_EXCHANGE_DISDUKCAPIL_URL", receiver.url),

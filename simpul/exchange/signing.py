@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from simpul.exchange.errors import ExchangeError, VerificationError
+from simpul.exchange.errors import ExchangeConfigError, VerificationError
 
 KEY_ENV = "SIMPUL_EXCHANGE_SIGNING_KEY"
 KEY_FILE_ENV = "SIMPUL_EXCHANGE_SIGNING_KEY_FILE"
@@ -56,11 +56,17 @@ def _parse_private(text: bytes) -> Ed25519PrivateKey:
     if text.startswith(b"-----BEGIN"):
         key = serialization.load_pem_private_key(text, password=None)
         if not isinstance(key, Ed25519PrivateKey):
-            raise ExchangeError("signing key file: not an Ed25519 key")
+            raise ExchangeConfigError(
+                f"kunci penandatangan bukan Ed25519 / signing key file: not an Ed25519 key "
+                f"(check {KEY_FILE_ENV})"
+            )
         return key
     raw = base64.b64decode(text, validate=True)
     if len(raw) != 32:
-        raise ExchangeError("signing key: expected base64 of a 32-byte raw Ed25519 key")
+        raise ExchangeConfigError(
+            f"kunci penandatangan tidak sah / signing key: expected base64 of a 32-byte raw "
+            f"Ed25519 key (check {KEY_ENV})"
+        )
     return Ed25519PrivateKey.from_private_bytes(raw)
 
 
@@ -74,8 +80,10 @@ def load_signing_key() -> Ed25519PrivateKey:
         try:
             return _parse_private(Path(path).read_bytes())
         except FileNotFoundError:
-            raise ExchangeError(f"{KEY_FILE_ENV}: key file not found") from None
-    raise ExchangeError(
+            raise ExchangeConfigError(
+                f"{KEY_FILE_ENV}: berkas kunci tidak ditemukan / key file not found"
+            ) from None
+    raise ExchangeConfigError(
         f"no signing key: set {KEY_ENV} (base64 raw Ed25519 key) or {KEY_FILE_ENV} / "
         f"kunci penandatangan belum diisi"
     )

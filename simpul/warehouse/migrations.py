@@ -217,6 +217,13 @@ def m0010_marts_activity(conn: Connection) -> None:
         conn.exec_driver_sql(f"CREATE VIEW {qualified('marts', name)} AS {sql}")
 
 
+def m0019_exchange_content(conn: Connection) -> None:
+    """Exchange outbox: content hash (deliver once per change) and partition (per village)."""
+    from simpul.exchange.store import add_content_columns
+
+    add_content_columns(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "base", m0001_base),
     (2, "core_penduduk", m0002_core_penduduk),
@@ -228,6 +235,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (8, "ops_audit", m0008_ops_audit),
     (9, "marts_rekonsiliasi", m0009_marts_rekonsiliasi),
     (10, "marts_activity", m0010_marts_activity),
+    (19, "exchange_content", m0019_exchange_content),
 ]
 
 
