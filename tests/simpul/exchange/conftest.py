@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from simpul.exchange.agreements import AgreementsFile
+from tests.simpul.orchestration.receivers import webhook  # noqa: F401 - fixture
 
 PSEUDONYM_KEY = "test-pseudonym-key-0123456789-abcdefghijkl"
 T0 = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)

@@ -24,7 +24,6 @@ from simpul.exchange.errors import ChannelUnavailable, NotReady
 from simpul.exchange.receiver import RestReceiver
 from simpul.exchange.signing import public_key_b64
 from simpul.exchange.store import disclosures_for_nik, outbox
-from tests.simpul.orchestration.receivers import webhook  # noqa: F401 - fixture
 
 from .conftest import NIK_DEAD, NIK_ONLY_DESA, T0, agreements_for
 
