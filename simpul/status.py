@@ -36,6 +36,9 @@ def status_report(limit: int = 10) -> str:
             }
             for r in cores
         ]
+        from simpul.exchange.service import status_rows
+
+        exchange = status_rows(wh)
     finally:
         wh.dispose()
     return "\n\n".join(
@@ -45,5 +48,6 @@ def status_report(limit: int = 10) -> str:
             "Tables / tabel\n" + _table(counts),
             "Quarantine / karantina\n" + _table(quarantine),
             "Data-quality findings / temuan kualitas data\n" + _table(rules),
+            "Exchange deliveries waiting / kiriman menunggu\n" + _table(exchange),
         ]
     )

@@ -968,3 +968,41 @@ __all__ = [
     "record_success",
     "run",
 ]
+
+
+def status_rows(wh: Warehouse, now: datetime | None = None) -> list[dict[str, Any]]:
+    """For ``simpul status``: deliveries not yet sent, and sent ones still waiting for a
+    receipt, with their receipt deadline and whether it has passed."""
+    from simpul.exchange.agreements import load_agreements
+
+    ensure_exchange_schema(wh)
+    now = now or now_utc()
+    try:
+        deadlines = {k: a.receipt_deadline_hours for k, a in load_agreements().agreements.items()}
+    except Exception:  # noqa: BLE001 - the status page works without the agreements file
+        deadlines = {}
+    out = []
+    for r in wh.query(
+        "SELECT delivery_id, agreement, agency, dataset, part, status, attempts, sent_at, "
+        "last_error FROM ops.exchange_outbox WHERE status IN ('pending', 'sent') "
+        "ORDER BY created_at"
+    ):
+        due = None
+        if r["sent_at"] is not None:
+            due = r["sent_at"] + timedelta(hours=deadlines.get(r["agreement"], 72))
+        state = r["status"]
+        if state == "sent":
+            state = "receipt overdue / terlambat" if due and due <= now else "awaiting receipt"
+        elif r["attempts"]:
+            state = "not sent, retrying / belum terkirim"
+        out.append(
+            {
+                "delivery_id": r["delivery_id"],
+                "agency": r["agency"] + (f"/{r['part']}" if r["part"] else ""),
+                "dataset": r["dataset"],
+                "state": state,
+                "receipt_due": due,
+                "last_error": (r["last_error"] or "")[:80],
+            }
+        )
+    return out

@@ -401,9 +401,10 @@ def test_a_missing_drop_root_is_never_created_and_the_delivery_waits(
 
 
 def test_an_overdue_receipt_alerts_once_and_shows_in_status(
-    wh: Any, webhook: Any, capsys: pytest.CaptureFixture
+    wh: Any, webhook: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     agreements = agreements_for({}, dinsos={"receipt_deadline_hours": 24})
+    _write(agreements, tmp_path / "a.yaml", monkeypatch)
     service.run(wh, agreements, agreement_id="dinsos", now=T0)
     assert service.overdue_receipts(wh, agreements, now=T0 + timedelta(hours=23)) == []
     (late,) = service.overdue_receipts(wh, agreements, now=T0 + timedelta(hours=25))
@@ -414,3 +415,9 @@ def test_an_overdue_receipt_alerts_once_and_shows_in_status(
     assert "belum datang" in webhook.received[0]["text"]
     events = wh.query("select status from ops.exchange_log where status = 'receipt_overdue'")
     assert len(events) == 1
+    (shown,) = service.status_rows(wh, now=T0 + timedelta(hours=25))
+    assert shown["state"].startswith("receipt overdue") and shown["agency"] == "dinsos"
+    wh.dispose()
+    from simpul.status import status_report
+
+    assert "receipt overdue" in status_report()
