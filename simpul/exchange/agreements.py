@@ -245,6 +245,12 @@ class Agreement(BaseModel):
                         raise ValueError(
                             f"datasets.{name}.filter: column {cond.column!r} not in the dataset"
                         )
+            if grant.partition_by and grant.partition_by not in ds.columns:
+                raise ValueError(
+                    f"datasets.{name}.partition_by: {grant.partition_by!r} not in the dataset"
+                )
+            if grant.partition_by and self.channel.type != "folder":
+                raise ValueError(f"datasets.{name}.partition_by: needs a folder channel")
             bad = set(grant.params) - set(ds.params)
             if bad:
                 raise ValueError(f"datasets.{name}.params: {sorted(bad)} not allowed")

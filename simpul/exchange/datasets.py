@@ -237,8 +237,23 @@ MUTU_SCHEMA = pa.schema(
         ("reason", S),
         ("status", S),
         ("dikarantina", TS),
+        ("kode_desa", S),  # the village the record came from, when the source says (OpenSID)
     ]
 )
+
+
+def _kode_desa_of(record_json: str | None) -> str | None:
+    """The village code inside a quarantined source record (OpenSID drops carry it)."""
+    import json
+
+    try:
+        raw = json.loads(record_json or "{}")
+    except ValueError:
+        return None
+    if not isinstance(raw, dict):
+        return None
+    value = raw.get("_kode_desa") or raw.get("kode_desa")
+    return str(value) if value else None
 
 
 def build_laporan_mutu(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
@@ -253,12 +268,14 @@ def build_laporan_mutu(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
     rows = wh.query(
         """SELECT load_id, row_number AS baris, record_key AS kunci_data, entity AS entitas,
             rules AS aturan, reasons_id AS alasan, reasons_en AS reason, status,
-            quarantined_at AS dikarantina
+            quarantined_at AS dikarantina, record_json
         FROM ops.quarantine
         WHERE source = :source AND status = 'open'
         ORDER BY load_id, row_number""",
         {"source": source},
     )
+    for r in rows:
+        r["kode_desa"] = _kode_desa_of(r.pop("record_json"))
     since = datetime.now(UTC) - timedelta(days=int(params.get("since_days") or 7))
     recent = wh.query(
         "SELECT load_id FROM ops.loads WHERE source = :source AND loaded_at >= :since",

@@ -50,7 +50,13 @@ def run_exchange_demo(wh: Any) -> list[dict[str, Any]]:
     for a in agreements.agreements.values():
         if isinstance(a.channel, FolderChannel):
             root = a.channel.resolved_url()
-            if Path(root).is_dir():
+            if not Path(root).is_dir():
+                continue
+            if any(g.partition_by for g in a.datasets.values()):
+                for sub in sorted(p for p in Path(root).iterdir() if p.is_dir()):
+                    if sub.name[0] not in "._":  # each village processes its own folder
+                        process_drop_folder(sub, public, f"{a.agency}-{sub.name}-demo")
+            else:
                 process_drop_folder(Path(root), public, f"{a.agency}-demo")
     collect_receipts(wh, agreements)
     ids = {q["delivery_id"] for q in result["queued"]}

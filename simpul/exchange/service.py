@@ -29,7 +29,13 @@ from simpul.config import ConfigError, home
 from simpul.exchange import channels
 from simpul.exchange.agreements import Agreement, AgreementsFile
 from simpul.exchange.datasets import DATASETS, apply_filter, shape
-from simpul.exchange.errors import ExchangeConfigError, ExchangeError, NotReady, Unchanged
+from simpul.exchange.errors import (
+    ChannelUnavailable,
+    ExchangeConfigError,
+    ExchangeError,
+    NotReady,
+    Unchanged,
+)
 from simpul.exchange.formats import write, write_csv
 from simpul.exchange.signing import (
     MANIFEST,
@@ -705,13 +711,16 @@ def collect_receipts(
     out = []
     for row in wh.query(
         'SELECT delivery_id, agreement, agency, dataset, "rows", manifest_sha256, signature, '
-        "path, attempts FROM ops.exchange_outbox WHERE status = 'sent' AND channel = 'folder'"
+        "path, attempts, part FROM ops.exchange_outbox "
+        "WHERE status = 'sent' AND channel = 'folder'"
     ):
         agreement = agreements.agreements.get(row["agreement"])
         if agreement is None or agreement.channel.type != "folder":
             continue
         try:
             result = channels.folder_receipt(agreement.channel, _outgoing(row))
+        except ChannelUnavailable:
+            continue  # the share is not mounted right now: look again next time
         except ExchangeError as exc:
             _mark(wh, row, agreement, "rejected", now, detail=str(exc)[:300])
             out.append(Attempt(row["delivery_id"], row["agency"], row["dataset"], "rejected"))

@@ -421,3 +421,88 @@ def test_an_overdue_receipt_alerts_once_and_shows_in_status(
     from simpul.status import status_report
 
     assert "receipt overdue" in status_report()
+
+
+# --------------------------------------------------------------------------- minimum necessary
+
+
+def test_each_village_gets_only_its_own_rows_in_its_own_folder(
+    wh: Any, simpul_home: Path, signing_key: Any
+) -> None:
+    import json
+
+    import sqlalchemy as sa
+
+    from simpul.exchange.receiver import process_drop_folder
+
+    from .conftest import _insert
+
+    villages = ["16.08.01.2001", "16.08.01.2002"]
+    with wh.begin() as conn:
+        _insert(
+            conn,
+            "ops.quarantine",
+            [
+                {
+                    "load_id": "L9",
+                    "source": "opensid",
+                    "stream": "penduduk",
+                    "entity": "penduduk",
+                    "row_number": i + 1,
+                    "record_key": f"16080120{i:02d}900009",
+                    "rules": "tanggal",
+                    "reasons_en": "bad date",
+                    "reasons_id": "tanggal salah",
+                    "record_json": json.dumps({"_kode_desa": villages[i % 2]}),
+                    "status": "open",
+                    "quarantined_at": T0,
+                    "resolved_at": None,
+                }
+                for i in range(5)
+            ],
+        )
+        conn.execute(sa.text("DELETE FROM ops.quarantine WHERE load_id = 'L2'"))
+    report = simpul_home / "reports" / "L9"
+    report.mkdir(parents=True)
+    (report / "laporan_mutu_data.html").write_text("<html>semua desa</html>")
+    (report / "laporan_mutu_data.csv").write_text(
+        "baris,berkas,kunci_data,kolom,aturan,tingkat,alasan,reason\n"
+        + "".join(f"{i + 1},f.xlsx,K{i},tgl,tanggal,error,x,x\n" for i in range(5))
+        + "7,f.xlsx,K7,nama,nama_pendek,warning,w,w\n"
+    )
+    root = simpul_home / "drop" / "desa"
+    root.mkdir(parents=True)
+    agreements = agreements_for(
+        {},
+        dinsos={
+            "agency": "pemdes",
+            "channel": {"type": "folder", "url": str(root)},
+            "format": "csv",
+            "datasets": {
+                "laporan_mutu_data": {
+                    "columns": ["load_id", "baris", "kunci_data", "alasan"],
+                    "params": {"source": "opensid"},
+                    "partition_by": "kode_desa",
+                }
+            },
+        },
+    )
+    result = service.run(wh, agreements, agreement_id="dinsos", now=T0)
+    assert sorted(q["part"] for q in result["queued"]) == villages
+    for q in result["queued"]:
+        mine = {i + 1 for i in range(5) if villages[i % 2] == q["part"]}
+        folder = root / q["part"] / q["delivery_id"]
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["addressee"] == f"pemdes/{q['part']}"
+        data = (folder / "laporan_mutu_data.csv").read_text().splitlines()
+        assert {int(line.split(",")[1]) for line in data[1:]} == mine
+        att = (folder / "lampiran_L9_laporan_mutu_data.csv").read_text().splitlines()
+        assert att[0] == "baris,kunci_data,alasan"  # granted columns only
+        assert {int(line.split(",")[0]) for line in att[1:]} == mine  # own rows, errors only
+        assert not (folder / "lampiran_L9_laporan_mutu_data.html").exists()
+        (receipt,) = process_drop_folder(root / q["part"], _public(signing_key), q["part"])
+        assert receipt["status"] == "accepted"
+    service.collect_receipts(wh, agreements, now=T0)
+    assert {r["status"] for r in outbox(wh)} == {"receipted"}
+    # a second run with nothing changed delivers nothing to any village
+    assert service.run(wh, agreements, agreement_id="dinsos", now=T0)["queued"] == []
