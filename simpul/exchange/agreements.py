@@ -220,6 +220,35 @@ class Agreement(BaseModel):
     receipt_deadline_hours: float = Field(
         default=72, gt=0, description="a receipt later than this raises an alert"
     )
+    receipt_key: str | None = Field(
+        default=None, description="the agency's Ed25519 public key (base64): receipts must be "
+        "signed with it"
+    )
+    receipt_key_env: str | None = Field(
+        default=None, description="or: the environment variable holding that public key"
+    )
+
+    @field_validator("receipt_key_env")
+    @classmethod
+    def _receipt_key_env(cls, v: str | None) -> str | None:
+        if v is not None and not _ENV.match(v):
+            raise ValueError("must be an environment variable NAME (upper case)")
+        return v
+
+    def agency_public_key(self) -> str | None:
+        """The registered key receipts are verified against (None: receipts are unsigned,
+        accepted on hash only, which anyone who can write the drop folder could forge)."""
+        if self.receipt_key:
+            return self.receipt_key
+        if self.receipt_key_env:
+            value = os.environ.get(self.receipt_key_env)
+            if not value:
+                raise ExchangeConfigError(
+                    f"kunci publik instansi belum diisi: isi {self.receipt_key_env} / agency "
+                    f"public key missing: set {self.receipt_key_env}"
+                )
+            return value
+        return None
 
     @field_validator("agency")
     @classmethod

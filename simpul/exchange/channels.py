@@ -20,7 +20,13 @@ from urllib.parse import urlparse
 
 from simpul.exchange.agreements import Agreement, CkanChannel, FolderChannel, RestChannel
 from simpul.exchange.errors import ChannelUnavailable, ExchangeConfigError, ExchangeError
-from simpul.exchange.signing import MANIFEST, SIGNATURE, canonical_json, sha256_bytes
+from simpul.exchange.signing import (
+    MANIFEST,
+    SIGNATURE,
+    canonical_json,
+    sha256_bytes,
+    verify_receipt,
+)
 
 RECEIPTS_DIR = "_receipts"
 
@@ -55,10 +61,13 @@ class Outgoing:
         return [*self.data_files, self.path / MANIFEST, self.path / SIGNATURE]
 
 
-def check_receipt(out: Outgoing, receipt: Any) -> dict[str, Any]:
-    """A receipt must echo our delivery id and manifest hash, and accept the delivery."""
+def check_receipt(out: Outgoing, receipt: Any, agency_key: Any = None) -> dict[str, Any]:
+    """A receipt must be signed by the agency's registered key (when one is registered), echo
+    our delivery id and manifest hash, and accept the delivery."""
     if not isinstance(receipt, dict):
         raise ExchangeError("receipt is not a JSON object")
+    if agency_key is not None:
+        verify_receipt(receipt, agency_key)  # VerificationError: forged or another agency's
     if receipt.get("delivery_id") != out.delivery_id:
         raise ExchangeError("receipt names another delivery")
     if receipt.get("manifest_sha256") != out.manifest_sha256:
@@ -100,25 +109,29 @@ def _root(channel: FolderChannel, out: Outgoing) -> tuple[Any, str]:
     return fs, root
 
 
-def folder_receipt(channel: FolderChannel, out: Outgoing) -> SendResult | None:
+def folder_receipt(
+    channel: FolderChannel, out: Outgoing, agency_key: Any = None
+) -> SendResult | None:
     """The receiving side's receipt for a delivery, once it has written one."""
     fs, root = _root(channel, out)
     path = f"{root}/{RECEIPTS_DIR}/{out.delivery_id}.json"
     if not fs.exists(path):
         return None
     data = fs.cat_file(path)
-    receipt = check_receipt(out, json.loads(data))
+    receipt = check_receipt(out, json.loads(data), agency_key)
     return SendResult(receipt, data, "receipt collected")
 
 
-def send_folder(channel: FolderChannel, out: Outgoing) -> SendResult:
+def send_folder(channel: FolderChannel, out: Outgoing, agency_key: Any = None) -> SendResult:
     """Copy into ``.tmp-<id>`` then rename to ``<id>``: the agency never sees half a delivery;
     an existing ``<id>`` folder means it was delivered already (resend after a crash)."""
     fs, root = _root(channel, out)
     final = f"{root}/{out.delivery_id}"
     try:
         if fs.exists(final):
-            return folder_receipt(channel, out) or SendResult(None, None, "already in drop folder")
+            return folder_receipt(channel, out, agency_key) or SendResult(
+                None, None, "already in drop folder"
+            )
         tmp = f"{root}/.tmp-{out.delivery_id}"
         if fs.exists(tmp):
             fs.rm(tmp, recursive=True)
@@ -150,7 +163,7 @@ def rest_envelope(out: Outgoing) -> dict[str, Any]:
     }
 
 
-def send_rest(channel: RestChannel, out: Outgoing) -> SendResult:
+def send_rest(channel: RestChannel, out: Outgoing, agency_key: Any = None) -> SendResult:
     import requests
 
     headers = {
@@ -186,7 +199,7 @@ def send_rest(channel: RestChannel, out: Outgoing) -> SendResult:
         receipt = resp.json()
     except ValueError:
         raise ExchangeError("REST receipt is not JSON") from None
-    check_receipt(out, receipt)
+    check_receipt(out, receipt, agency_key)
     return SendResult(receipt, resp.content, f"HTTP {resp.status_code}")
 
 
@@ -386,7 +399,7 @@ def send(agreement: Agreement, out: Outgoing) -> SendResult:
     """Send ``out`` through the agreement's channel."""
     ch = agreement.channel
     if isinstance(ch, FolderChannel):
-        return send_folder(ch, out)
+        return send_folder(ch, out, agreement.agency_public_key())
     if isinstance(ch, RestChannel):
-        return send_rest(ch, out)
+        return send_rest(ch, out, agreement.agency_public_key())
     return send_ckan(ch, agreement, out)

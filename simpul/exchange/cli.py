@@ -183,6 +183,62 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """An Ed25519 key pair (private key 0600, public key next to it as ``.pub``): for the hub
+    or for an agency, whose public key the hub registers in the agreement."""
+    from simpul.exchange.signing import generate_key_file
+
+    try:
+        path = generate_key_file(Path(args.out))
+    except FileExistsError:
+        return _fail(f"{args.out} exists / sudah ada: not overwritten")
+    print(f"kunci privat / private key: {path} (rahasia / keep secret)")
+    print(f"kunci publik / public key:  {path.with_suffix('.pub')}")
+    print(path.with_suffix(".pub").read_text().strip())
+    return 0
+
+
+def cmd_receive(args: argparse.Namespace) -> int:
+    """The agency's side in one command: verify every new delivery in a drop folder with the
+    hub's public key and write a receipt, signed with the agency's key, for each."""
+    from simpul.exchange.errors import ExchangeError
+    from simpul.exchange.receiver import process_drop_folder
+    from simpul.exchange.signing import load_private_key_file
+
+    try:
+        hub = (
+            Path(args.hub_public_key_file).read_text()
+            if args.hub_public_key_file
+            else args.hub_public_key
+        )
+        if not hub:
+            return _fail("--hub-public-key or --hub-public-key-file is required / wajib diisi")
+        key = load_private_key_file(args.key_file) if args.key_file else None
+        root = Path(args.drop_dir)
+        if not root.is_dir():
+            return _fail(f"{root}: folder tidak ada / drop folder does not exist")
+        receipts = process_drop_folder(
+            root, hub, args.name or args.addressee or "agency", addressee=args.addressee, key=key
+        )
+    except (ExchangeError, OSError, ValueError) as exc:
+        return _fail(str(exc))
+    _print(
+        [
+            {
+                "delivery_id": r["delivery_id"],
+                "status": r["status"],
+                "rows": r.get("rows", ""),
+                "reason": r.get("reason", ""),
+            }
+            for r in receipts
+        ],
+        ["delivery_id", "status", "rows", "reason"],
+    )
+    if not key:
+        print("Peringatan / warning: tanda terima tidak ditandatangani (--key-file) / unsigned")
+    return 1 if any(r["status"] != "accepted" for r in receipts) else 0
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from simpul.exchange.store import deliveries_to, disclosures_by_pseudonym
 
@@ -277,6 +333,21 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--public-key", default=None, help="base64 Ed25519 public key")
     p.add_argument("--public-key-file", default=None)
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("keygen", help="new Ed25519 key pair (hub or agency receipt key)")
+    p.add_argument("out", help="private key file to create (public key: <out>.pub)")
+    p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser(
+        "receive", help="agency side: verify new deliveries in a drop folder, write receipts"
+    )
+    p.add_argument("drop_dir")
+    p.add_argument("--hub-public-key", default=None, help="the hub's public key (base64)")
+    p.add_argument("--hub-public-key-file", default=None)
+    p.add_argument("--addressee", default=None, help="who this folder is for, e.g. dinsos")
+    p.add_argument("--key-file", default=None, help="the agency's private key (signs receipts)")
+    p.add_argument("--name", default=None, help="receiver name written in the receipts")
+    p.set_defaults(func=cmd_receive)
 
     p = sub.add_parser("audit", help="what an agency received (optionally about one person)")
     p.add_argument("--agency", required=True)

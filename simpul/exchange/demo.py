@@ -35,11 +35,18 @@ def run_exchange_demo(wh: Any) -> list[dict[str, Any]]:
     public = public_key_b64(load_signing_key().public_key())
     ensure_exchange_schema(wh)
     agreements = load_agreements()
+    agency_keys = _agency_keys(home(), agreements)
     for a in agreements.agreements.values():
         # the demo's stand-in agencies "mount" their drop shares; the hub never creates them
         if isinstance(a.channel, FolderChannel) and "://" not in a.channel.resolved_url():
             Path(a.channel.resolved_url()).mkdir(parents=True, exist_ok=True)
-    with RestReceiver(public, token=DEMO_TOKEN, name="disdukcapil-demo") as receiver:
+    with RestReceiver(
+        public,
+        token=DEMO_TOKEN,
+        name="disdukcapil-demo",
+        addressee="disdukcapil",
+        key=agency_keys.get("disdukcapil"),
+    ) as receiver:
         for name, value in (
             ("SIMPUL_EXCHANGE_DISDUKCAPIL_URL", receiver.url),
             ("SIMPUL_EXCHANGE_DISDUKCAPIL_TOKEN", DEMO_TOKEN),
@@ -55,9 +62,21 @@ def run_exchange_demo(wh: Any) -> list[dict[str, Any]]:
             if any(g.partition_by for g in a.datasets.values()):
                 for sub in sorted(p for p in Path(root).iterdir() if p.is_dir()):
                     if sub.name[0] not in "._":  # each village processes its own folder
-                        process_drop_folder(sub, public, f"{a.agency}-{sub.name}-demo")
+                        process_drop_folder(
+                            sub,
+                            public,
+                            f"{a.agency}-{sub.name}-demo",
+                            addressee=f"{a.agency}/{sub.name}",
+                            key=agency_keys.get(a.agency),
+                        )
             else:
-                process_drop_folder(Path(root), public, f"{a.agency}-demo")
+                process_drop_folder(
+                    Path(root),
+                    public,
+                    f"{a.agency}-demo",
+                    addressee=a.agency,
+                    key=agency_keys.get(a.agency),
+                )
     collect_receipts(wh, agreements)
     ids = {q["delivery_id"] for q in result["queued"]}
     return [
@@ -65,3 +84,22 @@ def run_exchange_demo(wh: Any) -> list[dict[str, Any]]:
         for r in outbox(wh)
         if r["delivery_id"] in ids
     ]
+
+
+def _agency_keys(home: Path, agreements: Any) -> dict[str, Any]:
+    """Demo only: each stand-in agency gets its own receipt key pair under SIMPUL_HOME/keys,
+    and its public key is "registered" through the agreement's ``receipt_key_env``."""
+    from simpul.exchange.signing import generate_key_file, load_private_key_file, public_key_b64
+
+    keys: dict[str, Any] = {}
+    for a in agreements.agreements.values():
+        if not a.receipt_key_env or a.agency in keys:
+            continue
+        path = home / "keys" / f"agency_{a.agency}_ed25519.key"
+        if not path.exists():
+            generate_key_file(path)
+        keys[a.agency] = load_private_key_file(path)
+    for a in agreements.agreements.values():
+        if a.receipt_key_env and a.agency in keys and not os.environ.get(a.receipt_key_env):
+            os.environ[a.receipt_key_env] = public_key_b64(keys[a.agency].public_key())
+    return keys

@@ -35,6 +35,7 @@ from simpul.exchange.errors import (
     ExchangeError,
     NotReady,
     Unchanged,
+    VerificationError,
 )
 from simpul.exchange.formats import write, write_csv
 from simpul.exchange.signing import (
@@ -127,6 +128,7 @@ def preflight(agreement: Agreement) -> None:
     token = getattr(agreement.channel, "token", None)
     if token is not None:
         token()
+    agreement.agency_public_key()
 
 
 def prepare_deliveries(
@@ -718,9 +720,17 @@ def collect_receipts(
         if agreement is None or agreement.channel.type != "folder":
             continue
         try:
-            result = channels.folder_receipt(agreement.channel, _outgoing(row))
+            result = channels.folder_receipt(
+                agreement.channel, _outgoing(row), agreement.agency_public_key()
+            )
         except ChannelUnavailable:
             continue  # the share is not mounted right now: look again next time
+        except VerificationError as exc:
+            # a receipt the agency did not sign (anyone can write the drop folder): not
+            # evidence; the delivery stays "sent" and its receipt deadline keeps running
+            _refuse_receipt(wh, row, agreement, str(exc))
+            out.append(Attempt(row["delivery_id"], row["agency"], row["dataset"], "refused"))
+            continue
         except ExchangeError as exc:
             _mark(wh, row, agreement, "rejected", now, detail=str(exc)[:300])
             out.append(Attempt(row["delivery_id"], row["agency"], row["dataset"], "rejected"))
@@ -730,6 +740,18 @@ def collect_receipts(
         _mark(wh, row, agreement, "receipted", now, result=result)
         out.append(Attempt(row["delivery_id"], row["agency"], row["dataset"], "receipted"))
     return out
+
+
+def _refuse_receipt(wh: Warehouse, row: dict, agreement: Agreement, reason: str) -> None:
+    seen = wh.scalar(
+        "SELECT count(*) FROM ops.exchange_log WHERE delivery_id = :id "
+        "AND status = 'receipt_refused'",
+        {"id": row["delivery_id"]},
+    )
+    log.error("exchange: receipt for %s refused: %s", row["delivery_id"], reason)
+    if not seen:
+        with wh.begin() as conn:
+            log_event(conn, "receipt_refused", _evidence(row, agreement), detail=reason[:300])
 
 
 def _mark(

@@ -165,7 +165,7 @@ def seed(wh: Any) -> None:
             "rules": "tanggal",
             "reasons_en": "bad date",
             "reasons_id": "tanggal salah",
-            "record_json": "{}",
+            "record_json": '{"_kode_desa": "16.08.01.2006"}',
             "status": "open",
             "quarantined_at": T0,
             "resolved_at": None,

@@ -121,7 +121,13 @@ def test_demo_delivers_every_shipped_agreement(
 ) -> None:
     from simpul.exchange.demo import run_exchange_demo
 
-    for name in ("SIMPUL_EXCHANGE_DISDUKCAPIL_URL", "SIMPUL_EXCHANGE_DISDUKCAPIL_TOKEN"):
+    for name in (
+        "SIMPUL_EXCHANGE_DISDUKCAPIL_URL",
+        "SIMPUL_EXCHANGE_DISDUKCAPIL_TOKEN",
+        "SIMPUL_EXCHANGE_DISDUKCAPIL_RECEIPT_KEY",
+        "SIMPUL_EXCHANGE_DINSOS_RECEIPT_KEY",
+        "SIMPUL_EXCHANGE_DESA_RECEIPT_KEY",
+    ):
         monkeypatch.setenv(name, "")  # restored after the test; the demo fills them
     rows = run_exchange_demo(wh)
     assert {r["agency"] for r in rows} == {"disdukcapil", "dinsos", "diskominfo", "pemdes"}
