@@ -109,8 +109,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("\n".join(summary["log"]))
     if result["errors"]:
         print("\nTidak disiapkan / not prepared:")
-        _print(result["errors"])
-        return 1
+        _print(result["errors"], ["agreement", "dataset", "error"])
+        return 2 if any(e.get("kind") == "config" for e in result["errors"]) else 1
     if summary["config_error"]:
         return _fail(summary["config_error"])
     if summary["undelivered"]:

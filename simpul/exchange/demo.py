@@ -22,7 +22,7 @@ def run_exchange_demo(wh: Any) -> list[dict[str, Any]]:
     from simpul.config import home
     from simpul.exchange.agreements import FolderChannel, load_agreements
     from simpul.exchange.receiver import RestReceiver, process_drop_folder
-    from simpul.exchange.service import collect_receipts, run
+    from simpul.exchange.service import DEAD, collect_receipts, run
     from simpul.exchange.signing import ensure_demo_key, load_signing_key, public_key_b64
     from simpul.exchange.store import ensure_exchange_schema, outbox
 
@@ -79,12 +79,21 @@ def run_exchange_demo(wh: Any) -> list[dict[str, Any]]:
                 )
     collect_receipts(wh, agreements)
     ids = {q["delivery_id"] for q in result["queued"]}
+    latest: dict[tuple, dict[str, Any]] = {}
+    for r in outbox(wh):  # newest first: the current delivery of each recipient and dataset
+        if r["status"] not in DEAD:
+            latest.setdefault((r["agreement"], r["dataset"], r["part"]), r)
     return [
-        {k: r[k] for k in ("agency", "dataset", "channel", "rows", "status")}
-        for r in outbox(wh)
-        if r["delivery_id"] in ids
+        {
+            "agency": r["agency"] + (f"/{r['part']}" if r["part"] else ""),
+            "dataset": r["dataset"],
+            "channel": r["channel"],
+            "rows": r["rows"],
+            "status": r["status"],
+            "this_run": "new" if r["delivery_id"] in ids else "unchanged",
+        }
+        for r in sorted(latest.values(), key=lambda r: (r["agency"], r["dataset"], r["part"] or ""))
     ]
-
 
 def _agency_keys(home: Path, agreements: Any) -> dict[str, Any]:
     """Demo only: each stand-in agency gets its own receipt key pair under SIMPUL_HOME/keys,

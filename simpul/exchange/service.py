@@ -844,7 +844,9 @@ def run(
             if agreement_id:
                 raise
             log.error("exchange: %s not run: %s", aid, exc)
-            errors.append({"agreement": aid, "dataset": "*", "error": str(exc)[:300]})
+            errors.append(
+                {"agreement": aid, "dataset": "*", "error": str(exc)[:300], "kind": "config"}
+            )
             continue
         for dataset in agreement.datasets:
             try:

@@ -130,5 +130,11 @@ def test_demo_delivers_every_shipped_agreement(
     ):
         monkeypatch.setenv(name, "")  # restored after the test; the demo fills them
     rows = run_exchange_demo(wh)
-    assert {r["agency"] for r in rows} == {"disdukcapil", "dinsos", "diskominfo", "pemdes"}
+    assert {r["agency"].split("/")[0] for r in rows} == {
+        "disdukcapil",
+        "dinsos",
+        "diskominfo",
+        "pemdes",
+    }
+    assert "pemdes/16.08.01.2006" in {r["agency"] for r in rows}  # the village's own share
     assert {r["status"] for r in rows} == {"receipted"}
