@@ -89,8 +89,15 @@ def collect(wh: Any, cfg: SimpulConfig | None = None, now: datetime | None = Non
         fresh = freshness_report(wh, cfg, load_ops_settings(), now)
     else:  # no valid config: freshness of whatever pipelines have loaded, default cadence
         fresh = _freshness_from_loads(loads, now)
+    from simpul.exchange.service import status_rows
+
+    exchange = [
+        {k: r[k] for k in ("delivery_id", "agency", "dataset", "state", "receipt_due")}
+        for r in status_rows(wh, now)
+    ]
     return {
         "generated_at": now,
+        "exchange": exchange,
         "loads": loads,
         "open_quarantine": open_q,
         "open_by_rule": dict(sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
@@ -463,6 +470,22 @@ def render(data: dict) -> str:
         + '<p class="muted">Tinjau dengan / review with: <code>simpul sql "select ... from '
         "ops.quarantine where status = 'open'\"</code></p></section>"
     )
+    if data.get("exchange"):  # deliveries not sent yet or waiting for their receipt
+        parts.append(
+            "<section>"
+            + _h2("Kiriman menunggu", "Deliveries waiting")
+            + _table(
+                data["exchange"],
+                [
+                    ("agency", "instansi / agency"),
+                    ("dataset", "dataset"),
+                    ("state", "keadaan / state"),
+                    ("receipt_due", "tenggat tanda terima / receipt due"),
+                    ("delivery_id", "delivery_id"),
+                ],
+            )
+            + "</section>"
+        )
     return (
         '<!DOCTYPE html>\n<html lang="id"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -417,6 +417,10 @@ def test_an_overdue_receipt_alerts_once_and_shows_in_status(
     assert len(events) == 1
     (shown,) = service.status_rows(wh, now=T0 + timedelta(hours=25))
     assert shown["state"].startswith("receipt overdue") and shown["agency"] == "dinsos"
+    from simpul.dashboard import collect, render
+
+    page = render(collect(wh, now=T0 + timedelta(hours=25)))
+    assert "Deliveries waiting" in page and "receipt overdue" in page
     wh.dispose()
     from simpul.status import status_report
 
