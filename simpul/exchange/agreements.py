@@ -132,6 +132,12 @@ class FolderChannel(_Endpoint):
     """A drop folder (fsspec URL: local path, sftp://, s3://); relative paths under SIMPUL_HOME."""
 
     type: Literal["folder"]
+    mount_marker: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        description="a file the agency's share holds at its root: proves the share is mounted "
+        "(an empty local folder in its place does not have it)",
+    )
 
     def resolved_url(self) -> str:
         url = super().resolved_url()

@@ -104,6 +104,12 @@ def _root(channel: FolderChannel, out: Outgoing) -> tuple[Any, str]:
             "folder tujuan tidak ada (belum di-mount?); kiriman tetap di kotak keluar / "
             "drop folder does not exist (share not mounted?); delivery kept in the outbox"
         )
+    if channel.mount_marker and not fs.exists(f"{root}/{channel.mount_marker}"):
+        raise ChannelUnavailable(
+            f"folder tujuan bukan share instansi (penanda {channel.mount_marker} tidak ada); "
+            f"kiriman tetap di kotak keluar / drop folder is not the agency's share (marker "
+            f"{channel.mount_marker} missing); delivery kept in the outbox"
+        )
     if out.part:
         root = f"{root}/{out.part}"
     return fs, root

@@ -400,6 +400,22 @@ def test_a_missing_drop_root_is_never_created_and_the_delivery_waits(
     assert [a.outcome for a in later["attempts"]] == ["sent"] and later["queued"] == []
 
 
+def test_a_drop_folder_that_is_not_the_expected_mount_is_refused(
+    wh: Any, simpul_home: Path
+) -> None:
+    root = simpul_home / "mnt" / "dinsos"
+    root.mkdir(parents=True)  # an empty local folder where the share should be mounted
+    ch = {"type": "folder", "url": str(root), "mount_marker": ".simpul-share"}
+    agreements = agreements_for({"dinsos": ch})
+    result = service.run(wh, agreements, agreement_id="dinsos", now=T0)
+    assert [a.outcome for a in result["attempts"]] == ["retry"]
+    assert list(root.iterdir()) == []
+    assert "marker .simpul-share missing" in outbox(wh)[0]["last_error"]
+    (root / ".simpul-share").write_text("")  # the real share, mounted
+    later = service.run(wh, agreements, agreement_id="dinsos", now=T0 + timedelta(hours=2))
+    assert [a.outcome for a in later["attempts"]] == ["sent"]
+
+
 def test_an_overdue_receipt_alerts_once_and_shows_in_status(
     wh: Any, webhook: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
