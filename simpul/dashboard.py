@@ -100,14 +100,20 @@ def collect(wh: Any, cfg: SimpulConfig | None = None, now: datetime | None = Non
         from simpul.orchestration.health import collect as collect_health
 
         health = collect_health(wh, cfg, now)
+    from simpul.exchange.service import status_rows
     from simpul.orchestration.alerts import external_channels, read_alert_log
 
+    exchange = [
+        {k: r[k] for k in ("delivery_id", "agency", "dataset", "state", "receipt_due")}
+        for r in status_rows(wh, now)
+    ]
     return {
         "rule_labels": rule_labels(cfg, set(by_rule)),
         "health": health,
         "alert_log": read_alert_log(30),
         "alert_channels": external_channels(),
         "generated_at": now,
+        "exchange": exchange,
         "loads": loads,
         "open_quarantine": open_q,
         "open_by_rule": dict(sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
@@ -726,6 +732,22 @@ def render(data: dict) -> str:
         + '<p class="muted">Tinjau dengan / review with: <code>simpul sql "select ... from '
         "ops.quarantine where status = 'open'\"</code></p></section>"
     )
+    if data.get("exchange"):  # deliveries not sent yet or waiting for their receipt
+        parts.append(
+            "<section>"
+            + _h2("Kiriman menunggu", "Deliveries waiting")
+            + _table(
+                data["exchange"],
+                [
+                    ("agency", "instansi / agency"),
+                    ("dataset", "dataset"),
+                    ("state", "keadaan / state"),
+                    ("receipt_due", "tenggat tanda terima / receipt due"),
+                    ("delivery_id", "delivery_id"),
+                ],
+            )
+            + "</section>"
+        )
     return (
         '<!DOCTYPE html>\n<html lang="id"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -136,6 +136,9 @@ def status_report(limit: int = 10) -> str:
             }
             for r in cores
         ]
+        from simpul.exchange.service import status_rows
+
+        exchange = status_rows(wh)
         url = wh.url
     from simpul.config import paths
     from simpul.landing_resume import partial_deliveries
@@ -174,6 +177,7 @@ def status_report(limit: int = 10) -> str:
             "Files rejected or waiting (last run) / berkas ditolak atau menunggu\n"
             + _table(files),
             "Data-quality findings / temuan kualitas data\n" + _table(rules),
+            "Exchange deliveries waiting / kiriman menunggu\n" + _table(exchange),
             *tail,
         ]
     )

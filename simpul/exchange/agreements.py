@@ -21,11 +21,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from simpul.config import PROJECT_ROOT, home, lookup_secret
 from simpul.exchange.datasets import DATASETS
-from simpul.exchange.errors import AgreementError
+from simpul.exchange.errors import AgreementError, ExchangeConfigError
 
 DEFAULT_AGREEMENTS = PROJECT_ROOT / "exchange" / "agreements.yaml"
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _ENV = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_USERINFO = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@")
+
+
+def refuse_credentials_in_url(url: str, where: str) -> str:
+    """A URL carrying ``user:password@`` would put a secret in config, logs and the outbox:
+    credentials come from ``token_env`` (or the channel's own secret store) only."""
+    if _USERINFO.match(url):
+        raise ExchangeConfigError(
+            f"{where}: URL berisi kredensial (user:sandi@); gunakan token_env / "
+            "URL carries credentials (user:password@); use token_env instead"
+        )
+    return url
 
 
 class Condition(BaseModel):
@@ -71,6 +83,20 @@ class Grant(BaseModel):
     filter: RowFilter | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     small_cell_threshold: int = Field(default=5, ge=2, description="aggregates: mask counts < n")
+    max_delta_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="reconciliations: hold for review when the findings exceed this share of "
+        "the population",
+    )
+    severities: list[Literal["error", "warning"]] = Field(
+        default_factory=lambda: ["error"],
+        description="feedback: which finding severities the attachments may carry",
+    )
+    partition_by: Literal["kode_desa"] | None = Field(
+        default=None, description="one delivery per value (e.g. per village), each its own folder"
+    )
 
 
 class _Endpoint(BaseModel):
@@ -89,19 +115,36 @@ class _Endpoint(BaseModel):
             raise ValueError("must be an environment variable NAME (upper case), not a value")
         return v
 
+    @field_validator("url")
+    @classmethod
+    def _no_credentials(cls, v: str | None) -> str | None:
+        if v is not None and _USERINFO.match(v):
+            raise ValueError("credentials (user:password@) are not allowed in a URL; use token_env")
+        return v
+
     def resolved_url(self) -> str:
         url = lookup_secret(self.conn_id, "url", self.url_env)
         if url:
-            return url
+            return refuse_credentials_in_url(url, self.url_env or self.conn_id or "url")
         if self.url:
             return self.url
-        raise AgreementError(f"no URL: set environment variable {self.url_env or '(url)'}")
+        name = self.url_env or "(url)"
+        raise ExchangeConfigError(
+            f"alamat tujuan belum diisi: isi variabel lingkungan {name} / "
+            f"no destination URL: set environment variable {name}"
+        )
 
 
 class FolderChannel(_Endpoint):
     """A drop folder (fsspec URL: local path, sftp://, s3://); relative paths under SIMPUL_HOME."""
 
     type: Literal["folder"]
+    mount_marker: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        description="a file the agency's share holds at its root: proves the share is mounted "
+        "(an empty local folder in its place does not have it)",
+    )
 
     def resolved_url(self) -> str:
         url = super().resolved_url()
@@ -112,7 +155,13 @@ class FolderChannel(_Endpoint):
 
 class _Authenticated(_Endpoint):
     token_env: str | None = None
-    timeout_seconds: float = Field(default=30.0, gt=0)
+    timeout_seconds: float = Field(default=30.0, gt=0, description="read timeout per call")
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @property
+    def timeouts(self) -> tuple[float, float]:
+        """(connect, read) for requests: a dead link never hangs a run."""
+        return (self.connect_timeout_seconds, self.timeout_seconds)
 
     @field_validator("token_env")
     @classmethod
@@ -126,9 +175,10 @@ class _Authenticated(_Endpoint):
             return None
         value = lookup_secret(self.conn_id, "password", self.token_env)
         if not value:
-            raise AgreementError(
-                f"secret missing: set environment variable {self.token_env} or the password of "
-                f"Airflow connection {self.conn_id} / rahasia belum diisi"
+            raise ExchangeConfigError(
+                f"rahasia belum diisi: isi variabel lingkungan {self.token_env} atau password "
+                f"koneksi Airflow {self.conn_id} / secret missing: set environment variable "
+                f"{self.token_env} or the password of Airflow connection {self.conn_id}"
             )
         return value
 
@@ -173,6 +223,46 @@ class Agreement(BaseModel):
     retention_days: int = Field(ge=1, le=3650)
     producer: str | None = Field(default=None, description="produsen data (Satu Data metadata)")
     enabled: bool = True
+    cycle_hours: float = Field(
+        default=26,
+        gt=0,
+        description="readiness: each input pipeline needs a successful load this recent",
+    )
+    full_copy_days: int | None = Field(
+        default=None, ge=1, description="resend unchanged content after this many days"
+    )
+    receipt_deadline_hours: float = Field(
+        default=72, gt=0, description="a receipt later than this raises an alert"
+    )
+    receipt_key: str | None = Field(
+        default=None, description="the agency's Ed25519 public key (base64): receipts must be "
+        "signed with it"
+    )
+    receipt_key_env: str | None = Field(
+        default=None, description="or: the environment variable holding that public key"
+    )
+
+    @field_validator("receipt_key_env")
+    @classmethod
+    def _receipt_key_env(cls, v: str | None) -> str | None:
+        if v is not None and not _ENV.match(v):
+            raise ValueError("must be an environment variable NAME (upper case)")
+        return v
+
+    def agency_public_key(self) -> str | None:
+        """The registered key receipts are verified against (None: receipts are unsigned,
+        accepted on hash only, which anyone who can write the drop folder could forge)."""
+        if self.receipt_key:
+            return self.receipt_key
+        if self.receipt_key_env:
+            value = os.environ.get(self.receipt_key_env)
+            if not value:
+                raise ExchangeConfigError(
+                    f"kunci publik instansi belum diisi: isi {self.receipt_key_env} / agency "
+                    f"public key missing: set {self.receipt_key_env}"
+                )
+            return value
+        return None
 
     @field_validator("agency")
     @classmethod
@@ -200,6 +290,12 @@ class Agreement(BaseModel):
                         raise ValueError(
                             f"datasets.{name}.filter: column {cond.column!r} not in the dataset"
                         )
+            if grant.partition_by and grant.partition_by not in ds.columns:
+                raise ValueError(
+                    f"datasets.{name}.partition_by: {grant.partition_by!r} not in the dataset"
+                )
+            if grant.partition_by and self.channel.type != "folder":
+                raise ValueError(f"datasets.{name}.partition_by: needs a folder channel")
             bad = set(grant.params) - set(ds.params)
             if bad:
                 raise ValueError(f"datasets.{name}.params: {sorted(bad)} not allowed")

@@ -19,8 +19,14 @@ from typing import Any
 from urllib.parse import urlparse
 
 from simpul.exchange.agreements import Agreement, CkanChannel, FolderChannel, RestChannel
-from simpul.exchange.errors import ExchangeError
-from simpul.exchange.signing import MANIFEST, SIGNATURE, canonical_json, sha256_bytes
+from simpul.exchange.errors import ChannelUnavailable, ExchangeConfigError, ExchangeError
+from simpul.exchange.signing import (
+    MANIFEST,
+    SIGNATURE,
+    canonical_json,
+    sha256_bytes,
+    verify_receipt,
+)
 
 RECEIPTS_DIR = "_receipts"
 
@@ -44,6 +50,7 @@ class Outgoing:
     path: Path
     manifest: dict[str, Any]
     manifest_sha256: str
+    part: str | None = None  # partitioned agreements: the recipient's own sub-folder
 
     @property
     def data_files(self) -> list[Path]:
@@ -54,10 +61,13 @@ class Outgoing:
         return [*self.data_files, self.path / MANIFEST, self.path / SIGNATURE]
 
 
-def check_receipt(out: Outgoing, receipt: Any) -> dict[str, Any]:
-    """A receipt must echo our delivery id and manifest hash, and accept the delivery."""
+def check_receipt(out: Outgoing, receipt: Any, agency_key: Any = None) -> dict[str, Any]:
+    """A receipt must be signed by the agency's registered key (when one is registered), echo
+    our delivery id and manifest hash, and accept the delivery."""
     if not isinstance(receipt, dict):
         raise ExchangeError("receipt is not a JSON object")
+    if agency_key is not None:
+        verify_receipt(receipt, agency_key)  # VerificationError: forged or another agency's
     if receipt.get("delivery_id") != out.delivery_id:
         raise ExchangeError("receipt names another delivery")
     if receipt.get("manifest_sha256") != out.manifest_sha256:
@@ -77,31 +87,69 @@ def _fs(url: str) -> tuple[Any, str]:
     return fs, root.rstrip("/")
 
 
-def folder_receipt(channel: FolderChannel, out: Outgoing) -> SendResult | None:
+def _root(channel: FolderChannel, out: Outgoing) -> tuple[Any, str]:
+    """The agency's drop root, which must already exist: a share that is not mounted must
+    not be replaced by a folder on the hub's own disk (the delivery would go nowhere)."""
+    url = channel.resolved_url()
+    fs, root = _fs(url)
+    try:
+        exists = fs.isdir(root)
+    except OSError as exc:
+        raise ChannelUnavailable(
+            f"folder tujuan tidak dapat dibaca ({type(exc).__name__}) / "
+            f"drop folder not readable ({type(exc).__name__})"
+        ) from None
+    if not exists:
+        raise ChannelUnavailable(
+            "folder tujuan tidak ada (belum di-mount?); kiriman tetap di kotak keluar / "
+            "drop folder does not exist (share not mounted?); delivery kept in the outbox"
+        )
+    if channel.mount_marker and not fs.exists(f"{root}/{channel.mount_marker}"):
+        raise ChannelUnavailable(
+            f"folder tujuan bukan share instansi (penanda {channel.mount_marker} tidak ada); "
+            f"kiriman tetap di kotak keluar / drop folder is not the agency's share (marker "
+            f"{channel.mount_marker} missing); delivery kept in the outbox"
+        )
+    if out.part:
+        root = f"{root}/{out.part}"
+    return fs, root
+
+
+def folder_receipt(
+    channel: FolderChannel, out: Outgoing, agency_key: Any = None
+) -> SendResult | None:
     """The receiving side's receipt for a delivery, once it has written one."""
-    fs, root = _fs(channel.resolved_url())
+    fs, root = _root(channel, out)
     path = f"{root}/{RECEIPTS_DIR}/{out.delivery_id}.json"
     if not fs.exists(path):
         return None
     data = fs.cat_file(path)
-    receipt = check_receipt(out, json.loads(data))
+    receipt = check_receipt(out, json.loads(data), agency_key)
     return SendResult(receipt, data, "receipt collected")
 
 
-def send_folder(channel: FolderChannel, out: Outgoing) -> SendResult:
+def send_folder(channel: FolderChannel, out: Outgoing, agency_key: Any = None) -> SendResult:
     """Copy into ``.tmp-<id>`` then rename to ``<id>``: the agency never sees half a delivery;
     an existing ``<id>`` folder means it was delivered already (resend after a crash)."""
-    fs, root = _fs(channel.resolved_url())
+    fs, root = _root(channel, out)
     final = f"{root}/{out.delivery_id}"
-    if fs.exists(final):
-        return folder_receipt(channel, out) or SendResult(None, None, "already in drop folder")
-    tmp = f"{root}/.tmp-{out.delivery_id}"
-    if fs.exists(tmp):
-        fs.rm(tmp, recursive=True)
-    fs.makedirs(tmp, exist_ok=True)
-    for f in out.all_files:
-        fs.put_file(str(f), f"{tmp}/{f.name}")
-    fs.mv(tmp, final, recursive=True)
+    try:
+        if fs.exists(final):
+            return folder_receipt(channel, out, agency_key) or SendResult(
+                None, None, "already in drop folder"
+            )
+        tmp = f"{root}/.tmp-{out.delivery_id}"
+        if fs.exists(tmp):
+            fs.rm(tmp, recursive=True)
+        fs.makedirs(tmp, exist_ok=True)
+        for f in out.all_files:
+            fs.put_file(str(f), f"{tmp}/{f.name}")
+        fs.mv(tmp, final, recursive=True)
+    except OSError as exc:
+        raise ChannelUnavailable(
+            f"gagal menulis ke folder tujuan ({type(exc).__name__}) / "
+            f"could not write to the drop folder ({type(exc).__name__})"
+        ) from None
     return SendResult(None, None, "written to drop folder; waiting for receipt")
 
 
@@ -121,7 +169,7 @@ def rest_envelope(out: Outgoing) -> dict[str, Any]:
     }
 
 
-def send_rest(channel: RestChannel, out: Outgoing) -> SendResult:
+def send_rest(channel: RestChannel, out: Outgoing, agency_key: Any = None) -> SendResult:
     import requests
 
     headers = {
@@ -137,17 +185,27 @@ def send_rest(channel: RestChannel, out: Outgoing) -> SendResult:
             channel.resolved_url(),
             data=json.dumps(rest_envelope(out)).encode(),
             headers=headers,
-            timeout=channel.timeout_seconds,
+            timeout=channel.timeouts,
+            allow_redirects=False,  # the token goes to the configured origin only
         )
     except requests.RequestException as exc:
-        raise ExchangeError(f"REST push failed: {type(exc).__name__}") from None
+        raise ChannelUnavailable(
+            f"penerima tidak terjangkau / REST push failed: {type(exc).__name__}"
+        ) from None
+    if resp.status_code in (401, 403) and channel.token_env:
+        raise ExchangeConfigError(
+            f"token ditolak penerima (HTTP {resp.status_code}): periksa {channel.token_env} / "
+            f"token refused by the receiver: check {channel.token_env}"
+        )
     if resp.status_code >= 300:
-        raise ExchangeError(f"REST push refused: HTTP {resp.status_code}")
+        raise ChannelUnavailable(
+            f"kiriman ditolak sementara / REST push refused: HTTP {resp.status_code}"
+        )
     try:
         receipt = resp.json()
     except ValueError:
         raise ExchangeError("REST receipt is not JSON") from None
-    check_receipt(out, receipt)
+    check_receipt(out, receipt, agency_key)
     return SendResult(receipt, resp.content, f"HTTP {resp.status_code}")
 
 
@@ -179,11 +237,28 @@ def ckan_package(channel: CkanChannel, agreement: Agreement, out: Outgoing) -> d
     }
 
 
+def _ckan_session(channel: CkanChannel) -> Any:
+    """A requests session with connect and read timeouts on every call (ckanapi has none)
+    and no redirects (the API key goes to the configured portal only)."""
+    import requests
+
+    class TimeoutSession(requests.Session):
+        def request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            if kwargs.get("timeout") is None:  # ckanapi passes timeout=None explicitly
+                kwargs["timeout"] = channel.timeouts
+            kwargs["allow_redirects"] = False
+            return super().request(*args, **kwargs)
+
+    return TimeoutSession()
+
+
 def send_ckan(channel: CkanChannel, agreement: Agreement, out: Outgoing) -> SendResult:
     import ckanapi
 
     url = channel.resolved_url()
-    ckan = ckanapi.RemoteCKAN(url, apikey=channel.token(), user_agent="simpul-exchange")
+    ckan = ckanapi.RemoteCKAN(
+        url, apikey=channel.token(), user_agent="simpul-exchange", session=_ckan_session(channel)
+    )
     pkg_meta = ckan_package(channel, agreement, out)
     try:
         try:
@@ -207,9 +282,11 @@ def send_ckan(channel: CkanChannel, agreement: Agreement, out: Outgoing) -> Send
             resource = _ckan_publish(ckan, channel, pkg, out)
             detail = f"published to {urlparse(url).netloc}"
     except ckanapi.errors.CKANAPIError as exc:
-        raise ExchangeError(f"CKAN call failed: {type(exc).__name__}") from None
+        raise ChannelUnavailable(f"CKAN call failed: {type(exc).__name__}") from None
     except OSError as exc:  # connection refused, timeouts from requests
-        raise ExchangeError(f"CKAN unreachable: {type(exc).__name__}") from None
+        raise ChannelUnavailable(
+            f"portal CKAN tidak terjangkau / CKAN unreachable: {type(exc).__name__}"
+        ) from None
     receipt = {
         "delivery_id": out.delivery_id,
         "manifest_sha256": out.manifest_sha256,
@@ -225,7 +302,7 @@ def send_ckan(channel: CkanChannel, agreement: Agreement, out: Outgoing) -> Send
 def _ckan_publish(ckan: Any, channel: CkanChannel, pkg: dict, out: Outgoing) -> dict[str, Any]:
     m = out.manifest
     data = out.data_files[0]
-    name = f"{m['dataset']} {m.get('metadata', {}).get('periode') or ''} [{out.delivery_id}]"
+    name = f"{m.get('title') or m['dataset']} {m.get('metadata', {}).get('periode') or ''}"
     fields = {
         "package_id": pkg["id"],
         "name": " ".join(name.split()),
@@ -236,8 +313,20 @@ def _ckan_publish(ckan: Any, channel: CkanChannel, pkg: dict, out: Outgoing) -> 
     }
     if channel.publish == "datastore":
         return _ckan_datastore(ckan, pkg, out, fields)
+    # the dataset's resource is updated in place (a new version, ``last_modified``), so the
+    # portal shows one current resource per dataset instead of one per delivery
+    existing = next(
+        (
+            r
+            for r in pkg.get("resources") or []
+            if r.get("simpul_dataset") == m["dataset"] and r.get("url_type") != "datastore"
+        ),
+        None,
+    )
     with open(data, "rb") as fh:
-        return ckan.action.resource_create(upload=fh, **fields)
+        if existing is not None:
+            return ckan.action.resource_patch(id=existing["id"], upload=fh, **fields)
+        return ckan.action.resource_create(upload=fh, simpul_dataset=m["dataset"], **fields)
 
 
 DATASTORE_KEY = "_kunci"
@@ -316,7 +405,7 @@ def send(agreement: Agreement, out: Outgoing) -> SendResult:
     """Send ``out`` through the agreement's channel."""
     ch = agreement.channel
     if isinstance(ch, FolderChannel):
-        return send_folder(ch, out)
+        return send_folder(ch, out, agreement.agency_public_key())
     if isinstance(ch, RestChannel):
-        return send_rest(ch, out)
+        return send_rest(ch, out, agreement.agency_public_key())
     return send_ckan(ch, agreement, out)

@@ -56,19 +56,38 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_NOT_SENT = 3  # something could not be sent: it waits in the outbox
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    """Exit 0: everything due was sent (or deliberately not: not ready, unchanged);
+    2: configuration error (the message names the variable); 3: not sent, kept in the
+    outbox for a retry; 1: a dataset could not be prepared."""
+    from simpul.config import ConfigError
     from simpul.exchange.agreements import load_agreements
+    from simpul.exchange.dags import summarise
     from simpul.exchange.errors import ExchangeError
     from simpul.exchange.service import run
 
     agreements = load_agreements(args.agreements)
     wh = _open()
     try:
-        result = run(wh, agreements, agreement_id=args.agreement)
-    except ExchangeError as exc:
+        result = run(
+            wh, agreements, agreement_id=args.agreement, reviewed_by=args.reviewed_by or None
+        )
+    except (ExchangeError, ConfigError) as exc:
         return _fail(str(exc))
     finally:
         wh.dispose()
+    if args.reviewed_by:
+        from simpul.orchestration import audit
+
+        audit.record(
+            "exchange_reviewed",
+            outcome=f"{len(result['queued'])} queued",
+            pipeline=args.agreement,
+            args={"reviewed_by": args.reviewed_by},
+        )
     outcome = {a.delivery_id: a.outcome for a in [*result["attempts"], *result["receipts"]]}
     _print(
         [
@@ -76,6 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "delivery_id": q["delivery_id"],
                 "agency": q["agency"],
                 "dataset": q["dataset"],
+                "part": q.get("part") or "",
                 "rows": q["rows"],
                 "channel": q["channel"],
                 "status": outcome.get(q["delivery_id"], "pending"),
@@ -83,10 +103,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             for q in result["queued"]
         ]
     )
+    summary = summarise(result)
+    if summary["log"]:
+        print()
+        print("\n".join(summary["log"]))
     if result["errors"]:
         print("\nTidak disiapkan / not prepared:")
-        _print(result["errors"])
-        return 1
+        _print(result["errors"], ["agreement", "dataset", "error"])
+        return 2 if any(e.get("kind") == "config" for e in result["errors"]) else 1
+    if summary["config_error"]:
+        return _fail(summary["config_error"])
+    if summary["undelivered"]:
+        print(
+            "\nAda kiriman yang belum terkirim (tetap di kotak keluar) / something could not "
+            "be sent (kept in the outbox): simpul exchange outbox",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_SENT
     return 0
 
 
@@ -148,6 +181,62 @@ def cmd_verify(args: argparse.Namespace) -> int:
         ]
     )
     return 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """An Ed25519 key pair (private key 0600, public key next to it as ``.pub``): for the hub
+    or for an agency, whose public key the hub registers in the agreement."""
+    from simpul.exchange.signing import generate_key_file
+
+    try:
+        path = generate_key_file(Path(args.out))
+    except FileExistsError:
+        return _fail(f"{args.out} exists / sudah ada: not overwritten")
+    print(f"kunci privat / private key: {path} (rahasia / keep secret)")
+    print(f"kunci publik / public key:  {path.with_suffix('.pub')}")
+    print(path.with_suffix(".pub").read_text().strip())
+    return 0
+
+
+def cmd_receive(args: argparse.Namespace) -> int:
+    """The agency's side in one command: verify every new delivery in a drop folder with the
+    hub's public key and write a receipt, signed with the agency's key, for each."""
+    from simpul.exchange.errors import ExchangeError
+    from simpul.exchange.receiver import process_drop_folder
+    from simpul.exchange.signing import load_private_key_file
+
+    try:
+        hub = (
+            Path(args.hub_public_key_file).read_text()
+            if args.hub_public_key_file
+            else args.hub_public_key
+        )
+        if not hub:
+            return _fail("--hub-public-key or --hub-public-key-file is required / wajib diisi")
+        key = load_private_key_file(args.key_file) if args.key_file else None
+        root = Path(args.drop_dir)
+        if not root.is_dir():
+            return _fail(f"{root}: folder tidak ada / drop folder does not exist")
+        receipts = process_drop_folder(
+            root, hub, args.name or args.addressee or "agency", addressee=args.addressee, key=key
+        )
+    except (ExchangeError, OSError, ValueError) as exc:
+        return _fail(str(exc))
+    _print(
+        [
+            {
+                "delivery_id": r["delivery_id"],
+                "status": r["status"],
+                "rows": r.get("rows", ""),
+                "reason": r.get("reason", ""),
+            }
+            for r in receipts
+        ],
+        ["delivery_id", "status", "rows", "reason"],
+    )
+    if not key:
+        print("Peringatan / warning: tanda terima tidak ditandatangani (--key-file) / unsigned")
+    return 1 if any(r["status"] != "accepted" for r in receipts) else 0
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -226,6 +315,11 @@ def add_parser(subparsers: Any) -> None:
 
     p = sub.add_parser("run", help="prepare deliveries and send them")
     p.add_argument("--agreement", default=None, help="only this agreement")
+    p.add_argument(
+        "--reviewed-by",
+        default=None,
+        help="send a reconciliation held for review (audited with this name)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("outbox", help="queued, sent and receipted deliveries")
@@ -239,6 +333,21 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--public-key", default=None, help="base64 Ed25519 public key")
     p.add_argument("--public-key-file", default=None)
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("keygen", help="new Ed25519 key pair (hub or agency receipt key)")
+    p.add_argument("out", help="private key file to create (public key: <out>.pub)")
+    p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser(
+        "receive", help="agency side: verify new deliveries in a drop folder, write receipts"
+    )
+    p.add_argument("drop_dir")
+    p.add_argument("--hub-public-key", default=None, help="the hub's public key (base64)")
+    p.add_argument("--hub-public-key-file", default=None)
+    p.add_argument("--addressee", default=None, help="who this folder is for, e.g. dinsos")
+    p.add_argument("--key-file", default=None, help="the agency's private key (signs receipts)")
+    p.add_argument("--name", default=None, help="receiver name written in the receipts")
+    p.set_defaults(func=cmd_receive)
 
     p = sub.add_parser("audit", help="what an agency received (optionally about one person)")
     p.add_argument("--agency", required=True)

@@ -10,6 +10,7 @@ during an agency outage goes out soon after the agency is back.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from airflow.sdk import DAG, Asset, task
 from simpul.config import SimpulConfig
 from simpul.orchestration.secrets import with_airflow_connections
 
+log = logging.getLogger(__name__)
 MARTS_ASSET = Asset("simpul://warehouse/marts", extra={"layer": "marts"})
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "simpul",
@@ -34,17 +36,48 @@ def _pool() -> str | None:
 
 
 def run_agreement(agreement_id: str) -> dict[str, Any]:
-    """Task body: prepare and dispatch one agreement (XCom gets ids and counts only)."""
+    """Task body: prepare and dispatch one agreement (XCom gets ids and counts only).
+
+    The task state says what happened: green only when a delivery was sent or deliberately
+    queued; skipped (with the reason in the log) when nothing was ready or nothing changed;
+    failed at once, without retries, on a configuration error (the message names the
+    variable to set); failed and retried with backoff while the channel is down (the delivery
+    waits in the outbox and is never queued twice)."""
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from simpul.config import ConfigError
     from simpul.exchange.agreements import load_agreements
+    from simpul.exchange.errors import ChannelUnavailable
     from simpul.exchange.service import run
     from simpul.warehouse import open_warehouse
 
-    agreements = load_agreements()
-    wh = open_warehouse()
     try:
-        result = run(wh, agreements, agreement_id=agreement_id)
-    finally:
-        wh.dispose()
+        agreements = load_agreements()
+        wh = open_warehouse()
+        try:
+            result = run(wh, agreements, agreement_id=agreement_id)
+        finally:
+            wh.dispose()
+    except ConfigError as exc:
+        raise AirflowFailException(
+            f"Konfigurasi pertukaran data salah, tidak dicoba ulang / exchange configuration "
+            f"error, not retried: {exc}"
+        ) from None
+    summary = summarise(result)
+    for line in summary["log"]:
+        log.info("%s", line)
+    if summary["config_error"]:
+        raise AirflowFailException(
+            "Konfigurasi pertukaran data salah, tidak dicoba ulang / exchange configuration "
+            f"error, not retried: {summary['config_error']}"
+        )
+    if summary["undelivered"]:
+        raise ChannelUnavailable(
+            f"belum terkirim, tetap di kotak keluar dan dicoba lagi / not sent, kept in the "
+            f"outbox and retried: {summary['undelivered']}"
+        )
+    if not summary["delivered"]:
+        raise AirflowSkipException(" | ".join(summary["log"]) or "nothing to deliver")
     return {
         "queued": [q["delivery_id"] for q in result["queued"]],
         "rows": sum(q["rows"] for q in result["queued"]),
@@ -52,21 +85,68 @@ def run_agreement(agreement_id: str) -> dict[str, Any]:
     }
 
 
+def summarise(result: dict[str, Any]) -> dict[str, Any]:
+    """What a run did, in the words the task log and the CLI use (bilingual, no values)."""
+    lines: list[str] = []
+    delivered: list[str] = []
+    for a in result["attempts"]:
+        if a.outcome in ("sent", "receipted"):
+            word = "terkirim / sent" if a.outcome == "sent" else "terkirim+tanda terima / receipted"
+            lines.append(f"{word}: {a.delivery_id} ({a.agency}, {a.dataset})")
+            delivered.append(a.delivery_id)
+    for q in result["queued"]:
+        if q["delivery_id"] not in delivered:
+            lines.append(f"antre di kotak keluar / queued in the outbox: {q['delivery_id']}")
+    for u in result.get("unchanged", []):
+        lines.append(f"tidak dikirim ulang / not sent again ({u['dataset']}): {u['reason']}")
+    for n in result.get("not_ready", []):
+        lines.append(f"tidak dikirim ({n['dataset']}): {n['reason_id']}")
+        lines.append(f"not delivered ({n['dataset']}): {n['reason_en']}")
+    undelivered = [
+        f"{u['delivery_id']} ({u['agency']}, {u['dataset']}): {u['last_error']}"
+        for u in result.get("undelivered", [])
+    ]
+    lines += [f"belum terkirim / not sent: {u}" for u in undelivered]
+    config = [a.detail for a in result["attempts"] if a.outcome == "config_error"]
+    return {
+        "log": lines,
+        "delivered": delivered,
+        "undelivered": undelivered,
+        "config_error": "; ".join(config),
+    }
+
+
 def drain_outbox() -> dict[str, Any]:
-    """Task body: send everything due, collect folder receipts, purge expired copies."""
+    """Task body: send everything due, collect folder receipts, alert on overdue receipts,
+    purge expired copies."""
     from simpul.exchange.agreements import load_agreements
-    from simpul.exchange.service import collect_receipts, dispatch, purge
+    from simpul.exchange.service import (
+        collect_receipts,
+        dispatch,
+        overdue_receipts,
+        purge,
+        release_lock,
+    )
     from simpul.warehouse import open_warehouse
 
     agreements = load_agreements()
     wh = open_warehouse()
     try:
+        release_lock(wh)
         attempts = dispatch(wh, agreements)
         receipts = collect_receipts(wh, agreements)
+        overdue = overdue_receipts(wh, agreements)
         purged = purge(wh, agreements)
     finally:
         wh.dispose()
-    return {"attempts": [a.outcome for a in attempts], "receipts": len(receipts), "purged": purged}
+    for a in attempts:
+        log.info("%s: %s (%s, %s) %s", a.outcome, a.delivery_id, a.agency, a.dataset, a.detail)
+    return {
+        "attempts": [a.outcome for a in attempts],
+        "receipts": len(receipts),
+        "overdue": len(overdue),
+        "purged": purged,
+    }
 
 
 def build_exchange_dags(cfg: SimpulConfig | None = None) -> dict[str, DAG]:

@@ -50,6 +50,11 @@ class Dataset:
     subject_column: str | None = None  # NIK column indexed (pseudonymised) per disclosure
     measure: str | None = None  # aggregate datasets: the count column, summed and suppressed
     params: dict[str, Any] = field(default_factory=dict)  # allowed parameters and defaults
+    # the pipelines it is built from (``{param}`` filled from the grant, globs allowed):
+    # delivered only when each has a successful load this cycle (simpul.exchange.readiness)
+    pipelines: tuple[str, ...] = ()
+    reconciliation: bool = False  # compares two sources: refuse an empty side or a flood
+    empty_means_not_ready: bool = False  # e.g. aggregates before the marts are built
 
     @property
     def columns(self) -> list[str]:
@@ -113,15 +118,33 @@ ORDER BY o.nik
 def build_selisih(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
     """Residents a village reports (OpenSID) that SIAK lacks or records differently."""
     if not _exists(wh, "core", "penduduk_versions"):
-        return DatasetResult(_table([], SELISIH_SCHEMA), ["core.penduduk_versions belum ada"])
+        empty = {params["village_source"]: 0, params["register_source"]: 0}
+        return DatasetResult(
+            _table([], SELISIH_SCHEMA),
+            ["core.penduduk_versions belum ada"],
+            metadata={"populasi": empty},
+        )
     rows = wh.query(SELISIH_SQL, params)
+    sides = {
+        params["village_source"]: 0,
+        params["register_source"]: 0,
+        **{
+            r["_source"]: int(r["n"])
+            for r in wh.query(
+                "SELECT _source, count(DISTINCT nik) AS n FROM core.penduduk_versions "
+                "WHERE _source IN (:village_source, :register_source) AND NOT _deleted "
+                "GROUP BY _source",
+                params,
+            )
+        },
+    }
     out = []
     for r in rows:
         r["jenis_selisih"] = "tidak_ada_di_siak" if r["missing"] else "berbeda"
         r["kolom_berbeda"] = None if r["missing"] else ",".join(c for c in COMPARED if r[f"d_{c}"])
         out.append(r)
     notes = [] if out else ["tidak ada selisih / no differences in this run"]
-    return DatasetResult(_table(out, SELISIH_SCHEMA), notes)
+    return DatasetResult(_table(out, SELISIH_SCHEMA), notes, metadata={"populasi": sides})
 
 
 # --------------------------------------------------------------------------- (b) Dinas Sosial
@@ -214,8 +237,23 @@ MUTU_SCHEMA = pa.schema(
         ("reason", S),
         ("status", S),
         ("dikarantina", TS),
+        ("kode_desa", S),  # the village the record came from, when the source says (OpenSID)
     ]
 )
+
+
+def _kode_desa_of(record_json: str | None) -> str | None:
+    """The village code inside a quarantined source record (OpenSID drops carry it)."""
+    import json
+
+    try:
+        raw = json.loads(record_json or "{}")
+    except ValueError:
+        return None
+    if not isinstance(raw, dict):
+        return None
+    value = raw.get("_kode_desa") or raw.get("kode_desa")
+    return str(value) if value else None
 
 
 def build_laporan_mutu(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
@@ -230,12 +268,14 @@ def build_laporan_mutu(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
     rows = wh.query(
         """SELECT load_id, row_number AS baris, record_key AS kunci_data, entity AS entitas,
             rules AS aturan, reasons_id AS alasan, reasons_en AS reason, status,
-            quarantined_at AS dikarantina
+            quarantined_at AS dikarantina, record_json
         FROM ops.quarantine
         WHERE source = :source AND status = 'open'
         ORDER BY load_id, row_number""",
         {"source": source},
     )
+    for r in rows:
+        r["kode_desa"] = _kode_desa_of(r.pop("record_json"))
     since = datetime.now(UTC) - timedelta(days=int(params.get("since_days") or 7))
     recent = wh.query(
         "SELECT load_id FROM ops.loads WHERE source = :source AND loaded_at >= :since",
@@ -266,6 +306,8 @@ DATASETS: dict[str, Dataset] = {
             personal=True,
             subject_column="nik",
             params={"village_source": "opensid", "register_source": "siak"},
+            pipelines=("{village_source}_penduduk", "{register_source}_penduduk"),
+            reconciliation=True,
         ),
         Dataset(
             name="meninggal_penerima_bantuan",
@@ -278,6 +320,7 @@ DATASETS: dict[str, Dataset] = {
             build=build_meninggal_bantuan,
             personal=True,
             subject_column="nik",
+            pipelines=("siak_penduduk", "dinsos_penerima_bantuan"),
         ),
         Dataset(
             name="penduduk_agregat",
@@ -291,6 +334,8 @@ DATASETS: dict[str, Dataset] = {
             personal=False,
             measure="jumlah",
             params={"period": "latest"},
+            pipelines=("siak_penduduk",),
+            empty_means_not_ready=True,
         ),
         Dataset(
             name="laporan_mutu_data",
@@ -303,6 +348,7 @@ DATASETS: dict[str, Dataset] = {
             build=build_laporan_mutu,
             personal=True,
             params={"source": None, "since_days": 7},
+            pipelines=("{source}_*",),
         ),
     )
 }

@@ -22,7 +22,7 @@ def run_exchange_demo(wh: Any) -> list[dict[str, Any]]:
     from simpul.config import home
     from simpul.exchange.agreements import FolderChannel, load_agreements
     from simpul.exchange.receiver import RestReceiver, process_drop_folder
-    from simpul.exchange.service import collect_receipts, run
+    from simpul.exchange.service import DEAD, collect_receipts, run
     from simpul.exchange.signing import ensure_demo_key, load_signing_key, public_key_b64
     from simpul.exchange.store import ensure_exchange_schema, outbox
 
@@ -35,7 +35,18 @@ def run_exchange_demo(wh: Any) -> list[dict[str, Any]]:
     public = public_key_b64(load_signing_key().public_key())
     ensure_exchange_schema(wh)
     agreements = load_agreements()
-    with RestReceiver(public, token=DEMO_TOKEN, name="disdukcapil-demo") as receiver:
+    agency_keys = _agency_keys(home(), agreements)
+    for a in agreements.agreements.values():
+        # the demo's stand-in agencies "mount" their drop shares; the hub never creates them
+        if isinstance(a.channel, FolderChannel) and "://" not in a.channel.resolved_url():
+            Path(a.channel.resolved_url()).mkdir(parents=True, exist_ok=True)
+    with RestReceiver(
+        public,
+        token=DEMO_TOKEN,
+        name="disdukcapil-demo",
+        addressee="disdukcapil",
+        key=agency_keys.get("disdukcapil"),
+    ) as receiver:
         for name, value in (
             ("SIMPUL_EXCHANGE_DISDUKCAPIL_URL", receiver.url),
             ("SIMPUL_EXCHANGE_DISDUKCAPIL_TOKEN", DEMO_TOKEN),
@@ -46,12 +57,58 @@ def run_exchange_demo(wh: Any) -> list[dict[str, Any]]:
     for a in agreements.agreements.values():
         if isinstance(a.channel, FolderChannel):
             root = a.channel.resolved_url()
-            if Path(root).is_dir():
-                process_drop_folder(Path(root), public, f"{a.agency}-demo")
+            if not Path(root).is_dir():
+                continue
+            if any(g.partition_by for g in a.datasets.values()):
+                for sub in sorted(p for p in Path(root).iterdir() if p.is_dir()):
+                    if sub.name[0] not in "._":  # each village processes its own folder
+                        process_drop_folder(
+                            sub,
+                            public,
+                            f"{a.agency}-{sub.name}-demo",
+                            addressee=f"{a.agency}/{sub.name}",
+                            key=agency_keys.get(a.agency),
+                        )
+            else:
+                process_drop_folder(
+                    Path(root),
+                    public,
+                    f"{a.agency}-demo",
+                    addressee=a.agency,
+                    key=agency_keys.get(a.agency),
+                )
     collect_receipts(wh, agreements)
     ids = {q["delivery_id"] for q in result["queued"]}
+    latest: dict[tuple, dict[str, Any]] = {}
+    for r in outbox(wh):  # newest first: the current delivery of each recipient and dataset
+        if r["status"] not in DEAD:
+            latest.setdefault((r["agreement"], r["dataset"], r["part"]), r)
     return [
-        {k: r[k] for k in ("agency", "dataset", "channel", "rows", "status")}
-        for r in outbox(wh)
-        if r["delivery_id"] in ids
+        {
+            "agency": r["agency"] + (f"/{r['part']}" if r["part"] else ""),
+            "dataset": r["dataset"],
+            "channel": r["channel"],
+            "rows": r["rows"],
+            "status": r["status"],
+            "this_run": "new" if r["delivery_id"] in ids else "unchanged",
+        }
+        for r in sorted(latest.values(), key=lambda r: (r["agency"], r["dataset"], r["part"] or ""))
     ]
+
+def _agency_keys(home: Path, agreements: Any) -> dict[str, Any]:
+    """Demo only: each stand-in agency gets its own receipt key pair under SIMPUL_HOME/keys,
+    and its public key is "registered" through the agreement's ``receipt_key_env``."""
+    from simpul.exchange.signing import generate_key_file, load_private_key_file, public_key_b64
+
+    keys: dict[str, Any] = {}
+    for a in agreements.agreements.values():
+        if not a.receipt_key_env or a.agency in keys:
+            continue
+        path = home / "keys" / f"agency_{a.agency}_ed25519.key"
+        if not path.exists():
+            generate_key_file(path)
+        keys[a.agency] = load_private_key_file(path)
+    for a in agreements.agreements.values():
+        if a.receipt_key_env and a.agency in keys and not os.environ.get(a.receipt_key_env):
+            os.environ[a.receipt_key_env] = public_key_b64(keys[a.agency].public_key())
+    return keys

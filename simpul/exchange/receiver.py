@@ -25,11 +25,21 @@ from typing import Any
 
 from simpul.exchange.channels import RECEIPTS_DIR
 from simpul.exchange.errors import VerificationError
-from simpul.exchange.signing import MANIFEST, SIGNATURE, canonical_json, sha256_bytes, verify
+from simpul.exchange.signing import (
+    MANIFEST,
+    SIGNATURE,
+    canonical_json,
+    sha256_bytes,
+    sign_receipt,
+    verify,
+)
 
 
-def make_receipt(delivery_id: str, manifest_bytes: bytes, receiver: str, **extra: Any) -> dict:
-    return {
+def make_receipt(
+    delivery_id: str, manifest_bytes: bytes, receiver: str, *, key: Any = None, **extra: Any
+) -> dict:
+    """A receipt; signed with the agency's own key when it has one (it should)."""
+    receipt = {
         "delivery_id": delivery_id,
         "manifest_sha256": sha256_bytes(manifest_bytes),
         "receiver": receiver,
@@ -37,6 +47,36 @@ def make_receipt(delivery_id: str, manifest_bytes: bytes, receiver: str, **extra
         "status": "accepted",
         **extra,
     }
+    return sign_receipt(receipt, key) if key is not None else receipt
+
+
+SEEN = "_seen.txt"  # delivery ids this receiver has accepted (replays are refused)
+
+
+def check_delivery(d: Path, public_key: Any, addressee: str | None, seen: set[str]) -> dict:
+    """Everything an agency checks before trusting a delivery folder: the hub's signature and
+    the files (:func:`verify`), that the folder is named by the signed ``delivery_id`` (an
+    old delivery copied under a new name is refused), that it is addressed to this receiver
+    and that this delivery id was not accepted before (a replay)."""
+    manifest = verify(d, public_key)
+    if manifest.get("delivery_id") != d.name:
+        raise VerificationError(
+            f"{d.name}: nama folder berbeda dari delivery_id bertanda tangan / folder name "
+            "differs from the signed delivery_id (copied or renamed delivery)"
+        )
+    if addressee is not None:
+        to = manifest.get("addressee") or manifest.get("agency")
+        if to != addressee:
+            raise VerificationError(
+                f"{d.name}: kiriman untuk {to!r}, bukan untuk {addressee!r} / delivery is "
+                f"addressed to {to!r}, not {addressee!r}"
+            )
+    if manifest["delivery_id"] in seen:
+        raise VerificationError(
+            f"{d.name}: delivery_id sudah pernah diterima (replay) / delivery id already "
+            "received (replay)"
+        )
+    return manifest
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -46,9 +86,20 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def process_drop_folder(root: Path, public_key: Any, receiver: str) -> list[dict[str, Any]]:
-    """Verify every delivery folder without a receipt and write one (accepted or rejected)."""
+def process_drop_folder(
+    root: Path,
+    public_key: Any,
+    receiver: str,
+    *,
+    addressee: str | None = None,
+    key: Any = None,
+) -> list[dict[str, Any]]:
+    """Verify every delivery folder without a receipt and write one (accepted or rejected),
+    signed with the agency's ``key``; ``addressee`` is who this folder belongs to (e.g.
+    ``dinsos`` or ``pemdes/16.08.01.2001``)."""
     root = Path(root)
+    ledger = root / RECEIPTS_DIR / SEEN
+    seen = set(ledger.read_text().split()) if ledger.exists() else set()
     out = []
     for d in sorted(p for p in root.iterdir() if p.is_dir() and p.name[0] not in "._"):
         receipt_path = root / RECEIPTS_DIR / f"{d.name}.json"
@@ -56,16 +107,20 @@ def process_drop_folder(root: Path, public_key: Any, receiver: str) -> list[dict
             continue
         manifest_bytes = (d / MANIFEST).read_bytes() if (d / MANIFEST).exists() else b""
         try:
-            manifest = verify(d, public_key)
+            manifest = check_delivery(d, public_key, addressee, seen)
             receipt = make_receipt(
                 d.name,
                 manifest_bytes,
                 receiver,
+                key=key,
                 rows=sum(f["rows"] for f in manifest["files"] if "rows" in f),
             )
+            seen.add(d.name)
+            _write_atomic(ledger, "\n".join(sorted(seen)).encode() + b"\n")
         except VerificationError as exc:
-            receipt = make_receipt(d.name, manifest_bytes, receiver)
-            receipt.update(status="rejected", reason=str(exc))
+            receipt = make_receipt(
+                d.name, manifest_bytes, receiver, key=key, status="rejected", reason=str(exc)
+            )
         _write_atomic(receipt_path, canonical_json(receipt))
         out.append(receipt)
     return out
@@ -88,10 +143,14 @@ class RestReceiver:
         store_dir: Path | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        addressee: str | None = None,
+        key: Any = None,
     ) -> None:
         self.host = host
         self.port = port
         self.public_key = public_key
+        self.addressee = addressee
+        self.key = key
         self.token = token
         self.fail_first = fail_first
         self.name = name
@@ -136,14 +195,15 @@ class RestReceiver:
             if self.token and headers.get("authorization") != f"Bearer {self.token}":
                 return 401, b'{"error": "unauthorized"}'
             key = headers.get("idempotency-key") or ""
-            if key in self.accepted:
-                self.duplicates += 1
-                return 200, self.accepted[key]
             try:
                 env = json.loads(body)
                 if env.get("delivery_id") != key:
                     return 400, b'{"error": "Idempotency-Key must be the delivery id"}'
                 manifest_bytes = base64.b64decode(env["manifest"])
+                signed_id = json.loads(manifest_bytes).get("delivery_id")
+                if signed_id in self.accepted and signed_id == key:
+                    self.duplicates += 1  # idempotent by the signed delivery id
+                    return 200, self.accepted[signed_id]
                 with tempfile.TemporaryDirectory() as tmp:
                     d = Path(tmp) / env["delivery_id"]
                     d.mkdir()
@@ -153,7 +213,7 @@ class RestReceiver:
                         if Path(f["name"]).name != f["name"]:
                             raise VerificationError("bad file name")
                         (d / f["name"]).write_bytes(base64.b64decode(f["content_base64"]))
-                    verify(d, self.public_key)
+                    check_delivery(d, self.public_key, self.addressee, set(self.accepted))
                     if self.store_dir is not None:
                         target = self.store_dir / env["delivery_id"]
                         if not target.exists():
@@ -162,7 +222,7 @@ class RestReceiver:
             except (VerificationError, KeyError, ValueError, TypeError, AttributeError) as exc:
                 reason = str(exc) if isinstance(exc, VerificationError) else "malformed delivery"
                 return 422, json.dumps({"error": reason}).encode()
-            receipt = canonical_json(make_receipt(key, manifest_bytes, self.name))
+            receipt = canonical_json(make_receipt(key, manifest_bytes, self.name, key=self.key))
             self.accepted[key] = receipt
             return 200, receipt
 

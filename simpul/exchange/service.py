@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -21,13 +22,21 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from simpul.config import home
+from simpul.config import ConfigError, home
 from simpul.exchange import channels
 from simpul.exchange.agreements import Agreement, AgreementsFile
 from simpul.exchange.datasets import DATASETS, apply_filter, shape
-from simpul.exchange.errors import ExchangeError
+from simpul.exchange.errors import (
+    ChannelUnavailable,
+    ExchangeConfigError,
+    ExchangeError,
+    NotReady,
+    Unchanged,
+    VerificationError,
+)
 from simpul.exchange.formats import write, write_csv
 from simpul.exchange.signing import (
     MANIFEST,
@@ -96,9 +105,45 @@ def prepare(
     dataset: str,
     *,
     now: datetime | None = None,
+    reviewed_by: str | None = None,
 ) -> dict[str, Any]:
-    """Build, sign and queue one delivery; returns its outbox row (an empty result is still a
-    delivery, with a manifest saying so)."""
+    """Build, sign and queue one (unpartitioned) delivery; returns its outbox row.
+
+    Raises :class:`NotReady` when its inputs are not ready and :class:`Unchanged` when the
+    agency already has (or is about to get) this content. An empty result is still a
+    delivery, with a manifest saying so."""
+    queued, unchanged = prepare_deliveries(
+        wh, agreements, agreement_id, dataset, now=now, reviewed_by=reviewed_by
+    )
+    if queued:
+        return queued[0]
+    raise Unchanged(unchanged[0]["reason"], unchanged[0].get("delivery_id"))
+
+
+def preflight(agreement: Agreement) -> None:
+    """Every setting the agreement needs, checked before anything is built: a missing one
+    raises :class:`ExchangeConfigError` naming the variable (not retried)."""
+    load_signing_key()
+    agreement.channel.resolved_url()
+    token = getattr(agreement.channel, "token", None)
+    if token is not None:
+        token()
+    agreement.agency_public_key()
+
+
+def prepare_deliveries(
+    wh: Warehouse,
+    agreements: AgreementsFile,
+    agreement_id: str,
+    dataset: str,
+    *,
+    now: datetime | None = None,
+    reviewed_by: str | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(queued outbox rows, unchanged parts) for one granted dataset: one delivery, or one
+    per partition (``partition_by``), each only when its content changed."""
+    from simpul.exchange.readiness import check_inputs, check_reconciliation, input_pipelines
+
     ensure_exchange_schema(wh)
     agreement = agreements.get(agreement_id)
     if dataset not in agreement.datasets:  # default deny: only granted datasets are built
@@ -107,8 +152,87 @@ def prepare(
     signing_key = load_signing_key()  # fail before building anything when there is none
     ds = DATASETS[dataset]
     grant = agreement.datasets[dataset]
-    result = ds.build(wh, agreement.params_for(dataset))
+    params = agreement.params_for(dataset)
+    pipelines = input_pipelines(ds.pipelines, params, wh)
+    load_ids = check_inputs(wh, pipelines, timedelta(hours=agreement.cycle_hours), now)
+    result = ds.build(wh, params)
+    if ds.empty_means_not_ready and result.table.num_rows == 0:
+        raise NotReady(
+            f"{dataset} masih kosong (marts belum dibangun?)",
+            f"{dataset} is still empty (marts not built yet?)",
+        )
+    if ds.reconciliation and not reviewed_by:
+        check_reconciliation(result.metadata, result.table.num_rows, grant.max_delta_share)
     filtered = apply_filter(result.table, grant.filter)
+    parts: list[tuple[str | None, pa.Table]] = [(None, filtered)]
+    if grant.partition_by:
+        col = grant.partition_by
+        values = sorted({v for v in filtered.column(col).to_pylist() if v})
+        parts = [
+            (v, filtered.filter(pc.equal(filtered.column(col), v)))
+            for v in values
+            if _PART.match(str(v))
+        ]
+    queued, unchanged = [], []
+    for part, rows in parts:
+        try:
+            queued.append(
+                _prepare_part(
+                    wh, agreements, agreement_id, dataset, part, rows, result, now, signing_key,
+                    {"inputs": pipelines, "load_ids": load_ids, "reviewed_by": reviewed_by},
+                )
+            )
+        except Unchanged as exc:
+            unchanged.append(
+                {
+                    "agreement": agreement_id,
+                    "agency": agreement.agency,
+                    "dataset": dataset,
+                    "part": part,
+                    "delivery_id": exc.delivery_id,
+                    "reason": str(exc),
+                }
+            )
+    return queued, unchanged
+
+
+_PART = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,40}$")
+DEAD = ("superseded", "cancelled", "tampered", "rejected")
+
+
+def _latest(wh: Warehouse, agreement_id: str, dataset: str, part: str | None) -> dict | None:
+    """The last delivery of this agreement, dataset and partition that is or may be received."""
+    rows = wh.query(
+        "SELECT delivery_id, status, content_sha256, created_at, sent_at, path, attempts "
+        "FROM ops.exchange_outbox WHERE agreement = :a AND dataset = :d "
+        + ("AND part = :p " if part is not None else "AND part IS NULL ")
+        + f"AND status NOT IN ({', '.join(repr(s) for s in DEAD)}) "
+        "ORDER BY created_at DESC, delivery_id DESC LIMIT 1",
+        {"a": agreement_id, "d": dataset, "p": part},
+    )
+    return rows[0] if rows else None
+
+
+def _content_sha256(files: list[dict[str, Any]]) -> str:
+    """What the agency receives, independent of delivery id and time: the files' hashes."""
+    return sha256_bytes(canonical_json(sorted([f["name"], f["sha256"]] for f in files)))
+
+
+def _prepare_part(
+    wh: Warehouse,
+    agreements: AgreementsFile,
+    agreement_id: str,
+    dataset: str,
+    part: str | None,
+    filtered: pa.Table,
+    result: Any,
+    now: datetime,
+    signing_key: Any,
+    provenance: dict[str, Any],
+) -> dict[str, Any]:
+    agreement = agreements.get(agreement_id)
+    ds = DATASETS[dataset]
+    grant = agreement.datasets[dataset]
     table = shape(ds, filtered, grant.columns, None, grant.small_cell_threshold)
     subjects: list[str] = []
     if ds.subject_column and ds.subject_column in filtered.column_names and not ds.measure:
@@ -118,12 +242,18 @@ def prepare(
     notes = list(result.notes)
     base = None
     hashes: list[str] = []
+    state_key = dataset if part is None else f"{dataset}.{part}"
+    last = _latest(wh, agreement_id, dataset, part)
     if agreement.mode == "delta":
-        keep, hashes, base = _delta_mask(agreement_id, dataset, table)
+        keep, hashes, base = _delta_mask(agreement_id, state_key, table)
         table = table.filter(keep)
         if subjects:  # row-level data: ``table`` is ``filtered`` projected, same row order
             filtered = filtered.filter(keep)
             subjects = sorted({s for s in filtered.column(ds.subject_column).to_pylist() if s})
+        if table.num_rows == 0 and base is not None:
+            raise Unchanged(
+                f"tidak ada baris baru sejak {base} / no new rows since delivery {base}", base
+            )
     if table.num_rows == 0 and not notes:
         notes.append("tidak ada baris baru / no rows in this delivery")
 
@@ -140,31 +270,37 @@ def prepare(
     final = outbox_dir() / delivery_id
     tmp = outbox_dir() / f".tmp-{delivery_id}"
     tmp.mkdir(parents=True)
-    data_path = write(table, tmp / dataset, agreement.format)
-    files = [
-        {
-            "name": data_path.name,
-            "role": "data",
-            "sha256": sha256_file(data_path),
-            "bytes": data_path.stat().st_size,
-            "rows": table.num_rows,
-            "schema": _schema_json(table.schema),
-        }
-    ]
-    for att in result.attachments:
-        target = tmp / f"lampiran_{att.parent.name}_{att.name}"
-        if att.suffix == ".csv":  # pandas wrote it: re-write with formula cells neutralised
-            write_csv(_read_text_csv(att), target)
-        else:
-            shutil.copyfile(att, target)
-        files.append(
+    try:
+        data_path = write(table, tmp / dataset, agreement.format)
+        files = [
             {
-                "name": target.name,
-                "role": "attachment",
-                "sha256": sha256_file(target),
-                "bytes": target.stat().st_size,
+                "name": data_path.name,
+                "role": "data",
+                "sha256": sha256_file(data_path),
+                "bytes": data_path.stat().st_size,
+                "rows": table.num_rows,
+                "schema": _schema_json(table.schema),
             }
-        )
+        ]
+        files += _attachments(result.attachments, filtered, grant, tmp, notes)
+        content = _content_sha256(files)
+        if last is not None and last["content_sha256"] == content:
+            if last["status"] == "pending":
+                raise Unchanged(
+                    f"isi sama dengan kiriman {last['delivery_id']} yang masih antre / "
+                    f"same content as queued delivery {last['delivery_id']}",
+                    last["delivery_id"],
+                )
+            if not _full_copy_due(agreement, last, now):
+                raise Unchanged(
+                    f"tidak berubah sejak kiriman {last['delivery_id']} / "
+                    f"unchanged since delivery {last['delivery_id']}",
+                    last["delivery_id"],
+                )
+            notes.append("salinan lengkap berkala / periodic full copy")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     manifest = {
         "manifest_version": 1,
         "delivery_id": delivery_id,
@@ -172,6 +308,8 @@ def prepare(
         "agreement": agreement_id,
         "agency": agreement.agency,
         "agency_name": agreement.agency_name,
+        "addressee": agreement.agency if part is None else f"{agreement.agency}/{part}",
+        "partition": {grant.partition_by: part} if part is not None else None,
         "dataset": dataset,
         "title": ds.title,
         "description": ds.description,
@@ -182,6 +320,9 @@ def prepare(
         "format": agreement.format,
         "mode": agreement.mode,
         "delta_base_delivery_id": base,
+        "supersedes": last["delivery_id"] if last and last["status"] == "pending" else None,
+        "content_sha256": content,
+        "inputs": provenance,
         "retention_days": agreement.retention_days,
         "delete_after": (now + timedelta(days=agreement.retention_days)).date().isoformat(),
         "measure": ds.measure,
@@ -210,8 +351,29 @@ def prepare(
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,
+        "content_sha256": content,
+        "part": part,
     }
+    superseded = None
     with wh.begin() as conn:
+        if last is not None and last["status"] == "pending" and agreement.mode == "snapshot":
+            # the channel is down and a newer snapshot exists: the agency gets only this one
+            res = conn.execute(
+                sa.text(
+                    "UPDATE ops.exchange_outbox SET status = 'superseded', "
+                    "next_attempt_at = NULL, last_error = :why "
+                    "WHERE delivery_id = :id AND status = 'pending'"
+                ),
+                {"id": last["delivery_id"], "why": f"superseded by {delivery_id}"},
+            )
+            if res.rowcount == 1:
+                superseded = last
+                log_event(
+                    conn,
+                    "superseded",
+                    {**ids, "delivery_id": last["delivery_id"]},
+                    detail=f"superseded by / digantikan oleh {delivery_id}",
+                )
         cols = list(row)
         conn.execute(
             sa.text(
@@ -223,16 +385,77 @@ def prepare(
         log_event(conn, "queued", _evidence(row, agreement), detail="; ".join(notes)[:500] or None)
         if disclosures is not None:
             wh.bulk_insert(conn, "ops.exchange_disclosures", disclosures)
+    if superseded is not None:
+        shutil.rmtree(superseded["path"], ignore_errors=True)
     if agreement.mode == "delta":
-        _save_state(agreement_id, dataset, delivery_id, hashes)
+        _save_state(agreement_id, state_key, delivery_id, hashes)
     log.info(
-        "exchange: queued %s for %s (%s, %d rows)",
+        "exchange: queued %s for %s (%s%s, %d rows)%s",
         delivery_id,
         agreement.agency,
         dataset,
+        f" {part}" if part else "",
         table.num_rows,
+        f", superseding {superseded['delivery_id']}" if superseded else "",
     )
     return row
+
+
+def _full_copy_due(agreement: Agreement, last: dict[str, Any], now: datetime) -> bool:
+    if not agreement.full_copy_days:
+        return False
+    when = last.get("sent_at") or last.get("created_at")
+    return when is None or when + timedelta(days=agreement.full_copy_days) <= now
+
+
+ATTACHMENT_COLUMNS = {"tingkat": "severity"}
+
+
+def _attachments(
+    paths: list[Path], data: pa.Table, grant: Any, tmp: Path, notes: list[str]
+) -> list[dict[str, Any]]:
+    """Attachments shaped by the grant like the data: a row-level CSV keeps only the granted
+    columns, the granted severities and the rows that are in this delivery's data (so a
+    village's share carries only its own rows); a summary that covers more than the grant
+    (all severities, every row of the load) is left out, with a note."""
+    out = []
+    keep_rows: dict[str, set[int]] = {}
+    if {"load_id", "baris"} <= set(data.column_names):
+        for r in data.select(["load_id", "baris"]).to_pylist():
+            keep_rows.setdefault(r["load_id"], set()).add(int(r["baris"]))
+    for att in paths:
+        load_id = att.parent.name
+        target = tmp / f"lampiran_{load_id}_{att.name}"
+        if att.suffix == ".csv":  # pandas wrote it: re-shape, with formula cells neutralised
+            table = _read_text_csv(att)
+            if "tingkat" in table.column_names:
+                table = table.filter(
+                    pc.is_in(table.column("tingkat"), value_set=pa.array(grant.severities))
+                )
+            if "baris" in table.column_names:
+                wanted = keep_rows.get(load_id, set())
+                mask = [int(b) in wanted if b else False for b in table.column("baris").to_pylist()]
+                table = table.filter(pa.array(mask, pa.bool_()))
+            cols = [c for c in table.column_names if c in grant.columns]
+            if not cols or table.num_rows == 0:
+                continue
+            write_csv(table.select(cols), target)
+        elif "warning" in grant.severities and not grant.partition_by:
+            shutil.copyfile(att, target)  # the whole report is within the grant
+        else:
+            note = f"ringkasan {att.name} tidak dilampirkan / summary not attached (grant)"
+            if note not in notes:
+                notes.append(note)
+            continue
+        out.append(
+            {
+                "name": target.name,
+                "role": "attachment",
+                "sha256": sha256_file(target),
+                "bytes": target.stat().st_size,
+            }
+        )
+    return out
 
 
 def _delta_mask(agreement_id: str, dataset: str, table: pa.Table) -> tuple[Any, list[str], Any]:
@@ -298,7 +521,16 @@ class Attempt:
 def _outgoing(row: dict[str, Any]) -> channels.Outgoing:
     path = Path(row["path"])
     manifest = json.loads((path / MANIFEST).read_bytes())
-    return channels.Outgoing(row["delivery_id"], path, manifest, row["manifest_sha256"])
+    return channels.Outgoing(
+        row["delivery_id"], path, manifest, row["manifest_sha256"], row.get("part")
+    )
+
+
+def release_lock(wh: Warehouse) -> None:
+    """Close the pooled connections so DuckDB's single-writer file lock is not held while a
+    channel waits on the network (they reopen on the next query); PostgreSQL needs nothing."""
+    if wh.dialect == "duckdb":
+        wh.engine.dispose()
 
 
 def _claim(wh: Warehouse, row: dict[str, Any], now: datetime) -> bool:
@@ -387,6 +619,12 @@ def _cancel(wh: Warehouse, row: dict[str, Any], reason: str, status: str = "canc
         log_event(conn, status, row, detail=reason)
 
 
+def _short(exc: Exception) -> str:
+    from simpul.orchestration.alerts import redact
+
+    return redact(f"{type(exc).__name__}: {exc}", 300)
+
+
 def self_check(row: dict[str, Any]) -> str | None:
     """Why the outbox copy differs from what was signed and recorded (None: intact).
 
@@ -416,7 +654,7 @@ def dispatch(
     now = now or now_utc()
     due = wh.query(
         'SELECT delivery_id, agreement, agency, dataset, status, "rows", manifest_sha256, '
-        "signature, path, attempts FROM ops.exchange_outbox WHERE status = 'pending' "
+        "signature, path, attempts, part FROM ops.exchange_outbox WHERE status = 'pending' "
         "AND (next_attempt_at IS NULL OR next_attempt_at <= :now) "
         + ("AND agreement = :agreement " if agreement_id else "")
         + "ORDER BY created_at, delivery_id",
@@ -439,20 +677,23 @@ def dispatch(
         if not _claim(wh, row, now):
             out.append(Attempt(row["delivery_id"], row["agency"], row["dataset"], "skipped"))
             continue
+        release_lock(wh)  # the send may wait on the network: never with the warehouse locked
         try:
             result = channels.send(agreement, _outgoing(row))
         except Exception as exc:  # noqa: BLE001 - any failure is retried later
             delay = _record_failure(wh, row, agreement, exc, now)
+            outcome = "config_error" if isinstance(exc, ConfigError) else "retry"
             log.warning(
-                "exchange: %s to %s failed (%s); retry in %s",
+                "exchange: %s to %s not sent (%s: %s); kept in the outbox, next attempt in %s",
                 row["delivery_id"],
                 row["agency"],
                 type(exc).__name__,
+                _short(exc),
                 delay,
             )
             out.append(
                 Attempt(
-                    row["delivery_id"], row["agency"], row["dataset"], "retry", type(exc).__name__
+                    row["delivery_id"], row["agency"], row["dataset"], outcome, _short(exc)
                 )
             )
             continue
@@ -472,13 +713,24 @@ def collect_receipts(
     out = []
     for row in wh.query(
         'SELECT delivery_id, agreement, agency, dataset, "rows", manifest_sha256, signature, '
-        "path, attempts FROM ops.exchange_outbox WHERE status = 'sent' AND channel = 'folder'"
+        "path, attempts, part FROM ops.exchange_outbox "
+        "WHERE status = 'sent' AND channel = 'folder'"
     ):
         agreement = agreements.agreements.get(row["agreement"])
         if agreement is None or agreement.channel.type != "folder":
             continue
         try:
-            result = channels.folder_receipt(agreement.channel, _outgoing(row))
+            result = channels.folder_receipt(
+                agreement.channel, _outgoing(row), agreement.agency_public_key()
+            )
+        except ChannelUnavailable:
+            continue  # the share is not mounted right now: look again next time
+        except VerificationError as exc:
+            # a receipt the agency did not sign (anyone can write the drop folder): not
+            # evidence; the delivery stays "sent" and its receipt deadline keeps running
+            _refuse_receipt(wh, row, agreement, str(exc))
+            out.append(Attempt(row["delivery_id"], row["agency"], row["dataset"], "refused"))
+            continue
         except ExchangeError as exc:
             _mark(wh, row, agreement, "rejected", now, detail=str(exc)[:300])
             out.append(Attempt(row["delivery_id"], row["agency"], row["dataset"], "rejected"))
@@ -488,6 +740,18 @@ def collect_receipts(
         _mark(wh, row, agreement, "receipted", now, result=result)
         out.append(Attempt(row["delivery_id"], row["agency"], row["dataset"], "receipted"))
     return out
+
+
+def _refuse_receipt(wh: Warehouse, row: dict, agreement: Agreement, reason: str) -> None:
+    seen = wh.scalar(
+        "SELECT count(*) FROM ops.exchange_log WHERE delivery_id = :id "
+        "AND status = 'receipt_refused'",
+        {"id": row["delivery_id"]},
+    )
+    log.error("exchange: receipt for %s refused: %s", row["delivery_id"], reason)
+    if not seen:
+        with wh.begin() as conn:
+            log_event(conn, "receipt_refused", _evidence(row, agreement), detail=reason[:300])
 
 
 def _mark(
@@ -554,29 +818,167 @@ def run(
     *,
     agreement_id: str | None = None,
     now: datetime | None = None,
+    reviewed_by: str | None = None,
 ) -> dict[str, Any]:
-    """Prepare every granted dataset of the (enabled) agreements, then dispatch the outbox."""
+    """Prepare every granted dataset of the (enabled) agreements that is ready and changed,
+    then dispatch the outbox without holding the warehouse lock.
+
+    With ``agreement_id`` a configuration error is raised (the caller must fail at once);
+    otherwise it is reported in ``errors`` and the other agreements go ahead."""
     ids = (
         [agreement_id]
         if agreement_id
         else [a for a, ag in agreements.agreements.items() if ag.enabled]
     )
-    queued, errors = [], []
+    queued: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    not_ready: list[dict[str, Any]] = []
+    unchanged: list[dict[str, Any]] = []
     for aid in ids:
         agreement = agreements.get(aid)
         if not agreement.enabled:
-            raise ExchangeError(f"agreement {aid!r} is disabled")
+            raise ExchangeConfigError(f"agreement {aid!r} is disabled / perjanjian dinonaktifkan")
+        try:
+            preflight(agreement)
+        except ConfigError as exc:
+            if agreement_id:
+                raise
+            log.error("exchange: %s not run: %s", aid, exc)
+            errors.append(
+                {"agreement": aid, "dataset": "*", "error": str(exc)[:300], "kind": "config"}
+            )
+            continue
         for dataset in agreement.datasets:
             try:
-                queued.append(prepare(wh, agreements, aid, dataset, now=now))
+                q, u = prepare_deliveries(
+                    wh, agreements, aid, dataset, now=now, reviewed_by=reviewed_by
+                )
+                queued += q
+                unchanged += u
+            except NotReady as exc:
+                entry = {
+                    "agreement": aid,
+                    "agency": agreement.agency,
+                    "dataset": dataset,
+                    "review": exc.review,
+                    "reason_id": exc.reason_id,
+                    "reason_en": exc.reason_en,
+                }
+                not_ready.append(entry)
+                log.warning("exchange: %s/%s not delivered: %s", aid, dataset, exc)
+                if exc.review:
+                    _alert_held(entry)
             except Exception as exc:  # one failing dataset must not stop the others
                 if agreement_id:
                     raise
                 log.error("exchange: %s/%s not prepared: %s", aid, dataset, type(exc).__name__)
                 errors.append({"agreement": aid, "dataset": dataset, "error": type(exc).__name__})
+    for u in unchanged:
+        log.info("exchange: %s/%s not sent again: %s", u["agreement"], u["dataset"], u["reason"])
+    release_lock(wh)
     attempts = dispatch(wh, agreements, now=now, agreement_id=agreement_id)
     receipts = collect_receipts(wh, agreements, now=now)
-    return {"queued": queued, "attempts": attempts, "receipts": receipts, "errors": errors}
+    overdue = overdue_receipts(wh, agreements, now=now, agreement_id=agreement_id)
+    undelivered = [
+        r
+        for r in wh.query(
+            "SELECT delivery_id, agreement, agency, dataset, attempts, next_attempt_at, "
+            "last_error FROM ops.exchange_outbox WHERE status = 'pending' AND attempts > 0"
+            + (" AND agreement = :a" if agreement_id else ""),
+            {"a": agreement_id},
+        )
+        if agreement_id or r["agreement"] in ids
+    ]
+    release_lock(wh)
+    return {
+        "queued": queued,
+        "attempts": attempts,
+        "receipts": receipts,
+        "errors": errors,
+        "not_ready": not_ready,
+        "unchanged": unchanged,
+        "undelivered": undelivered,
+        "overdue": overdue,
+    }
+
+
+def _alert_held(entry: dict[str, Any]) -> None:
+    """A reconciliation held for review: tell the operator (once a day per dataset)."""
+    from simpul.orchestration.alerts import Alert, due, send_alert
+
+    if not due(f"exchange-held:{entry['agreement']}:{entry['dataset']}", timedelta(hours=24)):
+        return
+    send_alert(
+        Alert(
+            kind="held",
+            message_id=f"Pertukaran {entry['agreement']}/{entry['dataset']} ditahan untuk "
+            f"ditinjau: {entry['reason_id']}. Setelah diperiksa, kirim dengan "
+            "`simpul exchange run --agreement ... --reviewed-by NAMA`.",
+            message_en=f"Exchange {entry['agreement']}/{entry['dataset']} held for review: "
+            f"{entry['reason_en']}. Once checked, send it with "
+            "`simpul exchange run --agreement ... --reviewed-by NAME`.",
+            dag_id=f"simpul_exchange_{entry['agreement']}",
+        )
+    )
+
+
+def overdue_receipts(
+    wh: Warehouse,
+    agreements: AgreementsFile,
+    *,
+    now: datetime | None = None,
+    agreement_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Sent deliveries whose receipt is later than the agreement's ``receipt_deadline_hours``.
+
+    The first time one is seen overdue an evidence row ``receipt_overdue`` is appended and an
+    alert sent; it stays in the list (and in ``simpul status``) until the receipt comes."""
+    ensure_exchange_schema(wh)
+    now = now or now_utc()
+    rows = wh.query(
+        'SELECT delivery_id, agreement, agency, dataset, "rows", sent_at, manifest_sha256 '
+        "FROM ops.exchange_outbox WHERE status = 'sent' AND sent_at IS NOT NULL"
+        + (" AND agreement = :a" if agreement_id else ""),
+        {"a": agreement_id},
+    )
+    if not rows:
+        return []
+    flagged = {
+        r["delivery_id"]
+        for r in wh.query(
+            "SELECT DISTINCT delivery_id FROM ops.exchange_log WHERE status = 'receipt_overdue'"
+        )
+    }
+    out = []
+    for r in rows:
+        agreement = agreements.agreements.get(r["agreement"])
+        hours = agreement.receipt_deadline_hours if agreement else 72
+        if r["sent_at"] + timedelta(hours=hours) > now:
+            continue
+        r["due_at"] = r["sent_at"] + timedelta(hours=hours)
+        out.append(r)
+        if r["delivery_id"] in flagged:
+            continue
+        with wh.begin() as conn:
+            log_event(conn, "receipt_overdue", r, detail=f"deadline {hours} h")
+        _alert_overdue(r, hours)
+    return out
+
+
+def _alert_overdue(row: dict[str, Any], hours: float) -> None:
+    from simpul.orchestration.alerts import Alert, send_alert
+
+    send_alert(
+        Alert(
+            kind="failure",
+            message_id=f"Tanda terima kiriman {row['delivery_id']} ({row['agency']}, "
+            f"{row['dataset']}) belum datang setelah {hours:g} jam. Periksa folder/penerima "
+            "instansi.",
+            message_en=f"No receipt for delivery {row['delivery_id']} ({row['agency']}, "
+            f"{row['dataset']}) after {hours:g} h. Check the agency's drop folder/receiver.",
+            dag_id=f"simpul_exchange_{row['agreement']}",
+        )
+    )
 
 
 def rows_of(path: Path) -> int:
@@ -599,3 +1001,41 @@ __all__ = [
     "record_success",
     "run",
 ]
+
+
+def status_rows(wh: Warehouse, now: datetime | None = None) -> list[dict[str, Any]]:
+    """For ``simpul status``: deliveries not yet sent, and sent ones still waiting for a
+    receipt, with their receipt deadline and whether it has passed."""
+    from simpul.exchange.agreements import load_agreements
+
+    ensure_exchange_schema(wh)
+    now = now or now_utc()
+    try:
+        deadlines = {k: a.receipt_deadline_hours for k, a in load_agreements().agreements.items()}
+    except Exception:  # noqa: BLE001 - the status page works without the agreements file
+        deadlines = {}
+    out = []
+    for r in wh.query(
+        "SELECT delivery_id, agreement, agency, dataset, part, status, attempts, sent_at, "
+        "last_error FROM ops.exchange_outbox WHERE status IN ('pending', 'sent') "
+        "ORDER BY created_at"
+    ):
+        due = None
+        if r["sent_at"] is not None:
+            due = r["sent_at"] + timedelta(hours=deadlines.get(r["agreement"], 72))
+        state = r["status"]
+        if state == "sent":
+            state = "receipt overdue / terlambat" if due and due <= now else "awaiting receipt"
+        elif r["attempts"]:
+            state = "not sent, retrying / belum terkirim"
+        out.append(
+            {
+                "delivery_id": r["delivery_id"],
+                "agency": r["agency"] + (f"/{r['part']}" if r["part"] else ""),
+                "dataset": r["dataset"],
+                "state": state,
+                "receipt_due": due,
+                "last_error": (r["last_error"] or "")[:80],
+            }
+        )
+    return out

@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from simpul.exchange.errors import ExchangeError, VerificationError
+from simpul.exchange.errors import ExchangeConfigError, VerificationError
 
 KEY_ENV = "SIMPUL_EXCHANGE_SIGNING_KEY"
 KEY_FILE_ENV = "SIMPUL_EXCHANGE_SIGNING_KEY_FILE"
@@ -58,11 +58,17 @@ def _parse_private(text: bytes) -> Ed25519PrivateKey:
     if text.startswith(b"-----BEGIN"):
         key = serialization.load_pem_private_key(text, password=None)
         if not isinstance(key, Ed25519PrivateKey):
-            raise ExchangeError("signing key file: not an Ed25519 key")
+            raise ExchangeConfigError(
+                f"kunci penandatangan bukan Ed25519 / signing key file: not an Ed25519 key "
+                f"(check {KEY_FILE_ENV})"
+            )
         return key
     raw = base64.b64decode(text, validate=True)
     if len(raw) != 32:
-        raise ExchangeError("signing key: expected base64 of a 32-byte raw Ed25519 key")
+        raise ExchangeConfigError(
+            f"kunci penandatangan tidak sah / signing key: expected base64 of a 32-byte raw "
+            f"Ed25519 key (check {KEY_ENV})"
+        )
     return Ed25519PrivateKey.from_private_bytes(raw)
 
 
@@ -78,8 +84,10 @@ def load_signing_key() -> Ed25519PrivateKey:
         try:
             return _parse_private(Path(path).read_bytes())
         except FileNotFoundError:
-            raise ExchangeError(f"{KEY_FILE_ENV}: key file not found") from None
-    raise ExchangeError(
+            raise ExchangeConfigError(
+                f"{KEY_FILE_ENV}: berkas kunci tidak ditemukan / key file not found"
+            ) from None
+    raise ExchangeConfigError(
         f"no signing key: set {KEY_ENV} (base64 raw Ed25519 key) or {KEY_FILE_ENV} / "
         f"kunci penandatangan belum diisi"
     )
@@ -173,9 +181,48 @@ def verify(delivery_dir: Path | str, public_key: Any) -> dict[str, Any]:
             raise VerificationError(f"{d.name}: file {f['name']!r} missing")
         if path.stat().st_size != f["bytes"] or sha256_file(path) != f["sha256"]:
             raise VerificationError(f"{d.name}: file {f['name']!r} changed (SHA-256 mismatch)")
-    extra = sorted(
-        p.name for p in d.iterdir() if p.name not in listed | SIGNED_FILES and p.is_file()
-    )
-    if extra:
-        raise VerificationError(f"{d.name}: unlisted files {extra}")
+    extra = sorted(p.name for p in d.iterdir() if p.name not in listed | SIGNED_FILES)
+    if extra:  # files and subdirectories alike: nothing unsigned rides along
+        raise VerificationError(
+            f"{d.name}: berkas/folder tidak terdaftar / unlisted files or directories {extra}"
+        )
     return manifest
+
+
+# --------------------------------------------------------------------------- receipts
+
+
+def sign_receipt(receipt: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:
+    """The agency's receipt with its Ed25519 signature (``signature``) over the canonical
+    JSON of every other field, ``signing_key_id`` included: the hub can then prove the agency
+    itself acknowledged the delivery, not whoever can write the drop folder."""
+    body = {k: v for k, v in receipt.items() if k != "signature"}
+    body["signing_key_id"] = key_id(key.public_key())
+    return {**body, "signature": base64.b64encode(key.sign(canonical_json(body))).decode()}
+
+
+def verify_receipt(receipt: dict[str, Any], public_key: Any) -> None:
+    """Raise :class:`VerificationError` unless ``receipt`` is signed by ``public_key``."""
+    sig = receipt.get("signature")
+    if not isinstance(sig, str):
+        raise VerificationError("tanda terima tidak ditandatangani / receipt is not signed")
+    body = {k: v for k, v in receipt.items() if k != "signature"}
+    try:
+        load_public_key(public_key).verify(
+            base64.b64decode(sig, validate=True), canonical_json(body)
+        )
+    except (InvalidSignature, ValueError):
+        raise VerificationError(
+            "tanda tangan tanda terima tidak sah (bukan kunci instansi) / receipt signature "
+            "invalid (not the agency's registered key)"
+        ) from None
+
+
+def load_private_key_file(path: Path | str) -> Ed25519PrivateKey:
+    """An Ed25519 private key from a file (base64 raw or PEM), e.g. an agency's receipt key."""
+    try:
+        return _parse_private(Path(path).read_bytes())
+    except FileNotFoundError:
+        raise ExchangeConfigError(
+            f"{path}: berkas kunci tidak ditemukan / key file not found"
+        ) from None

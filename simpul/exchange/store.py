@@ -42,6 +42,14 @@ EXCHANGE_DDL: tuple[str, ...] = (
     """CREATE INDEX IF NOT EXISTS exchange_disclosures_subject
         ON ops.exchange_disclosures (subject_pseudonym, agency)""",
 )
+# migration 19: what a delivery contains (for "once per change") and which partition it is
+# (e.g. one village's share of a partitioned agreement)
+EXCHANGE_DDL_V19: tuple[str, ...] = (
+    "ALTER TABLE ops.exchange_outbox ADD COLUMN IF NOT EXISTS content_sha256 VARCHAR",
+    "ALTER TABLE ops.exchange_outbox ADD COLUMN IF NOT EXISTS part VARCHAR",
+    """CREATE INDEX IF NOT EXISTS exchange_outbox_latest
+        ON ops.exchange_outbox (agreement, dataset, created_at)""",
+)
 PG_APPEND_ONLY = (
     """CREATE OR REPLACE FUNCTION ops.exchange_log_append_only() RETURNS trigger
        LANGUAGE plpgsql AS $$ BEGIN
@@ -57,6 +65,13 @@ def ensure_exchange_schema(wh: Warehouse) -> None:
     with wh.begin() as conn:
         conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS ops")
         create_exchange_tables(conn)
+        add_content_columns(conn)
+
+
+def add_content_columns(conn: Connection) -> None:
+    """Migration 19's columns (idempotent)."""
+    for ddl in EXCHANGE_DDL_V19:
+        conn.exec_driver_sql(ddl)
 
 
 def create_exchange_tables(conn: Connection) -> None:
@@ -134,6 +149,8 @@ OUTBOX_COLUMNS = (
     "receipt_sha256",
     "receipt_at",
     "purged_at",
+    "content_sha256",
+    "part",
 )
 
 

@@ -217,13 +217,6 @@ def m0010_marts_activity(conn: Connection) -> None:
         conn.exec_driver_sql(f"CREATE VIEW {qualified('marts', name)} AS {sql}")
 
 
-def m0027_loads_transfer(conn: Connection) -> None:
-    """Network cost per load: body bytes received and how many runs the pull took (a pull
-    resumed after an outage spans several), so a metered line's use shows in status."""
-    conn.exec_driver_sql("ALTER TABLE ops.loads ADD COLUMN bytes_transferred BIGINT")
-    conn.exec_driver_sql("ALTER TABLE ops.loads ADD COLUMN pull_runs INTEGER")
-
-
 def m0015_ops_files(conn: Connection) -> None:
     """The file ledger: every file a drop offered, by path, size and SHA-256, with what became
     of it (loaded, held, skipped as already loaded, rejected with a reason, waiting)."""
@@ -243,6 +236,15 @@ def m0016_loads_rows_held(conn: Connection) -> None:
     conn.exec_driver_sql(
         "UPDATE ops.loads SET rows_held = rows_received - rows_duplicate WHERE status = 'held'"
     )
+
+
+def m0019_exchange_content(conn: Connection) -> None:
+    """Exchange outbox: content hash (deliver once per change) and partition (per village)."""
+    from simpul.exchange.store import add_content_columns
+
+    add_content_columns(conn)
+
+
 def m0023_ops_health(conn: Connection) -> None:
     """ops.task_runs (every try of every task, written by the DAG callbacks, so status works
     without Airflow's database) and ops.alerts (alert de-duplication and open alerts)."""
@@ -263,6 +265,13 @@ def m0023_ops_health(conn: Connection) -> None:
     )
 
 
+def m0027_loads_transfer(conn: Connection) -> None:
+    """Network cost per load: body bytes received and how many runs the pull took (a pull
+    resumed after an outage spans several), so a metered line's use shows in status."""
+    conn.exec_driver_sql("ALTER TABLE ops.loads ADD COLUMN bytes_transferred BIGINT")
+    conn.exec_driver_sql("ALTER TABLE ops.loads ADD COLUMN pull_runs INTEGER")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "base", m0001_base),
     (2, "core_penduduk", m0002_core_penduduk),
@@ -276,6 +285,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (10, "marts_activity", m0010_marts_activity),
     (15, "ops_files", m0015_ops_files),
     (16, "loads_rows_held", m0016_loads_rows_held),
+    (19, "exchange_content", m0019_exchange_content),
     (23, "ops_health", m0023_ops_health),
     (27, "loads_transfer", m0027_loads_transfer),
 ]

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from simpul.exchange.agreements import AgreementsFile
+from tests.simpul.orchestration.receivers import webhook  # noqa: F401 - fixture
 
 PSEUDONYM_KEY = "test-pseudonym-key-0123456789-abcdefghijkl"
 T0 = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
@@ -88,6 +89,10 @@ def seed(wh: Any) -> None:
         _version(NIK_GAP, "opensid", no_kk=None),
         _version(NIK_GAP, "siak"),
     ]
+    # residents both sides agree on: the findings stay a plausible share of the population
+    for i in range(20):
+        nik = f"16080111119{i:05d}"
+        versions += [_version(nik, "opensid"), _version(nik, "siak")]
     people = [
         {
             k: v
@@ -160,13 +165,14 @@ def seed(wh: Any) -> None:
             "rules": "tanggal",
             "reasons_en": "bad date",
             "reasons_id": "tanggal salah",
-            "record_json": "{}",
+            "record_json": '{"_kode_desa": "16.08.01.2006"}',
             "status": "open",
             "quarantined_at": T0,
             "resolved_at": None,
         }
     ]
     with wh.begin() as conn:
+        _insert(conn, "ops.loads", loads_for(LOADED_PIPELINES))
         _insert(conn, "core.penduduk_versions", versions)
         _insert(conn, "core.penduduk", people)
         _insert(conn, "core.penerima_bantuan", bantuan)
@@ -174,10 +180,40 @@ def seed(wh: Any) -> None:
         _insert(conn, "ops.quarantine", quarantine)
 
 
+def _pipelines() -> list[str]:
+    from simpul.config import load_config
+
+    return sorted(load_config().pipelines)
+
+
+LOADED_PIPELINES = _pipelines()
+
+
+def loads_for(
+    pipelines: list[str], status: str = "loaded", at: datetime | None = None
+) -> list[dict[str, Any]]:
+    """``ops.loads`` rows saying each pipeline loaded successfully (readiness)."""
+    at = at or datetime.now(UTC)
+    return [
+        {
+            "load_id": f"ready-{p}-{status}-{at.timestamp():.0f}",
+            "pipeline": p,
+            "source": p.split("_")[0],
+            "status": status,
+            "loaded_at": at,
+            "extracted_at": at,
+        }
+        for p in pipelines
+    ]
+
+
 @pytest.fixture
 def wh(warehouse_url: str, signing_key: Ed25519PrivateKey) -> Iterator[Any]:
+    from simpul.config import home
     from simpul.warehouse import open_warehouse
 
+    for name in ("dukcapil", "dinsos"):  # the agencies' drop shares, "mounted"
+        (home() / "drop" / name).mkdir(parents=True, exist_ok=True)
     w = open_warehouse(warehouse_url)
     seed(w)
     try:

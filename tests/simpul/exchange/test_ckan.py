@@ -59,7 +59,7 @@ def test_publish_aggregates_with_metadata_and_suppression(
     assert extras["kode_wilayah"] == "16.08.01.1001,16.08.01.2006"
     (res,) = pkg["resources"]
     delivery_id = result["queued"][0]["delivery_id"]
-    assert res["simpul_delivery_id"] == delivery_id and delivery_id in res["name"]
+    assert res["simpul_delivery_id"] == delivery_id
     import requests
 
     body = requests.get(res["url"], timeout=10).content.decode()
@@ -79,9 +79,21 @@ def test_publish_aggregates_with_metadata_and_suppression(
     again = channels.send(agreements.agreements["satudata"], service._outgoing(row))
     assert "deduplicated" in again.detail
     assert len(portal.action.package_show(id="jumlah-penduduk-martapura")["resources"]) == 1
-    # the next delivery patches the package and adds its own resource
-    service.run(wh, agreements, agreement_id="satudata", now=T0)
-    assert len(portal.action.package_show(id="jumlah-penduduk-martapura")["resources"]) == 2
+    # unchanged marts (rebuilt from an unchanged load): nothing is published again
+    again = service.run(wh, agreements, agreement_id="satudata", now=T0)
+    assert again["queued"] == [] and again["attempts"] == []
+    assert again["unchanged"][0]["delivery_id"] == delivery_id
+    assert len(portal.action.package_show(id="jumlah-penduduk-martapura")["resources"]) == 1
+    # changed content: the same resource gets a new version in place
+    with wh.begin() as conn:
+        conn.exec_driver_sql("UPDATE marts.penduduk_bulanan SET jumlah = jumlah + 10")
+    changed = service.run(wh, agreements, agreement_id="satudata", now=T0)
+    (newer,) = changed["queued"]
+    (res2,) = portal.action.package_show(id="jumlah-penduduk-martapura")["resources"]
+    assert res2["id"] == res["id"] and res2["simpul_delivery_id"] == newer["delivery_id"]
+    assert res2["last_modified"] and res2["last_modified"] >= res["last_modified"]
+    body = requests.get(res2["url"], timeout=10).content.decode()
+    assert "30" in {r["jumlah"] for r in csv.DictReader(io.StringIO(body))}
 
 
 def test_publish_to_datastore_is_idempotent(wh: Any, ckan: dict[str, str]) -> None:
@@ -109,8 +121,20 @@ def test_demo_delivers_every_shipped_agreement(
 ) -> None:
     from simpul.exchange.demo import run_exchange_demo
 
-    for name in ("SIMPUL_EXCHANGE_DISDUKCAPIL_URL", "SIMPUL_EXCHANGE_DISDUKCAPIL_TOKEN"):
+    for name in (
+        "SIMPUL_EXCHANGE_DISDUKCAPIL_URL",
+        "SIMPUL_EXCHANGE_DISDUKCAPIL_TOKEN",
+        "SIMPUL_EXCHANGE_DISDUKCAPIL_RECEIPT_KEY",
+        "SIMPUL_EXCHANGE_DINSOS_RECEIPT_KEY",
+        "SIMPUL_EXCHANGE_DESA_RECEIPT_KEY",
+    ):
         monkeypatch.setenv(name, "")  # restored after the test; the demo fills them
     rows = run_exchange_demo(wh)
-    assert {r["agency"] for r in rows} == {"disdukcapil", "dinsos", "diskominfo", "pemdes"}
+    assert {r["agency"].split("/")[0] for r in rows} == {
+        "disdukcapil",
+        "dinsos",
+        "diskominfo",
+        "pemdes",
+    }
+    assert "pemdes/16.08.01.2006" in {r["agency"] for r in rows}  # the village's own share
     assert {r["status"] for r in rows} == {"receipted"}

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from simpul.exchange import datasets, service
+from simpul.exchange.errors import Unchanged
 from simpul.exchange.receiver import RestReceiver, process_drop_folder
 from simpul.exchange.signing import MANIFEST, public_key_b64, verify
 from simpul.exchange.store import disclosures_by_pseudonym, disclosures_for_nik, outbox
@@ -220,8 +221,15 @@ def test_audit_what_an_agency_received_about_a_person(wh: Any, simpul_home: Path
 def test_delta_mode_sends_only_new_or_changed_rows(wh: Any, simpul_home: Path) -> None:
     agreements = agreements_for({}, dukcapil={"mode": "delta"})
     first = service.prepare(wh, agreements, "dukcapil", "penduduk_selisih_siak", now=T0)
+    with pytest.raises(Unchanged, match="no new rows"):  # nothing new: nothing sent
+        service.prepare(wh, agreements, "dukcapil", "penduduk_selisih_siak", now=T0)
+    with wh.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE core.penduduk_versions SET nama_lengkap = 'SITI A' "
+            "WHERE nama_lengkap = 'SITI AMINAH'"
+        )
     second = service.prepare(wh, agreements, "dukcapil", "penduduk_selisih_siak", now=T0)
-    assert (first["rows"], second["rows"]) == (2, 0)
+    assert (first["rows"], second["rows"]) == (2, 1)
     manifest = json.loads((Path(second["path"]) / MANIFEST).read_bytes())
     assert manifest["delta_base_delivery_id"] == first["delivery_id"]
 
@@ -240,7 +248,7 @@ def test_withdrawn_agreement_cancels_queued_delivery(wh: Any, simpul_home: Path)
     del agreements.agreements["dinsos"]
     (attempt,) = service.dispatch(wh, agreements, now=T0)
     assert attempt.outcome == "cancelled"
-    assert not (simpul_home / "drop" / "dinsos").exists()
+    assert list((simpul_home / "drop" / "dinsos").iterdir()) == []
 
 
 def test_time_to_fix_per_source(wh: Any) -> None:
@@ -272,15 +280,24 @@ def test_feedback_report_goes_to_its_own_source(wh: Any, simpul_home: Path) -> N
     report_dir = simpul_home / "reports" / "L1"
     report_dir.mkdir(parents=True)
     (report_dir / "laporan_mutu_data.html").write_text("<html>ringkasan</html>")
-    (report_dir / "laporan_mutu_data.csv").write_text("baris,kunci_data\n1,0016080101\n2,=cmd\n")
+    (report_dir / "laporan_mutu_data.csv").write_text(
+        "baris,berkas,kunci_data,kolom,aturan,tingkat,alasan,reason\n"
+        "1,f.xlsx,0016080101,nik,nik_format,error,x,x\n"  # resolved since: not in the data
+        "2,f.xlsx,=cmd,nik,nik_format,error,x,x\n"
+        "2,f.xlsx,=cmd,nama,nama_pendek,warning,w,w\n"  # a warning: severity not granted
+        "5,f.xlsx,0016080105,nama,nama_pendek,warning,w,w\n"  # loaded with a warning
+    )
     row = service.prepare(wh, agreements, "dukcapil", "laporan_mutu_data", now=T0)
     manifest = json.loads((Path(row["path"]) / MANIFEST).read_bytes())
     rows = _csv_rows(Path(row["path"]) / manifest["files"][0]["name"])
     assert [r["load_id"] for r in rows] == ["L1"]  # open siak rows only, not opensid's
     roles = {f["name"]: f["role"] for f in manifest["files"][1:]}
-    assert set(roles.values()) == {"attachment"} and len(roles) == 2
+    # the row-level CSV only; the load-wide summary covers more than the grant
+    assert roles == {"lampiran_L1_laporan_mutu_data.csv": "attachment"}
+    assert any("summary not attached" in n for n in manifest["notes"])
     attached = _csv_rows(Path(row["path"]) / "lampiran_L1_laporan_mutu_data.csv")
-    assert [r["kunci_data"] for r in attached] == ["0016080101", "'=cmd"]
+    # granted columns only, granted severity only, rows of this delivery only
+    assert attached == [{"baris": "2", "kunci_data": "'=cmd", "alasan": "x"}]
 
 
 def test_a_changed_outbox_copy_is_never_sent(wh: Any, simpul_home: Path) -> None:
@@ -291,4 +308,4 @@ def test_a_changed_outbox_copy_is_never_sent(wh: Any, simpul_home: Path) -> None
     (attempt,) = service.dispatch(wh, agreements, now=T0)
     assert attempt.outcome == "tampered"
     assert outbox(wh)[0]["status"] == "tampered"
-    assert not (simpul_home / "drop" / "dukcapil").exists()
+    assert list((simpul_home / "drop" / "dukcapil").iterdir()) == []
