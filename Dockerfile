@@ -21,7 +21,7 @@ COPY mappings mappings
 COPY expectations expectations
 COPY exchange exchange
 COPY dags dags
-COPY docs/canonical_model.md docs/canonical_model.md
+COPY docs docs
 COPY simpul.yaml ./
 RUN uv sync --frozen --no-dev && \
     mkdir -p var /opt/airflow/logs && \
