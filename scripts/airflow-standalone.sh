@@ -18,7 +18,11 @@ export SIMPUL_OSS_CLIENT_ID=${SIMPUL_OSS_CLIENT_ID:-simpul-oss-demo}
 export SIMPUL_OSS_CLIENT_SECRET=${SIMPUL_OSS_CLIENT_SECRET:-simpul-oss-demo-secret}
 export SIMPUL_CKAN_URL=${SIMPUL_CKAN_URL:-http://127.0.0.1:8713}
 export SIMPUL_CKAN_TOKEN=${SIMPUL_CKAN_TOKEN:-simpul-ckan-demo-token}
-export SIMPUL_PSEUDONYM_KEY=${SIMPUL_PSEUDONYM_KEY:-simpul-demo-pseudonym-key-not-for-production-use}
+# Pseudonym key: never the public demo key here. Unless one is configured, this install gets its
+# own random key in an owner-only file ($SIMPUL_HOME/keys/pseudonym.key), created once.
+if [ -z "${SIMPUL_PSEUDONYM_KEY:-}" ] && [ -z "${SIMPUL_PSEUDONYM_KEY_FILE:-}" ]; then
+  simpul keys init
+fi
 airflow db migrate >/dev/null
 airflow pools set simpul_warehouse 1 "DuckDB allows one writer" >/dev/null
 echo "Airflow UI: $AIRFLOW__API__BASE_URL (login: admin, password in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"
