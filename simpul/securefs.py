@@ -23,8 +23,19 @@ class KeyPermissionError(Exception):
 
 
 def owner_only_umask() -> int:
-    """Set the process umask to 077 (files 0600, directories 0700); returns the old one."""
-    return os.umask(OWNER_ONLY_UMASK)
+    """Set the process umask to 077 (files 0600, directories 0700) and close SIMPUL_HOME itself
+    to others (so nothing below it is reachable, whatever an older version wrote there);
+    returns the old umask."""
+    from simpul.config import home
+
+    old = os.umask(OWNER_ONLY_UMASK)
+    try:
+        root = home()
+        if root.is_dir() and stat.S_IMODE(root.stat().st_mode) & 0o077 and os.access(root, os.W_OK):
+            root.chmod(DIR_MODE)
+    except OSError:  # not ours to change (e.g. a mounted volume): doctor reports it
+        pass
+    return old
 
 
 def secure_dir(path: Path) -> Path:
