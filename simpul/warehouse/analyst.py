@@ -188,6 +188,7 @@ def publish_analyst_db(wh: Any) -> Path | None:
     if wh.dialect != "duckdb":
         return None
     from simpul.securefs import secure_dir, secure_file
+    from simpul.warehouse.disclosure import needs_protection, protect
 
     target = analyst_db_path()
     secure_dir(target.parent)
@@ -210,10 +211,17 @@ def publish_analyst_db(wh: Any) -> Path | None:
             for schema in PUBLISHED_SCHEMAS:
                 raw.execute(f'CREATE SCHEMA IF NOT EXISTS {alias}."{schema}"')
             for schema, table in objects:
-                raw.execute(
-                    f'CREATE TABLE {alias}."{schema}"."{table}" AS '
-                    f'SELECT * FROM "{schema}"."{table}"'
-                )
+                source = f'"{schema}"."{table}"'
+                if schema == "marts" and needs_protection(table):
+                    protected, stats = protect(
+                        table, raw.sql(f"SELECT * FROM {source}").to_arrow_table()
+                    )
+                    raw.register("_simpul_protected", protected)
+                    source = "_simpul_protected"
+                    log.info("analyst marts.%s: disclosure control %s", table, stats)
+                raw.execute(f'CREATE TABLE {alias}."{schema}"."{table}" AS SELECT * FROM {source}')
+                if source == "_simpul_protected":
+                    raw.unregister("_simpul_protected")
         finally:
             raw.execute(f"DETACH {alias}")
     secure_file(tmp)

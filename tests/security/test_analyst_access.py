@@ -224,6 +224,12 @@ def test_analyst_database_holds_no_nik_and_never_blocks_a_load(hub):
     path = analyst_db_path()
     assert NIK.encode() not in path.read_bytes()
     assert path.stat().st_mode & 0o077 == 0
+    con = _locked_duckdb(path)
+    try:  # disclosure control: age band and desa, never birth year or dusun
+        cols = {r[0] for r in con.execute("describe marts.penduduk").fetchall()}
+    finally:
+        con.close()
+    assert "kelompok_umur" in cols and not {"tahun_lahir", "dusun"} & cols
     reader = _locked_duckdb(path)  # an analyst keeps a connection open...
     try:
         load(stage([person(i) for i in range(8, 11)]))  # ...a load and a rebuild still run
