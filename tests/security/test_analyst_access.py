@@ -30,7 +30,10 @@ from tests.siak_rows import person
 from tests.simpul.warehouse.helpers import load, stage
 
 KEY = "analyst-test-pseudonym-key-0123456789abcdef"
-NIK = person(1)["NIK"]
+# same sex and birth year: one class of the declared quasi-identifiers, so disclosure control
+# (k = 5) publishes them all (tests/security/test_disclosure.py covers the suppression)
+IDS = [2 + 40 * j for j in range(10)]
+NIK = person(IDS[0])["NIK"]
 SECRET = "SIGNING-KEY-MATERIAL-0123456789"
 
 
@@ -45,7 +48,7 @@ def hub(warehouse_url: str, simpul_home: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("SIMPUL_PSEUDONYM_KEY", KEY)
     monkeypatch.delenv("SIMPUL_ANALYST_URL", raising=False)
     monkeypatch.delenv("SIMPUL_OPERATOR_URL", raising=False)
-    load(stage([person(i) for i in range(1, 8)]))
+    load(stage([person(i) for i in IDS[:7]]))
     wh = open_warehouse()
     build_marts(wh)
     keyfile = simpul_home / "keys" / "exchange_ed25519.key"
@@ -232,7 +235,7 @@ def test_analyst_database_holds_no_nik_and_never_blocks_a_load(hub):
     assert "kelompok_umur" in cols and not {"tahun_lahir", "dusun"} & cols
     reader = _locked_duckdb(path)  # an analyst keeps a connection open...
     try:
-        load(stage([person(i) for i in range(8, 11)]))  # ...a load and a rebuild still run
+        load(stage([person(i) for i in IDS[7:]]))  # ...a load and a rebuild still run
         wh = open_warehouse()
         try:
             build_marts(wh)
