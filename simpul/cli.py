@@ -116,7 +116,13 @@ def cmd_sql(args: argparse.Namespace) -> int:
         if isinstance(exc, duckdb.PermissionException | duckdb.InvalidInputException):
             print(f"simpul: ditolak / refused: {type(exc).__name__}: {first}", file=sys.stderr)
             return 3
-        print(f"simpul: error: database: {type(exc).__name__}: {first}", file=sys.stderr)
+        hint = ""
+        if not args.operator and any(f'"{x}"' in first for x in ("core", "raw", "ops")):
+            hint = (
+                " (analis: hanya marts dan ref; operator: --operator NAMA / analysts: marts and "
+                "ref only; operators: --operator NAME)"
+            )
+        print(f"simpul: error: database: {type(exc).__name__}: {first}{hint}", file=sys.stderr)
         return 2
     if args.out:
         path = write_result(result, Path(args.out))

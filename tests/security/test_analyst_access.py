@@ -106,6 +106,8 @@ def test_analyst_reads_marts_and_nothing_else(hub, capsys):
 
 ATTACKS = [
     "select * from read_csv('/etc/passwd')",
+    "select * from '/etc/passwd'",
+    "from '{key}'",
     "select pg_read_file('/etc/passwd')",
     "select * from read_text('{key}')",
     "select pg_read_file('{key}')",
@@ -183,6 +185,7 @@ def test_classifier_allows_read_statements():
         "select 'delete; drop' as text_not_code",
         'select "update" from (select 1 as "update") t',
         "select case when 1 = 1 then 'a' else 'b' end",
+        "select $$; delete from x$$ as dollar_text",
     ):
         assert check_statement(sql, "duckdb")
 
