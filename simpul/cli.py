@@ -109,8 +109,15 @@ def cmd_sql(args: argparse.Namespace) -> int:
         return 3
     except Exception as exc:
         import duckdb
+        import sqlalchemy.exc
 
-        if not isinstance(exc, duckdb.Error) or os.environ.get("SIMPUL_DEBUG"):
+        if os.environ.get("SIMPUL_DEBUG"):
+            raise
+        if isinstance(exc, sqlalchemy.exc.DBAPIError):  # one line; never the statement echoed
+            first = (str(exc.orig).strip().splitlines() or [""])[0][:300]
+            print(f"simpul: error: database: {type(exc.orig).__name__}: {first}", file=sys.stderr)
+            return 2
+        if not isinstance(exc, duckdb.Error):
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         if isinstance(exc, duckdb.PermissionException | duckdb.InvalidInputException):
