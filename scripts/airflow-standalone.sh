@@ -31,8 +31,12 @@ export SIMPUL_OSS_CLIENT_ID=${SIMPUL_OSS_CLIENT_ID:-simpul-oss-demo}
 export SIMPUL_OSS_CLIENT_SECRET=${SIMPUL_OSS_CLIENT_SECRET:-simpul-oss-demo-secret}
 export SIMPUL_CKAN_URL=${SIMPUL_CKAN_URL:-http://127.0.0.1:8713}
 export SIMPUL_CKAN_TOKEN=${SIMPUL_CKAN_TOKEN:-simpul-ckan-demo-token}
-export SIMPUL_PSEUDONYM_KEY=${SIMPUL_PSEUDONYM_KEY:-simpul-demo-pseudonym-key-not-for-production-use}
 export SIMPUL_HOME=${SIMPUL_HOME:-$PWD/var}
+# Pseudonym key: never the public demo key here. Unless one is configured, this install gets its
+# own random key in an owner-only file ($SIMPUL_HOME/keys/pseudonym.key), created once.
+if [ -z "${SIMPUL_PSEUDONYM_KEY:-}" ] && [ -z "${SIMPUL_PSEUDONYM_KEY_FILE:-}" ]; then
+  simpul keys init
+fi
 # Exchange DAGs sign what they send: a demo signing key is made once in SIMPUL_HOME/keys
 # (production: SIMPUL_EXCHANGE_SIGNING_KEY from a secret store).
 if [ -z "${SIMPUL_EXCHANGE_SIGNING_KEY:-}" ] && [ -z "${SIMPUL_EXCHANGE_SIGNING_KEY_FILE:-}" ]; then

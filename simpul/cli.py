@@ -92,18 +92,87 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from simpul.warehouse import open_warehouse
+    """Analysts: the published analyst database (DuckDB) or SIMPUL_ANALYST_URL (PostgreSQL),
+    read-only, one read statement. ``--operator NAME``: the warehouse with core, audited."""
+    from pathlib import Path
 
-    wh = open_warehouse()
+    from simpul.warehouse.analyst import (
+        SqlRefused,
+        check_out_path,
+        run_analyst,
+        run_operator,
+        write_result,
+    )
+
     try:
-        rows = wh.query(args.query)
-    finally:
-        wh.dispose()
+        if args.out:
+            check_out_path(Path(args.out))
+        if args.operator:
+            result = run_operator(args.query, args.operator)
+        else:
+            result = run_analyst(args.query)
+    except SqlRefused as exc:
+        print(f"simpul: {exc}", file=sys.stderr)
+        return 3
+    except Exception as exc:
+        import duckdb
+        import sqlalchemy.exc
+
+        if os.environ.get("SIMPUL_DEBUG"):
+            raise
+        if isinstance(exc, sqlalchemy.exc.DBAPIError):  # one line; never the statement echoed
+            first = (str(exc.orig).strip().splitlines() or [""])[0][:300]
+            print(f"simpul: error: database: {type(exc.orig).__name__}: {first}", file=sys.stderr)
+            return 2
+        if not isinstance(exc, duckdb.Error):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        if isinstance(exc, duckdb.PermissionException | duckdb.InvalidInputException):
+            print(f"simpul: ditolak / refused: {type(exc).__name__}: {first}", file=sys.stderr)
+            return 3
+        hint = ""
+        if not args.operator and any(f'"{x}"' in first for x in ("core", "raw", "ops")):
+            hint = (
+                " (analis: hanya marts dan ref; operator: --operator NAMA / analysts: marts and "
+                "ref only; operators: --operator NAME)"
+            )
+        print(f"simpul: error: database: {type(exc).__name__}: {first}{hint}", file=sys.stderr)
+        return 2
+    if args.out:
+        path = write_result(result, Path(args.out))
+        print(f"{len(result.rows)} baris / rows -> {path}")
+        return 0
+    rows = [dict(zip(result.columns, r, strict=True)) for r in result.rows]
     if args.json:
         print(json.dumps(rows, default=str, indent=2))
     else:
-        print(_table(rows))
+        print(_table(rows, result.columns) if result.columns else "(no rows)")
     return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from simpul.warehouse.pseudonym import generate_key_file
+
+    path, created = generate_key_file()
+    if created:
+        print(f"kunci pseudonim baru / new pseudonym key: {path} (0600; simpan cadangan / back up)")
+    else:
+        print(f"kunci pseudonim sudah ada / pseudonym key already exists: {path}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from simpul.config import home
+    from simpul.securefs import doctor, harden
+
+    if args.fix:
+        print(f"{harden(home())} izin diperketat / permissions tightened under {home()}")
+    problems = doctor(home())
+    for id_, en in problems:
+        print(f"- {id_}\n  {en}")
+    if not problems:
+        print("tidak ada masalah / no problems found")
+    return 1 if problems else 0
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
@@ -173,10 +242,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("sql", help="run a SQL query against the warehouse")
+    p = sub.add_parser(
+        "sql", help="one read-only query on the analyst database (marts, ref); --operator: core"
+    )
     p.add_argument("query")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--out", help="write the result to FILE (.csv, .parquet or .json)")
+    p.add_argument(
+        "--operator", metavar="NAME", help="operator query on the warehouse (core), audited"
+    )
     p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("keys", help="create this install's pseudonym key (owner-only file)")
+    p.add_argument("action", choices=["init"])
+    p.set_defaults(func=cmd_keys)
+
+    p = sub.add_parser("doctor", help="list permission, key and configuration problems")
+    p.add_argument("--fix", action="store_true", help="make SIMPUL_HOME owner-only")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser(
         "docs", help="regenerate docs/canonical_model.md, docs/mappings.md and the JSON Schema"
@@ -218,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     args = build_parser().parse_args(argv)
+    from simpul.securefs import owner_only_umask
+
+    owner_only_umask()  # whatever the caller's umask: what the hub writes is owner-only
     from simpul.errors import OPERATOR_ERRORS
 
     try:

@@ -103,7 +103,9 @@ def run_demo(population: int | None = None, seed: int = 42, days: int = 0) -> in
     from simpul.simulators.runner import serve_all
     from simpul.warehouse import open_warehouse
     from simpul.warehouse.marts import build_marts
+    from simpul.warehouse.pseudonym import allow_demo_key
 
+    allow_demo_key()  # synthetic people only: the public demo key is accepted in this process
     if not os.environ.get("SIMPUL_PSEUDONYM_KEY"):
         os.environ["SIMPUL_PSEUDONYM_KEY"] = DEMO_PSEUDONYM_KEY
         print("Note: using the demo pseudonym key; set SIMPUL_PSEUDONYM_KEY in production.")
@@ -182,7 +184,14 @@ def run_demo(population: int | None = None, seed: int = 42, days: int = 0) -> in
     print(
         '  uv run simpul sql "select nama_desa, count(*) from marts.penduduk group by 1 order by 1"'
     )
-    print('  uv run simpul sql "select rules, reasons_id from ops.quarantine limit 5"')
+    print(
+        '  uv run simpul sql "select temuan, count(*) from marts.rekonsiliasi group by 1"'
+        "   # analyst database"
+    )
+    print(
+        '  uv run simpul sql --operator NAMA "select rules, reasons_id from ops.quarantine limit 5"'
+        "   # audited"
+    )
     print("  uv run simpul status        # loads, counts, quarantine, findings")
     print("  uv run simpul dashboard     # static HTML dashboard in var/reports/")
     print(f"  data-quality reports (Bahasa Indonesia + English): {paths().reports}/<load_id>/")

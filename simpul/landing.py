@@ -173,7 +173,7 @@ def land(
     except OSError as exc:
         tmp_manifest.unlink(missing_ok=True)
         raise LandingError(f"{folder}: cannot seal the delivery: {exc.strerror or exc}") from None
-    data.chmod(0o444)
+    data.chmod(0o400)  # read-only, and owner-only (it holds NIKs)
     return manifest
 
 
@@ -239,7 +239,7 @@ def stream_lock(root: Path, source: str, stream: str, *, wait: float = 0.0) -> I
             with _held_guard:
                 _held[path] -= 1
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         deadline = time.monotonic() + wait
         while True:

@@ -49,6 +49,9 @@ def _lock(cfg: SimpulConfig, name: str):
 
 
 def _config(cfg: SimpulConfig | None) -> SimpulConfig:
+    from simpul.securefs import owner_only_umask
+
+    owner_only_umask()  # every stage: landed, staged, reported data owner-only whatever the umask
     return cfg or load_config()
 
 

@@ -42,6 +42,11 @@ def write_dq_report(
     )[["baris", "berkas", "kunci_data", "kolom", "aturan", "tingkat", "alasan", "reason"]]
     detail = detail.sort_values(["baris", "aturan"])
     csv_path = out_dir / "laporan_mutu_data.csv"
+    # the same formula neutralisation as a delivered copy: the operator opens it in a spreadsheet
+    from simpul.exchange.formats import neutralise
+
+    detail = detail.astype(object).where(detail.notna(), None)
+    detail = detail.apply(lambda col: col.map(neutralise))
     detail.to_csv(csv_path, index=False)
 
     per_rule = (

@@ -33,7 +33,15 @@ BATCH_ROWS = 10_000
 
 
 class FileFormatError(Exception):
-    """A file that cannot be read as its format; the message names the file (and row)."""
+    """A file that cannot be read as its format; the message names the file (and row).
+    Control characters (a newline or ANSI escape in a file name) are shown escaped, so a
+    delivered name cannot forge log lines or operator messages."""
+
+    def __init__(self, message: str) -> None:
+        safe = "".join(
+            c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" for c in str(message)
+        )
+        super().__init__(safe)
 
 
 @dataclass(frozen=True)

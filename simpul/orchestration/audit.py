@@ -52,6 +52,7 @@ def record(
     detail: str | None = None,
     wh: Any | None = None,
     to_db: bool = True,
+    operator_name: str | None = None,
 ) -> dict[str, Any]:
     """Append one audit entry: to the file always, and to ``ops.audit`` when the warehouse
     (``wh``, else the configured one) has that table."""
@@ -61,7 +62,7 @@ def record(
     entry = {
         "audit_id": f"{now:%Y%m%dT%H%M%S%f}-{os.getpid()}",
         "at": now.isoformat(),
-        "operator": operator(),
+        "operator": operator_name or operator(),
         "host": socket.gethostname(),
         "command": command,
         "pipeline": pipeline,
@@ -75,7 +76,7 @@ def record(
     path = audit_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, line.encode("utf-8"))
     finally:

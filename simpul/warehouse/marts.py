@@ -122,6 +122,9 @@ def build_marts(
     ``penduduk_bulanan`` covers each month from ``start`` (default: the first load) to ``end``
     (default: this month, i.e. the state as of the last load).
     """
+    from simpul.securefs import owner_only_umask
+
+    owner_only_umask()
     key = pseudonym_key()
     today = datetime.now(UTC).astimezone(WIB).date()
     end = end or today
@@ -215,4 +218,7 @@ def build_marts(
 
     findings = build_reconciliation(wh)
     counts["marts.rekonsiliasi"] = sum(findings.values())
+    from simpul.warehouse.analyst import publish_analyst_db
+
+    publish_analyst_db(wh)  # DuckDB: the analysts' own read-only copy (marts and ref only)
     return counts

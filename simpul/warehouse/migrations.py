@@ -217,6 +217,54 @@ def m0010_marts_activity(conn: Connection) -> None:
         conn.exec_driver_sql(f"CREATE VIEW {qualified('marts', name)} AS {sql}")
 
 
+def m0011_roles(conn: Connection) -> None:
+    """PostgreSQL roles: loader (the migrating role, owner), simpul_operator (reads every
+    layer), simpul_analyst (USAGE/SELECT on marts and ref only), simpul_writer. Without the
+    CREATEROLE privilege the roles are left to an administrator (``ensure_roles``), logged."""
+    if conn.dialect.name != "postgresql":
+        return
+    import logging
+
+    from simpul.warehouse.roles import grant_roles
+
+    try:
+        with conn.begin_nested():
+            grant_roles(conn)
+    except sa.exc.ProgrammingError as exc:
+        logging.getLogger(__name__).warning(
+            "roles not created (the loader lacks CREATEROLE): %s", type(exc.orig).__name__
+        )
+
+
+APPEND_ONLY_TABLES = ("exchange_log", "audit")
+
+
+def m0012_append_only(conn: Connection) -> None:
+    """ops.exchange_log and ops.audit reject UPDATE, DELETE and TRUNCATE for every role
+    (PostgreSQL triggers). Maintenance path: the owner, in a recorded maintenance window,
+    ``ALTER TABLE ... DISABLE TRIGGER simpul_append_only`` (see SECURITY.md)."""
+    if conn.dialect.name != "postgresql":
+        return
+    conn.exec_driver_sql(
+        """CREATE OR REPLACE FUNCTION ops.simpul_append_only() RETURNS trigger
+           LANGUAGE plpgsql AS $$ BEGIN
+             RAISE EXCEPTION USING MESSAGE = TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME
+               || ' is append-only (' || TG_OP || ') / hanya boleh ditambah';
+           END $$"""
+    )
+    for table in APPEND_ONLY_TABLES:
+        exists = conn.execute(
+            sa.text("select to_regclass(:t) is not null"), {"t": f"ops.{table}"}
+        ).scalar()
+        if not exists:
+            continue
+        # per statement: refused even when no row matches, and TRUNCATE has no rows at all
+        conn.exec_driver_sql(
+            f"CREATE TRIGGER simpul_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
+            f"ON ops.{table} FOR EACH STATEMENT EXECUTE FUNCTION ops.simpul_append_only()"
+        )
+
+
 def m0015_ops_files(conn: Connection) -> None:
     """The file ledger: every file a drop offered, by path, size and SHA-256, with what became
     of it (loaded, held, skipped as already loaded, rejected with a reason, waiting)."""
@@ -283,6 +331,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (8, "ops_audit", m0008_ops_audit),
     (9, "marts_rekonsiliasi", m0009_marts_rekonsiliasi),
     (10, "marts_activity", m0010_marts_activity),
+    (11, "roles", m0011_roles),
+    (12, "append_only", m0012_append_only),
     (15, "ops_files", m0015_ops_files),
     (16, "loads_rows_held", m0016_loads_rows_held),
     (19, "exchange_content", m0019_exchange_content),

@@ -12,24 +12,103 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import os
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from simpul.config import ConfigError, lookup_secret
 
 KEY_ENV = "SIMPUL_PSEUDONYM_KEY"
 KEY_CONN_ID = "simpul_pseudonym"
+KEY_FILE_ENV = "SIMPUL_PSEUDONYM_KEY_FILE"
 MIN_KEY_LENGTH = 32
 # Public and therefore worthless as a secret: only for conflict hashes on a laptop.
 _DEVELOPMENT_KEY = b"simpul-development-key-not-secret"
+# Published in the repository: anyone can reverse pseudonyms made with it by enumerating NIKs.
+DEMO_KEY = "simpul-demo-pseudonym-key-not-for-production-use"
+PUBLIC_KEYS = frozenset({DEMO_KEY, _DEVELOPMENT_KEY.decode()})
 
 log = logging.getLogger(__name__)
 _warned = False
+_demo_allowed = False
+
+
+def allow_demo_key() -> None:
+    """Only ``simpul demo`` and the simulators call this: the public demo key is accepted
+    in this process from now on (synthetic people only)."""
+    global _demo_allowed
+    _demo_allowed = True
+
+
+def default_key_file() -> Path:
+    from simpul.config import home
+
+    return home() / "keys" / "pseudonym.key"
+
+
+def _configured_key() -> tuple[str, str]:
+    """(value, where it came from): the environment, the named key file, or the install's
+    generated key file; ("", "") when none is configured."""
+    value = lookup_secret(KEY_CONN_ID, "password", KEY_ENV) or ""
+    if value:
+        return value, KEY_ENV
+    named = os.environ.get(KEY_FILE_ENV)
+    path = Path(named) if named else default_key_file()
+    if named or path.exists():
+        from simpul.securefs import KeyPermissionError, check_key_file
+
+        try:
+            check_key_file(path, KEY_FILE_ENV)
+            return path.read_text(encoding="utf-8").strip(), str(path)
+        except FileNotFoundError:
+            raise ConfigError(f"{KEY_FILE_ENV}: {path} tidak ada / not found") from None
+        except KeyPermissionError as exc:  # refused as ssh refuses a private key others can read
+            raise ConfigError(str(exc)) from None
+    return "", ""
+
+
+def key_problem() -> tuple[str, str] | None:
+    """(id, en) of what is wrong with the configured key, for ``simpul doctor``."""
+    try:
+        pseudonym_key()
+    except ConfigError as exc:
+        id_, _, en = str(exc).partition(" / ")
+        return (id_, en) if en else (str(exc), str(exc))
+    return None
+
+
+def generate_key_file(path: Path | None = None) -> tuple[Path, bool]:
+    """Write a random per-install key (owner-only file) unless one exists; (path, created)."""
+    import secrets
+
+    from simpul.securefs import secure_dir
+
+    path = path or default_key_file()
+    secure_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path, False
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secrets.token_urlsafe(48) + "\n")
+    return path, True
 
 
 def pseudonym_key() -> bytes:
-    """The secret key; marts refuse to build without one, rather than publish guessable ids."""
-    value = lookup_secret(KEY_CONN_ID, "password", KEY_ENV) or ""
+    """The secret key; marts refuse to build without one, rather than publish guessable ids.
+
+    From ``SIMPUL_PSEUDONYM_KEY``, else ``SIMPUL_PSEUDONYM_KEY_FILE``, else the install's
+    ``$SIMPUL_HOME/keys/pseudonym.key`` (``simpul keys init``). The public demo key is refused
+    outside ``simpul demo``: it would let anyone reverse the pseudonyms.
+    """
+    value, origin = _configured_key()
+    if value in PUBLIC_KEYS and not _demo_allowed:
+        raise ConfigError(
+            f"{origin or KEY_ENV} memuat kunci demo publik; buat kunci sendiri dengan "
+            "`simpul keys init` / "
+            f"{origin or KEY_ENV} holds the public demo key; make your own: `simpul keys init`"
+        )
     if len(value) < MIN_KEY_LENGTH:
         raise ConfigError(
             f"set {KEY_ENV} to a random secret of at least {MIN_KEY_LENGTH} characters "

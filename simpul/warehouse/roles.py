@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy.engine import Connection
+
 from simpul.warehouse.engine import Warehouse
 
 ANALYST = "simpul_analyst"
+OPERATOR = "simpul_operator"  # reads every layer (core with NIK): `simpul sql --operator`, audited
 WRITER = "simpul_writer"
 AGENCY_PREFIX = "simpul_agency_"
 READABLE = ("marts", "ref")
@@ -45,28 +48,43 @@ def ensure_roles(wh: Warehouse, agencies: tuple[str, ...] | list[str] = ()) -> l
     """
     if wh.dialect != "postgresql":
         return []
-    agency_roles = [agency_role(a) for a in agencies]
-    roles = [ANALYST, WRITER, *agency_roles]
     with wh.begin() as conn:
-        for r in roles:
-            conn.exec_driver_sql(_create_role(r))
-        for schema in ALL_LAYERS:
-            s = f'"{schema}"'
-            conn.exec_driver_sql(f"GRANT USAGE, CREATE ON SCHEMA {s} TO {WRITER}")
-            conn.exec_driver_sql(f"GRANT ALL ON ALL TABLES IN SCHEMA {s} TO {WRITER}")
+        return grant_roles(conn, agencies)
+
+
+def grant_roles(conn: Connection, agencies: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """Inside ``conn``'s transaction: create missing roles, (re)grant their layers. The
+    connecting role (the loader) owns the schemas and is the only one that may write."""
+    agency_roles = [agency_role(a) for a in agencies]
+    roles = [ANALYST, OPERATOR, WRITER, *agency_roles]
+    for r in roles:
+        conn.exec_driver_sql(_create_role(r))
+    for schema in ALL_LAYERS:
+        s = f'"{schema}"'
+        conn.exec_driver_sql(f"GRANT USAGE, CREATE ON SCHEMA {s} TO {WRITER}")
+        conn.exec_driver_sql(f"GRANT ALL ON ALL TABLES IN SCHEMA {s} TO {WRITER}")
+        conn.exec_driver_sql(
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT ALL ON TABLES TO {WRITER}"
+        )
+        # the operator reads everything and changes nothing
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {s} TO {OPERATOR}")
+        conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {OPERATOR}")
+        conn.exec_driver_sql(
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT SELECT ON TABLES TO {OPERATOR}"
+        )
+        if schema in READABLE:
+            conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {s} TO {ANALYST}")
+            conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {ANALYST}")
             conn.exec_driver_sql(
-                f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT ALL ON TABLES TO {WRITER}"
+                f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT SELECT ON TABLES TO {ANALYST}"
             )
-            if schema in READABLE:
-                conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {s} TO {ANALYST}")
-                conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {ANALYST}")
-                conn.exec_driver_sql(
-                    f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT SELECT ON TABLES TO {ANALYST}"
-                )
-            else:  # earlier grants by hand are withdrawn: restricted layers stay restricted
-                conn.exec_driver_sql(f"REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {ANALYST}")
-                conn.exec_driver_sql(f"REVOKE ALL ON SCHEMA {s} FROM {ANALYST}")
-            for a in agency_roles:  # exchange comes later: no table access yet
-                conn.exec_driver_sql(f"REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {a}")
-                conn.exec_driver_sql(f"REVOKE ALL ON SCHEMA {s} FROM {a}")
+        else:  # earlier grants by hand are withdrawn: restricted layers stay restricted
+            conn.exec_driver_sql(
+                f"ALTER DEFAULT PRIVILEGES IN SCHEMA {s} REVOKE ALL ON TABLES FROM {ANALYST}"
+            )
+            conn.exec_driver_sql(f"REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {ANALYST}")
+            conn.exec_driver_sql(f"REVOKE ALL ON SCHEMA {s} FROM {ANALYST}")
+        for a in agency_roles:  # exchange comes later: no table access yet
+            conn.exec_driver_sql(f"REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {a}")
+            conn.exec_driver_sql(f"REVOKE ALL ON SCHEMA {s} FROM {a}")
     return roles

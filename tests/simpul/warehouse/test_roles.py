@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from simpul.warehouse import open_warehouse
-from simpul.warehouse.roles import ANALYST, WRITER, agency_role, ensure_roles
+from simpul.warehouse.roles import ANALYST, OPERATOR, WRITER, agency_role, ensure_roles
 from tests.siak_rows import person
 from tests.simpul.warehouse.helpers import load, stage
 
@@ -28,7 +28,8 @@ def test_analyst_reads_marts_and_ref_but_not_core_or_raw(pg_url, simpul_home, mo
 
     build_marts(wh)
     roles = ensure_roles(wh, ["dinsos"])
-    assert ensure_roles(wh, ["dinsos"]) == roles == [ANALYST, WRITER, "simpul_agency_dinsos"]
+    expected = [ANALYST, OPERATOR, WRITER, "simpul_agency_dinsos"]
+    assert ensure_roles(wh, ["dinsos"]) == roles == expected
     with wh.engine.connect() as conn:
         conn.exec_driver_sql(f"SET ROLE {ANALYST}")
         assert conn.exec_driver_sql("select count(*) from marts.penduduk").scalar() == 1

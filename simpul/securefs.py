@@ -1,0 +1,148 @@
+"""Data at rest: everything the hub writes under SIMPUL_HOME is owner-only, whatever the umask.
+
+The warehouse, landed and staged deliveries, reports (the local DQ CSV holds NIKs) and the
+outbox hold a kabupaten's personal data, so directories are 0700 and files 0600. The process
+umask is set to 077 by every entry point (CLI, pipeline run, marts build); :func:`harden`
+repairs a home written by an older version. Keys readable by group or world are refused, as
+ssh refuses a private key with loose permissions. :func:`doctor` lists what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+OWNER_ONLY_UMASK = 0o077
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+class KeyPermissionError(Exception):
+    """A secret file that group or world may read (bilingual message)."""
+
+
+def owner_only_umask() -> int:
+    """Set the process umask to 077 (files 0600, directories 0700) and close SIMPUL_HOME itself
+    to others (so nothing below it is reachable, whatever an older version wrote there);
+    returns the old umask."""
+    from simpul.config import home
+
+    old = os.umask(OWNER_ONLY_UMASK)
+    try:
+        root = home()
+        if root.is_dir() and stat.S_IMODE(root.stat().st_mode) & 0o077 and os.access(root, os.W_OK):
+            root.chmod(DIR_MODE)
+    except OSError:  # not ours to change (e.g. a mounted volume): doctor reports it
+        pass
+    return old
+
+
+def secure_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) owner-only; tighten it if it exists."""
+    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        path.chmod(DIR_MODE)
+    return path
+
+
+def secure_file(path: Path, mode: int = FILE_MODE) -> Path:
+    """Drop group/world bits from a file the hub wrote (read-only files stay read-only)."""
+    current = stat.S_IMODE(path.stat().st_mode)
+    wanted = current & 0o700 if current & 0o700 else mode
+    if current != wanted:
+        path.chmod(wanted)
+    return path
+
+
+def harden(home: Path) -> int:
+    """Make every directory 0700 and file owner-only under ``home``; returns how many changed.
+    Symbolic links are left alone (they may point outside the data folder)."""
+    changed = 0
+    if not home.exists():
+        return 0
+    for root, dirs, files in os.walk(home):
+        for name in [root, *(os.path.join(root, d) for d in dirs)]:
+            p = Path(name)
+            if p.is_symlink():
+                continue
+            mode = stat.S_IMODE(p.stat().st_mode)
+            if mode & 0o077:
+                p.chmod(mode & 0o700 | 0o700)
+                changed += 1
+        for f in files:
+            p = Path(root) / f
+            if p.is_symlink():
+                continue
+            mode = stat.S_IMODE(p.stat().st_mode)
+            if mode & 0o077:
+                p.chmod(mode & 0o700)
+                changed += 1
+    return changed
+
+
+def check_key_file(path: Path, what: str = "key") -> Path:
+    """Refuse a secret file that group or world can read or write (like ssh does)."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise KeyPermissionError(
+            f"{what} {path}: izin {mode:o} terlalu longgar, jalankan `chmod 600 {path}` / "
+            f"permissions {mode:o} are too open, run `chmod 600 {path}`"
+        )
+    return path
+
+
+def doctor(home: Path) -> list[tuple[str, str]]:
+    """(id, en) problems with permissions, keys and configuration; empty when all is well."""
+    from simpul.warehouse.pseudonym import key_problem
+
+    problems: list[tuple[str, str]] = []
+    if home.exists():
+        loose = []
+        for root, dirs, files in os.walk(home):
+            for name in (root, *(os.path.join(root, x) for x in dirs + files)):
+                p = Path(name)
+                if not p.is_symlink() and stat.S_IMODE(p.stat().st_mode) & 0o077:
+                    loose.append(p)
+        if loose:
+            problems.append(
+                (
+                    f"{len(loose)} berkas/folder di {home} terbaca pihak lain (mis. {loose[0]}); "
+                    "jalankan `simpul doctor --fix`",
+                    f"{len(loose)} files/folders under {home} are readable by others (e.g. "
+                    f"{loose[0]}); run `simpul doctor --fix`",
+                )
+            )
+    problem = key_problem()
+    if problem:
+        problems.append(problem)
+    for env in (
+        "SIMPUL_PSEUDONYM_KEY_FILE",
+        "SIMPUL_EXCHANGE_SIGNING_KEY_FILE",
+        "SIMPUL_DATA_KEY_FILE",
+    ):
+        value = os.environ.get(env)
+        if value and Path(value).exists():
+            try:
+                check_key_file(Path(value), env)
+            except KeyPermissionError as exc:
+                id_, _, en = str(exc).partition(" / ")
+                problems.append((id_, en))
+    url = os.environ.get("SIMPUL_WAREHOUSE_URL", "")
+    if url.startswith("postgresql") and not os.environ.get("SIMPUL_ANALYST_URL"):
+        problems.append(
+            (
+                "SIMPUL_ANALYST_URL belum diisi: analis tidak punya jalur baca sendiri",
+                "SIMPUL_ANALYST_URL is not set: analysts have no read path of their own",
+            )
+        )
+    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
+        userinfo = url.split("://", 1)[1].split("@", 1)[0]
+        if ":" in userinfo:
+            problems.append(
+                (
+                    "kata sandi di SIMPUL_WAREHOUSE_URL: lebih aman di ~/.pgpass atau PGPASSFILE",
+                    "password in SIMPUL_WAREHOUSE_URL: prefer ~/.pgpass or PGPASSFILE",
+                )
+            )
+    return problems
