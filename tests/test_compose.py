@@ -45,6 +45,8 @@ NOT_DEPLOYMENT_SETTINGS = {
     "AIRFLOW_CTX_DAG_ID": "set by Airflow inside a task",
     "SIMPUL_OPERATOR": "per operator command: docker compose run -e SIMPUL_OPERATOR=...",
     "SIMPUL_EXCHANGE_SIGNING_KEY_FILE": "alternative to SIMPUL_EXCHANGE_SIGNING_KEY",
+    "SIMPUL_PSEUDONYM_KEY_FILE": "alternative to SIMPUL_PSEUDONYM_KEY",
+    "SIMPUL_ANALYST_DB": "DuckDB only; default $SIMPUL_HOME/analyst.duckdb in the data volume",
     "SIMPUL_LOG_LEVEL": "simpul CLI only; optional (commented out in .env.example)",
     "SIMPUL_DEBUG": "simpul CLI only; optional (commented out in .env.example)",
 }
