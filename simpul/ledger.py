@@ -156,13 +156,21 @@ def current_duplicates(
     current: dict[str, tuple | None] = {}
     distinct = sorted(set(keys))
     select = ", ".join(quote_ident(c) for c in cols)
-    for i in range(0, len(distinct), 1000):
-        chunk = distinct[i : i + 1000]
-        params: dict[str, Any] = {f"k{j}": k for j, k in enumerate(chunk)}
-        params["src"] = source
+    if not wh.scalar(f"SELECT count(*) FROM {table} WHERE _source = :src", {"src": source}):
+        return out  # the source's first delivery: nothing to compare with
+    # a big delivery: one scan of the source's versions beats many IN lists
+    chunks = [distinct] if len(distinct) > 5000 else [
+        distinct[i : i + 1000] for i in range(0, len(distinct), 1000)
+    ]  # fmt: skip
+    for chunk in chunks:
+        params: dict[str, Any] = {"src": source}
+        where = ""
+        if len(chunks) > 1 or len(distinct) <= 5000:
+            params |= {f"k{j}": k for j, k in enumerate(chunk)}
+            where = f" AND {key_sql} IN ({', '.join(':k' + str(j) for j in range(len(chunk)))})"
         rows = wh.query(
-            f"SELECT {select}, {gone} AS _gone FROM {table} WHERE _source = :src AND {key_sql} "
-            f"IN ({', '.join(':k' + str(j) for j in range(len(chunk)))}) ORDER BY {order}",
+            f"SELECT {select}, {gone} AS _gone FROM {table} WHERE _source = :src{where} "
+            f"ORDER BY {order}",
             params,
         )
         for r in rows:  # the newest version of this source; a deleted record is never equal
