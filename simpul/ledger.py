@@ -131,13 +131,12 @@ def current_duplicates(
     if _table_exists(wh, "core", versions):
         table = qualified("core", versions)
         order = "updated_at DESC, _recorded_at DESC"
-        alive = " AND NOT _deleted"
+        gone = "_deleted"
     elif _table_exists(wh, "core", ent.name):
         table = qualified("core", ent.name)
         order = "updated_at DESC"
-        alive = (
-            " AND _deleted_at IS NULL" if _has_column(wh, "core", ent.name, "_deleted_at") else ""
-        )
+        has_deleted = _has_column(wh, "core", ent.name, "_deleted_at")
+        gone = "_deleted_at IS NOT NULL" if has_deleted else "FALSE"
     else:
         return out
     cols = [c for c in ent.column_names if c != "updated_at"]
@@ -154,20 +153,30 @@ def current_duplicates(
         if len(key_cols) == 1
         else " || '|' || ".join(f"CAST({quote_ident(k)} AS VARCHAR)" for k in key_cols)
     )
-    current: dict[str, tuple] = {}
+    current: dict[str, tuple | None] = {}
     distinct = sorted(set(keys))
     select = ", ".join(quote_ident(c) for c in cols)
-    for i in range(0, len(distinct), 1000):
-        chunk = distinct[i : i + 1000]
-        params: dict[str, Any] = {f"k{j}": k for j, k in enumerate(chunk)}
-        params["src"] = source
+    if not wh.scalar(f"SELECT count(*) FROM {table} WHERE _source = :src", {"src": source}):
+        return out  # the source's first delivery: nothing to compare with
+    # a big delivery: one scan of the source's versions beats many IN lists
+    chunks = [distinct] if len(distinct) > 5000 else [
+        distinct[i : i + 1000] for i in range(0, len(distinct), 1000)
+    ]  # fmt: skip
+    for chunk in chunks:
+        params: dict[str, Any] = {"src": source}
+        where = ""
+        if len(chunks) > 1 or len(distinct) <= 5000:
+            params |= {f"k{j}": k for j, k in enumerate(chunk)}
+            where = f" AND {key_sql} IN ({', '.join(':k' + str(j) for j in range(len(chunk)))})"
         rows = wh.query(
-            f"SELECT {select} FROM {table} WHERE _source = :src AND {key_sql} IN "
-            f"({', '.join(':k' + str(j) for j in range(len(chunk)))}){alive} ORDER BY {order}",
+            f"SELECT {select}, {gone} AS _gone FROM {table} WHERE _source = :src{where} "
+            f"ORDER BY {order}",
             params,
         )
-        for r in rows:
-            current.setdefault(key_of(r), tuple(canonical(r[c]) for c in cols))
+        for r in rows:  # the newest version of this source; a deleted record is never equal
+            current.setdefault(
+                key_of(r), None if r["_gone"] else tuple(canonical(r[c]) for c in cols)
+            )
     same = [
         current.get(k) == tuple(canonical(r[c]) for c in cols)
         for k, r in zip(keys, records, strict=True)

@@ -454,7 +454,9 @@ def _records(
         pending, quotes = [], 0
 
 
-def read_csv(data: bytes | BinaryIO, name: str) -> Iterator[pa.RecordBatch]:
+def read_csv(
+    data: bytes | BinaryIO, name: str, *, expect: tuple[str, ...] = ()
+) -> Iterator[pa.RecordBatch]:
     """CSV with detected encoding and delimiter (',' ';' '\\t' '|'), streamed line by line
     (memory holds one batch, not the file). Ragged rows and broken quotes become problem rows
     naming the line."""
@@ -474,6 +476,15 @@ def read_csv(data: bytes | BinaryIO, name: str) -> Iterator[pa.RecordBatch]:
     if not sample.strip():
         raise FileFormatError(f"{name}: empty file")
     delimiter = _delimiter(sample)
+    wanted = {_norm_label(e) for e in expect}
+    if wanted:  # the delimiter that splits some line into the expected labels wins
+        for d in DELIMITERS:
+            if any(
+                wanted <= {_norm_label(x) for x in line.split(d)}
+                for line in sample.splitlines()[:HEADER_SEARCH_ROWS]
+            ):
+                delimiter = d
+                break
 
     def physical() -> Iterator[tuple[int, str]]:
         number = 0
@@ -489,10 +500,21 @@ def read_csv(data: bytes | BinaryIO, name: str) -> Iterator[pa.RecordBatch]:
 
     lines = physical()
     header: list[str] = []
-    for _number, line in lines:
-        if line.strip():
-            header = next(csv.reader([line], delimiter=delimiter, strict=False), [])
+    for number, line in lines:
+        if not line.strip():
+            continue
+        header = next(csv.reader([line], delimiter=delimiter, strict=False), [])
+        # with ``expect``, title lines above the header are skipped (as in read_excel)
+        if not wanted or wanted <= {_norm_label(h) for h in header}:
             break
+        header = []
+        if number >= HEADER_SEARCH_ROWS:
+            break
+    if wanted and not header:
+        raise FileFormatError(
+            f"{name}: no header line with the columns {list(expect)} in the first "
+            f"{HEADER_SEARCH_ROWS} lines / tidak ada baris judul dengan kolom {list(expect)}"
+        )
     if not any(h.strip() for h in header):
         raise FileFormatError(f"{name}: empty file")
     columns = _dedupe_header(header, name)

@@ -126,7 +126,7 @@ class SiakExportConnector(Connector):
             for inner_name, inner in parts:
                 label = f.name if inner_name == f.name else f"{f.name}!{inner_name}"
                 if inner_name.lower().endswith(".csv"):
-                    batches = read_csv(inner, label)  # type: ignore[arg-type]
+                    batches = read_csv(inner, label, expect=REQUIRED)  # type: ignore[arg-type]
                 else:
                     batches = read_excel(inner, label, expect=REQUIRED)  # type: ignore[arg-type]
                 for batch in batches:

@@ -128,3 +128,20 @@ def test_a_held_delivery_exits_3_and_counts_its_held_rows(drop, capsys):
         wh.dispose()
     assert (held["rows_received"], held["rows_held"], held["rows_loaded"]) == (10, 10, 0)
     loads_reconcile()
+
+
+@pytest.mark.postgres
+def test_ledger_and_duplicates_on_postgres(drop, pg_url, monkeypatch):
+    monkeypatch.setenv("SIMPUL_WAREHOUSE_URL", pg_url)
+    f = drop / "bantuan_pg.csv"
+    f.write_text("\n".join([HEADER, *rows(20, start=500)]))
+    old(f)
+    assert pipeline.run("dinsos_penerima_bantuan")["rows_loaded"] == 20
+    assert pipeline.run("dinsos_penerima_bantuan")["rows_received"] == 0  # skipped by the ledger
+    lines = rows(20, start=500)
+    lines[0] = lines[0].rsplit(";", 1)[0] + ";800000"
+    f.write_text("\n".join([HEADER, *lines]))
+    old(f)
+    fixed = pipeline.run("dinsos_penerima_bantuan")
+    assert (fixed["rows_loaded"], fixed["rows_duplicate"]) == (1, 19)
+    loads_reconcile()

@@ -86,6 +86,8 @@ def xls(data: list[dict]) -> bytes:
 def csv_bytes(data: list[dict]) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";")
+    w.writerow(["DATA PENDUDUK KECAMATAN MARTAPURA"])  # a title line above the header
+    w.writerow([])
     w.writerow(SIAK_EXPORT_COLUMNS)
     for r in data:
         w.writerow(["" if r.get(c) is None else r[c] for c in SIAK_EXPORT_COLUMNS])
