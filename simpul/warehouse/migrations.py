@@ -217,6 +217,20 @@ def m0010_marts_activity(conn: Connection) -> None:
         conn.exec_driver_sql(f"CREATE VIEW {qualified('marts', name)} AS {sql}")
 
 
+def m0031_core_padan(conn: Connection) -> None:
+    """Padan NIK: per agency person record, the best SIAK candidate and the decision."""
+    ts = "TIMESTAMP WITH TIME ZONE"
+    conn.exec_driver_sql(
+        f"""CREATE TABLE core.padan (
+            padan_id VARCHAR PRIMARY KEY, sumber VARCHAR NOT NULL, load_id VARCHAR,
+            baris BIGINT, jumlah_baris BIGINT, nik_sumber VARCHAR, kode_desa VARCHAR,
+            status_nik VARCHAR, nik_siak VARCHAR, probabilitas DOUBLE PRECISION,
+            bobot DOUBLE PRECISION, penjelasan_id VARCHAR, penjelasan_en VARCHAR,
+            keputusan VARCHAR NOT NULL, model_versi VARCHAR, ditinjau_oleh VARCHAR,
+            ditinjau_pada {ts}, dibuat_pada {ts})"""
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "base", m0001_base),
     (2, "core_penduduk", m0002_core_penduduk),
@@ -228,6 +242,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (8, "ops_audit", m0008_ops_audit),
     (9, "marts_rekonsiliasi", m0009_marts_rekonsiliasi),
     (10, "marts_activity", m0010_marts_activity),
+    (31, "core_padan", m0031_core_padan),
 ]
 
 
