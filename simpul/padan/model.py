@@ -189,12 +189,36 @@ def connect(threads: int = 2, memory_limit: str = "3GB") -> Any:
     return con
 
 
+def _em_underflow_guard() -> None:
+    """Splink 5.0.0's EM can compute an m or u of exactly 0.0 for a level no pair in the
+    blocked sample shows, then rejects that value (ValueError below 1e-300). Clamp the looked-up
+    values to a tiny positive number before Splink stores them (idempotent)."""
+    import splink.internals.expectation_maximisation as em
+
+    if getattr(em.populate_m_u_from_lookup, "_simpul_guard", False):
+        return
+    original = em.populate_m_u_from_lookup
+
+    def guarded(training_fixed_probabilities, comparison_level, output_column_name, lookup):
+        for levels in lookup.values():
+            for rec in levels.values():
+                for k in ("m_probability", "u_probability"):
+                    v = rec.get(k)
+                    if isinstance(v, float) and v < 1e-12:
+                        rec[k] = 1e-12
+        return original(training_fixed_probabilities, comparison_level, output_column_name, lookup)
+
+    guarded._simpul_guard = True  # type: ignore[attr-defined]
+    em.populate_m_u_from_lookup = guarded
+
+
 def train(
     con: Any, agency: pd.DataFrame, siak: pd.DataFrame, seed: int = 42
 ) -> tuple[Trained, Any]:
     """EM-train the model on this data (u by random sampling, m by EM, prior from sizes)."""
     from splink import block_on
 
+    _em_underflow_guard()
     started = time.monotonic()
     # each agency record has at most one true SIAK person: the prior is about 1 / |SIAK|
     prior = min(len(agency), len(siak)) / max(1, len(agency) * len(siak))

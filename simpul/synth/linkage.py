@@ -119,7 +119,9 @@ def make_linkage_records(
         if r.random() < corruption_rate:
             kinds = r.sample(CORRUPTIONS, 1 if r.random() < 0.7 else 2)
         for kind in list(kinds):
-            if kind.startswith("nik_") and not (rec["nik"] and len(rec["nik"]) == 16):
+            if kind.startswith("date_") and "-" not in (rec["tanggal_lahir"] or ""):
+                kinds.remove(kind)  # one date defect per record
+            elif kind.startswith("nik_") and not (rec["nik"] and len(rec["nik"]) == 16):
                 kinds.remove(kind)  # one NIK defect per record keeps the truth exact
             elif kind == "nik_typo":
                 rec["nik"] = _typo(r, rec["nik"])
