@@ -152,14 +152,15 @@ def make_linkage_records(
         truth.append(
             {"record_id": rec["record_id"], "true_nik": row["nik"], "corruptions": ",".join(kinds)}
         )
-    # records of people SIAK does not know: another person's name pieces, an unused NIK
+    # people SIAK does not know (newcomers, unregistered): hard negatives that share a real
+    # resident's birth date, sex, region and NIK prefix, with a name drawn from two others
     known = set(p["nik"])
     for k in range(n_unlink):
-        a, b = alive.iloc[r.randrange(len(alive))], alive.iloc[r.randrange(len(alive))]
+        a, b, c = (alive.iloc[r.randrange(len(alive))] for _ in range(3))
         nik = a["nik"][:12] + f"{r.randrange(1, 10000):04d}"
         while nik in known:
             nik = a["nik"][:12] + f"{r.randrange(1, 10000):04d}"
-        first = str(a["nama_lengkap"]).split()[0]
+        first = str(c["nama_lengkap"]).split()[0]
         last = str(b["nama_lengkap"]).split()[-1]
         rid = f"{agency}-x{k:06d}"
         records.append(
@@ -167,7 +168,7 @@ def make_linkage_records(
                 "record_id": rid,
                 "nik": nik,
                 "no_kk": None,
-                "nama_lengkap": f"{first} {last}",
+                "nama_lengkap": first if first == last else f"{first} {last}",
                 "tanggal_lahir": a["tanggal_lahir"].isoformat() if a["tanggal_lahir"] else None,
                 "jenis_kelamin": {"1": "L", "2": "P"}.get(a["jenis_kelamin"]),
                 "kode_desa": b["kode_desa"],
