@@ -125,7 +125,7 @@ BLOCKING = (
     ("tgl_lahir",),
 )
 # EM sessions: each blocks on one field and trains the others' m probabilities.
-EM_BLOCKS = (("nik",), ("tgl_lahir",))
+EM_BLOCKS = (("nik",), ("nama_key",))
 
 
 def _comparison(name: str) -> Any:
