@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
-from simpul.padan.names import name_key, normalise_name
+from simpul.padan.names import normalise_name
 
 COLUMNS = ("unique_id", "nama", "nama_key", "tgl_lahir", "jk", "nik", "kk", "kode_desa", "alamat")
 INPUT_COLUMNS = (
@@ -99,25 +99,42 @@ def _alamat(value: object) -> str | None:
     return text or None
 
 
+def _by_unique(values: pd.Series, fn) -> pd.Series:
+    """Apply ``fn`` once per distinct value (names and dates repeat a lot)."""
+    uniq = pd.unique(values.astype(object).where(values.notna(), None))
+    table = {v: fn(v) for v in uniq}
+    return values.astype(object).where(values.notna(), None).map(table)
+
+
 def prepare(records: pd.DataFrame) -> pd.DataFrame:
     """Agency or SIAK rows (``INPUT_COLUMNS``, any may be missing) -> ``COLUMNS``."""
-    df = records.reindex(columns=list(INPUT_COLUMNS))
-    out: dict[str, list] = {c: [] for c in COLUMNS}
-    for rec in df.itertuples(index=False):
-        nik = digits(rec.nik)
-        born = parse_date(rec.tanggal_lahir)
-        nik_date, nik_sex = nik_birth(nik, (born.year // 100 * 100) if born else None)
-        born = born or nik_date
-        out["unique_id"].append(str(rec.record_id))
-        out["nama"].append(normalise_name(rec.nama_lengkap) or None)
-        out["nama_key"].append(name_key(rec.nama_lengkap) or None)
-        out["tgl_lahir"].append(born.isoformat() if born else None)
-        out["jk"].append(sex_code(rec.jenis_kelamin) or nik_sex)
-        out["nik"].append(nik)
-        out["kk"].append(digits(rec.no_kk))
-        out["kode_desa"].append(_desa(rec.kode_desa))
-        out["alamat"].append(_alamat(rec.alamat))
-    frame = pd.DataFrame(out, columns=list(COLUMNS))
+    df = records.reindex(columns=list(INPUT_COLUMNS)).reset_index(drop=True)
+    nik = _by_unique(df["nik"], digits)
+    born = _by_unique(df["tanggal_lahir"], parse_date)
+    hint = born.map(lambda b: b.year // 100 * 100 if b else None)
+    pairs = pd.Series(list(zip(nik, hint, strict=True)), dtype=object)
+    from_nik = _by_unique(pairs, lambda p: nik_birth(p[0], p[1]))
+    born = born.where(born.notna(), from_nik.map(lambda t: t[0]))
+    sex = _by_unique(df["jenis_kelamin"], sex_code)
+    sex = sex.where(sex.notna(), from_nik.map(lambda t: t[1]))
+    names = _by_unique(
+        df["nama_lengkap"], lambda n: (lambda x: (x, x.replace(" ", "")))(normalise_name(n))
+    )
+    frame = pd.DataFrame(
+        {
+            "unique_id": df["record_id"].astype(str),
+            "nama": names.map(lambda t: t[0] or None),
+            "nama_key": names.map(lambda t: t[1] or None),
+            "tgl_lahir": born.map(lambda b: b.isoformat() if b else None),
+            "jk": sex,
+            "nik": nik,
+            "kk": _by_unique(df["no_kk"], digits),
+            "kode_desa": _by_unique(df["kode_desa"], _desa),
+            "alamat": _by_unique(df["alamat"], _alamat),
+        },
+        columns=list(COLUMNS),
+    )
+    frame = frame.astype(object).where(frame.notna(), None)
     frame["nik_tgl"] = frame["nik"].str.slice(6, 12)
     frame["nik_reg_ser"] = frame["nik"].str.slice(0, 6) + frame["nik"].str.slice(12, 16)
     return frame

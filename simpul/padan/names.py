@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Titles and degrees, compared after removing dots and spaces inside the token ("S. PD" -> SPD).
 GELAR = frozenset(
@@ -45,6 +46,8 @@ _OLD_SPELLING = (("OE", "U"), ("DJ", "J"), ("TJ", "C"), ("CH", "KH"), ("SJ", "SY
 
 
 def _fold(text: str) -> str:
+    if text.isascii() and text.isprintable():
+        return text
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c) and c.isprintable())
 
@@ -90,6 +93,7 @@ def name_tokens(name: str | None) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=200_000)
 def spelling_key(token: str) -> str:
     """Old spelling and doubled letters made uniform (SOEKARNO -> SUKARNO, SITTI -> SITI)."""
     for old, new in _OLD_SPELLING:
