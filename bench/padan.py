@@ -134,8 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         q = ctx.Queue()
         child = ctx.Process(target=_link_child, args=(tmp, args.threads, q))
         child.start()
-        timing = q.get()
         child.join()
+        if child.exitcode != 0:
+            raise SystemExit(f"linkage child failed (exit {child.exitcode})")
+        timing = q.get()
         result = pd.read_parquet(Path(tmp) / "result.parquet")
     out = {
         "residents": world.penduduk.num_rows,

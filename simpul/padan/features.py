@@ -61,8 +61,10 @@ def parse_date(value: object) -> date | None:
 
 def nik_birth(nik: str | None, century_hint: int | None = None) -> tuple[date | None, str | None]:
     """Birth date and sex ('1' male, '2' female) encoded in a NIK, when it holds a real date."""
-    if not nik:
+    if not isinstance(nik, str) or len(nik) != 16:
         return None, None
+    if not isinstance(century_hint, int):
+        century_hint = None
     dd, mm, yy = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])
     sex = "2" if dd > 40 else "1"
     dd = dd - 40 if dd > 40 else dd

@@ -374,35 +374,81 @@ def decide(probability: float | None) -> str:
     return "tidak_cocok"
 
 
+DIRECT_WORDS = (
+    "NIK, nama dan tanggal lahir sama (padan langsung)",
+    "same NIK, name and birth date (direct match)",
+)
+TRAIN_DIRECT_SAMPLE = 20_000
+
+
+def direct_matches(agency: pd.DataFrame, siak: pd.DataFrame) -> pd.Series:
+    """Records whose NIK, normalised name and birth date all equal one SIAK person's: padan
+    without scoring (most records), so Splink only scores the rest."""
+    ref = siak.dropna(subset=["nik"]).drop_duplicates("nik", keep=False)
+    ref = ref.set_index("nik")[["nama_key", "tgl_lahir"]]
+    j = agency[["nik", "nama_key", "tgl_lahir"]].join(ref, on="nik", rsuffix="_s")
+    return (
+        (
+            agency["nik"].notna()
+            & j["nama_key"].notna()
+            & (j["nama_key"] == j["nama_key_s"])
+            & (j["tgl_lahir"] == j["tgl_lahir_s"])
+        )
+        .fillna(False)
+        .astype(bool)
+    )
+
+
 def link(
     agency: pd.DataFrame,
     siak: pd.DataFrame,
     *,
     model: dict[str, Any] | None = None,
     threads: int = 2,
+    direct: bool = True,
 ) -> tuple[pd.DataFrame, Trained | None]:
     """Link prepared agency records to prepared SIAK records.
 
-    Returns one row per agency record (unique_id, siak_id, match_probability, match_weight,
-    keputusan, penjelasan_id, penjelasan_en) and the model trained now (None when given one).
+    Direct matches (same NIK, name and birth date) are linked without scoring; the model is
+    trained on the other records plus a sample of direct ones (so EM sees both matches and
+    corrupted records) and scores the others. Returns one row per agency record (unique_id,
+    siak_id, match_probability, match_weight, keputusan, penjelasan_id, penjelasan_en) and the
+    model trained now (None when one was given).
     """
-    con = connect(threads)
-    try:
-        trained = None
-        if model is None:
-            trained, linker = train(con, agency, siak)
-        else:
-            linker = _linker(con, agency, siak, model)
-        best = predict_best(con, linker, agency, siak)
-    finally:
-        con.close()
+    is_direct = direct_matches(agency, siak) if direct else pd.Series(False, index=agency.index)
+    rest = agency[~is_direct]
+    trained = None
+    if model is None:
+        sample = agency[is_direct]
+        if len(sample) > TRAIN_DIRECT_SAMPLE:
+            sample = sample.sample(TRAIN_DIRECT_SAMPLE, random_state=0)
+        con = connect(threads)
+        try:
+            trained, _ = train(con, pd.concat([rest, sample]), siak)
+        finally:
+            con.close()
+        model = trained.model
+    best = pd.DataFrame(columns=["unique_id", "siak_id", "match_probability", "match_weight"])
+    if len(rest):
+        con = connect(threads)
+        try:
+            best = predict_best(con, _linker(con, rest, siak, model), rest, siak)
+        finally:
+            con.close()
     out = agency[["unique_id"]].merge(best, on="unique_id", how="left")
+    d = is_direct.to_numpy()
+    out.loc[d, "siak_id"] = agency.loc[is_direct, "nik"].to_numpy()
+    out.loc[d, "match_probability"] = 1.0
     out["keputusan"] = [decide(p) for p in out["match_probability"]]
     texts = [
-        explain({n: (None if pd.isna(r[f"gamma_{n}"]) else int(r[f"gamma_{n}"])) for n in LEVELS})
+        DIRECT_WORDS
+        if is_d
+        else explain(
+            {n: (None if pd.isna(r[f"gamma_{n}"]) else int(r[f"gamma_{n}"])) for n in LEVELS}
+        )
         if not pd.isna(r["match_probability"])
         else ("tidak ada kandidat di SIAK", "no candidate in SIAK")
-        for _, r in out.iterrows()
+        for is_d, (_, r) in zip(d, out.iterrows(), strict=True)
     ]
     out["penjelasan_id"] = [t[0] for t in texts]
     out["penjelasan_en"] = [t[1] for t in texts]
