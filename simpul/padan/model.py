@@ -385,8 +385,8 @@ def direct_matches(agency: pd.DataFrame, siak: pd.DataFrame) -> pd.Series:
     """Records whose NIK, normalised name and birth date all equal one SIAK person's: padan
     without scoring (most records), so Splink only scores the rest."""
     ref = siak.dropna(subset=["nik"]).drop_duplicates("nik", keep=False)
-    ref = ref.set_index("nik")[["nama_key", "tgl_lahir"]]
-    j = agency[["nik", "nama_key", "tgl_lahir"]].join(ref, on="nik", rsuffix="_s")
+    ref = ref.set_index("nik")[["nama_key", "tgl_lahir"]].add_suffix("_s")
+    j = agency[["nik", "nama_key", "tgl_lahir"]].join(ref, on="nik")
     return (
         (
             agency["nik"].notna()
