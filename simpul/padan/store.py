@@ -238,7 +238,8 @@ def _prior_reviews(wh: Warehouse) -> dict[str, tuple[str | None, str, str, Any]]
 
 
 def summary(wh: Warehouse) -> list[dict[str, Any]]:
-    """Per agency: linked (auto + accepted), in review, unmatched, and the padan rate."""
+    """Per agency: linked (auto + accepted), in review, unmatched, NIK already padan, linked
+    despite a wrong NIK, and the padan rate (share of records whose NIK is a SIAK NIK)."""
     return wh.query(
         """SELECT sumber,
                   COUNT(*) AS catatan,
@@ -250,7 +251,9 @@ def summary(wh: Warehouse) -> list[dict[str, Any]]:
                   SUM(CASE WHEN status_nik = 'ada_di_siak' THEN 1 ELSE 0 END) AS nik_padan,
                   SUM(CASE WHEN keputusan IN ('tertaut_otomatis', 'diterima')
                            AND COALESCE(nik_sumber, '') <> nik_siak THEN 1 ELSE 0 END)
-                      AS tertaut_nik_salah
+                      AS tertaut_nik_salah,
+                  ROUND(100.0 * SUM(CASE WHEN status_nik = 'ada_di_siak' THEN 1 ELSE 0 END)
+                        / COUNT(*), 1) AS persen_padan
            FROM core.padan GROUP BY sumber ORDER BY sumber"""
     )
 

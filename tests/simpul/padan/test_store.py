@@ -102,6 +102,7 @@ def test_only_linkage_finds_the_deceased_recipient_with_a_mistyped_nik(padan_hom
         summary = {r["sumber"]: r for r in result["counts"]}
         assert set(summary) == {"dinsos", "opensid"}
         assert summary["dinsos"]["tertaut"] >= summary["dinsos"]["nik_padan"]
+        assert 0 < float(summary["dinsos"]["persen_padan"]) < 100  # the typo is not padan
         # the model is saved, versioned, with its training report
         d = padan_home["home"] / "padan" / "models" / result["model_version"]
         assert (d / "model.json").exists() and (d / "training_report.json").exists()
