@@ -287,11 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from simpul.exchange.cli import add_parser as add_exchange
     from simpul.orchestration.cli import add_parser as add_operations
+    from simpul.padan.cli import add_parser as add_padan
     from simpul.simulators.cli import add_parser as add_simulate
 
     add_operations(sub)
     add_exchange(sub)
     add_simulate(sub)
+    add_padan(sub)
     return parser
 
 

@@ -96,6 +96,26 @@ def _more_days(servers: dict[str, Any], days: int) -> list[dict[str, Any]]:
     return out
 
 
+def _run_padan(wh: Any) -> dict[str, Any]:
+    """Padan NIK over the loaded agency people (EM-trained on this data, model saved)."""
+    from simpul.padan.store import run_padan
+
+    return run_padan(wh)
+
+
+def _print_padan(padan: dict[str, Any], padan_only: list[dict[str, Any]]) -> None:
+    from simpul.cli import _table
+
+    print(
+        f"\nPadan NIK: agency people linked to SIAK (model {padan.get('model_version')}, "
+        f"{padan.get('seconds')}s; tertaut = linked, tinjau = in review, tidak_cocok = unmatched):"
+    )
+    print(_table(padan.get("counts") or []))
+    print("\nFindings only record linkage could make / temuan yang hanya bisa dari padan NIK:")
+    print(_table(padan_only) if padan_only else "  (none / tidak ada)")
+    print("  uv run simpul padan review   # the review queue (NIK masked except differing digits)")
+
+
 def run_demo(population: int | None = None, seed: int = 42, days: int = 0) -> int:
     from simpul.cli import _table
     from simpul.exchange.demo import run_exchange_demo
@@ -139,6 +159,7 @@ def run_demo(population: int | None = None, seed: int = 42, days: int = 0) -> in
         history = _more_days(servers, days)
         wh = open_warehouse()
         try:
+            padan = _run_padan(wh)  # before the marts: they use its links
             build_marts(wh)
             deliveries = run_exchange_demo(wh)  # the CKAN simulator must still be up
             counts = {
@@ -161,6 +182,10 @@ def run_demo(population: int | None = None, seed: int = 42, days: int = 0) -> in
                 "select temuan, kolom, count(*) as jumlah from marts.rekonsiliasi "
                 "group by 1, 2 order by 1, 2"
             )
+            padan_only = wh.query(
+                "select temuan, sumber, count(*) as jumlah from marts.rekonsiliasi "
+                "where sumber like 'padan:%' group by 1, 2 order by 1, 2"
+            )
         finally:
             wh.dispose()
     finally:
@@ -178,6 +203,7 @@ def run_demo(population: int | None = None, seed: int = 42, days: int = 0) -> in
     print(_table([{"table": t, "rows": n} for t, n in counts.items()]))
     print("\nCross-agency findings / temuan lintas instansi (marts.rekonsiliasi):")
     print(_table(findings))
+    _print_padan(padan, padan_only)
     print("\nExchanges delivered (signed manifest, receipt echoes its hash):")
     print(_table(deliveries))
     print("\nNext / selanjutnya:")

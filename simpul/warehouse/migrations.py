@@ -320,6 +320,20 @@ def m0027_loads_transfer(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE ops.loads ADD COLUMN pull_runs INTEGER")
 
 
+def m0031_core_padan(conn: Connection) -> None:
+    """Padan NIK: per agency person record, the best SIAK candidate and the decision."""
+    ts = "TIMESTAMP WITH TIME ZONE"
+    conn.exec_driver_sql(
+        f"""CREATE TABLE core.padan (
+            padan_id VARCHAR PRIMARY KEY, sumber VARCHAR NOT NULL, load_id VARCHAR,
+            baris BIGINT, jumlah_baris BIGINT, nik_sumber VARCHAR, kode_desa VARCHAR,
+            status_nik VARCHAR, nik_siak VARCHAR, probabilitas DOUBLE PRECISION,
+            bobot DOUBLE PRECISION, penjelasan_id VARCHAR, penjelasan_en VARCHAR,
+            keputusan VARCHAR NOT NULL, model_versi VARCHAR, ditinjau_oleh VARCHAR,
+            ditinjau_pada {ts}, dibuat_pada {ts})"""
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "base", m0001_base),
     (2, "core_penduduk", m0002_core_penduduk),
@@ -338,6 +352,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (19, "exchange_content", m0019_exchange_content),
     (23, "ops_health", m0023_ops_health),
     (27, "loads_transfer", m0027_loads_transfer),
+    (31, "core_padan", m0031_core_padan),
 ]
 
 

@@ -10,7 +10,12 @@ Findings (``temuan``):
 - ``siak_tidak_di_desa``: a living SIAK resident of a village that reports, missing there.
 - ``desa_siak_berbeda``: both list the person but disagree on ``kolom`` (desa, RW, RT, status).
 - ``izin_nik_tidak_dikenal``: a permit whose applicant NIK is no registered resident.
-- ``meninggal_masih_menerima_bantuan``: a deceased resident still on an assistance list.
+- ``meninggal_masih_menerima_bantuan``: a deceased resident still on an assistance list
+  (also when the list's NIK is mistyped: padan NIK links the record to the person).
+- ``nik_tidak_padan``: an agency record that padan NIK linked to a SIAK person whose NIK
+  differs from the one the agency holds (to be corrected at the source).
+
+Padan links count when auto-linked or accepted by a reviewer (``core.padan``).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ SCHEMA = pa.schema(
     ]
 )
 COMPARED = ("kode_desa", "rw", "rt", "status_dasar")
+_LINKED = "('tertaut_otomatis', 'diterima')"  # padan decisions the marts may use
 
 _LATEST = """
     SELECT * FROM (
@@ -76,13 +82,29 @@ def _queries() -> list[tuple[str, str]]:
             "izin_nik_tidak_dikenal",
             "SELECT i.nik_pemohon AS nik, i.kode_desa, NULL AS kolom, i._source AS sumber "
             "FROM core.izin i WHERE i.nik_pemohon IS NOT NULL AND NOT EXISTS "
-            "(SELECT 1 FROM core.penduduk p WHERE p.nik = i.nik_pemohon)",
+            "(SELECT 1 FROM core.penduduk p WHERE p.nik = i.nik_pemohon) "
+            f"AND NOT EXISTS (SELECT 1 FROM core.padan x WHERE x.nik_sumber = i.nik_pemohon "
+            f"AND x.keputusan IN {_LINKED})",
         ),
         (
             "meninggal_masih_menerima_bantuan",
             "SELECT DISTINCT b.nik, b.kode_desa, NULL AS kolom, b._source AS sumber "
             "FROM core.penerima_bantuan b JOIN core.penduduk p ON p.nik = b.nik "
-            "WHERE p.status_dasar = '2' AND p._deleted_at IS NULL",
+            "WHERE p.status_dasar = '2' AND p._deleted_at IS NULL "
+            # a mistyped NIK on the aid list: only record linkage finds the person
+            "UNION SELECT DISTINCT x.nik_siak AS nik, x.kode_desa, NULL AS kolom, "
+            "'padan:' || x.sumber AS sumber FROM core.padan x "
+            "JOIN core.penduduk p ON p.nik = x.nik_siak "
+            f"WHERE x.sumber = 'dinsos' AND x.keputusan IN {_LINKED} "
+            "AND COALESCE(x.nik_sumber, '') <> x.nik_siak "
+            "AND p.status_dasar = '2' AND p._deleted_at IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM core.penerima_bantuan b WHERE b.nik = x.nik_siak)",
+        ),
+        (
+            "nik_tidak_padan",
+            "SELECT DISTINCT x.nik_siak AS nik, x.kode_desa, 'nik' AS kolom, "
+            "'padan:' || x.sumber AS sumber FROM core.padan x "
+            f"WHERE x.keputusan IN {_LINKED} AND COALESCE(x.nik_sumber, '') <> x.nik_siak",
         ),
     ]
 

@@ -1,0 +1,142 @@
+"""Comparison-ready person records: one row per agency or SIAK record, all text.
+
+Why a separate step: agency files carry dates as Excel serials or dd/mm/yyyy, sex as L/P or
+codes, NIKs with spaces and apostrophes; linkage compares the normalised forms. Where a record
+has no birth date or sex, the NIK's own DDMMYY (day + 40 for women) supplies them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+
+from simpul.padan.names import normalise_name
+
+COLUMNS = ("unique_id", "nama", "nama_key", "tgl_lahir", "jk", "nik", "kk", "kode_desa", "alamat")
+INPUT_COLUMNS = (
+    "record_id",
+    "nik",
+    "no_kk",
+    "nama_lengkap",
+    "tanggal_lahir",
+    "jenis_kelamin",
+    "kode_desa",
+    "alamat",
+)
+EXCEL_EPOCH = date(1899, 12, 30)
+_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y")
+
+
+def digits(value: object, length: int = 16) -> str | None:
+    """Digits only; None unless exactly ``length`` digits and not all zeros (OpenSID '0')."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    d = re.sub(r"\D", "", str(value))
+    return d if len(d) == length and d.strip("0") else None
+
+
+def parse_date(value: object) -> date | None:
+    """ISO, dd-mm-yyyy, dd/mm/yyyy or an Excel serial number; None when unreadable."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()[:10]
+    if re.fullmatch(r"\d{4,5}(\.0+)?", str(value).strip()):
+        serial = int(float(str(value).strip()))
+        if 1 <= serial <= 80000:
+            return EXCEL_EPOCH + timedelta(days=serial)
+        return None
+    for fmt in _FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def nik_birth(nik: str | None, century_hint: int | None = None) -> tuple[date | None, str | None]:
+    """Birth date and sex ('1' male, '2' female) encoded in a NIK, when it holds a real date."""
+    if not isinstance(nik, str) or len(nik) != 16:
+        return None, None
+    if not isinstance(century_hint, int):
+        century_hint = None
+    dd, mm, yy = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])
+    sex = "2" if dd > 40 else "1"
+    dd = dd - 40 if dd > 40 else dd
+    today = date.today()
+    year = (century_hint or (1900 if 2000 + yy > today.year else 2000)) + yy
+    try:
+        return date(year, mm, dd), sex
+    except ValueError:
+        return None, sex
+
+
+def sex_code(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    v = str(value).strip().upper()
+    if v in ("1", "L", "LK", "LAKI-LAKI", "LAKI LAKI", "PRIA"):
+        return "1"
+    if v in ("2", "P", "PR", "PEREMPUAN", "WANITA"):
+        return "2"
+    return None
+
+
+def _desa(value: object) -> str | None:
+    d = re.sub(r"\D", "", str(value or ""))
+    return d or None
+
+
+def _alamat(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    text = re.sub(r"[^A-Z0-9 ]", " ", str(value).upper())
+    text = re.sub(r"\b(JALAN|JLN|JL)\b", "JL", text)
+    text = " ".join(text.split())
+    return text or None
+
+
+def _by_unique(values: pd.Series, fn) -> pd.Series:
+    """Apply ``fn`` once per distinct value (names and dates repeat a lot)."""
+    uniq = pd.unique(values.astype(object).where(values.notna(), None))
+    table = {v: fn(v) for v in uniq}
+    return values.astype(object).where(values.notna(), None).map(table)
+
+
+def prepare(records: pd.DataFrame) -> pd.DataFrame:
+    """Agency or SIAK rows (``INPUT_COLUMNS``, any may be missing) -> ``COLUMNS``."""
+    df = records.reindex(columns=list(INPUT_COLUMNS)).reset_index(drop=True)
+    nik = _by_unique(df["nik"], digits)
+    born = _by_unique(df["tanggal_lahir"], parse_date)
+    hint = born.map(lambda b: b.year // 100 * 100 if b else None)
+    pairs = pd.Series(list(zip(nik, hint, strict=True)), dtype=object)
+    from_nik = _by_unique(pairs, lambda p: nik_birth(p[0], p[1]))
+    born = born.where(born.notna(), from_nik.map(lambda t: t[0]))
+    sex = _by_unique(df["jenis_kelamin"], sex_code)
+    sex = sex.where(sex.notna(), from_nik.map(lambda t: t[1]))
+    names = _by_unique(
+        df["nama_lengkap"], lambda n: (lambda x: (x, x.replace(" ", "")))(normalise_name(n))
+    )
+    frame = pd.DataFrame(
+        {
+            "unique_id": df["record_id"].astype(str),
+            "nama": names.map(lambda t: t[0] or None),
+            "nama_key": names.map(lambda t: t[1] or None),
+            "tgl_lahir": born.map(lambda b: b.isoformat() if b else None),
+            "jk": sex,
+            "nik": nik,
+            "kk": _by_unique(df["no_kk"], digits),
+            "kode_desa": _by_unique(df["kode_desa"], _desa),
+            "alamat": _by_unique(df["alamat"], _alamat),
+        },
+        columns=list(COLUMNS),
+    )
+    frame = frame.astype(object).where(frame.notna(), None)
+    frame["nik_tgl"] = frame["nik"].str.slice(6, 12)
+    frame["nik_reg_ser"] = frame["nik"].str.slice(0, 6) + frame["nik"].str.slice(12, 16)
+    return frame

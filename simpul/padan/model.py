@@ -1,0 +1,455 @@
+"""The Fellegi-Sunter linkage model (Splink on DuckDB): comparisons, blocking, EM training.
+
+Why these comparisons: NIK errors are single-digit typos, adjacent transpositions and Excel's
+zeroed 16th digit (Hamming 1 / Damerau 1); birth dates get day and month swapped; names vary in
+spelling. Parameters (m by EM, u by random sampling) come from the data at hand, never by hand.
+Blocking rules each use a selective key so the candidate pairs grow ~linearly with the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+AUTO_THRESHOLD = 0.99
+REVIEW_THRESHOLD = 0.80
+
+# Non-null levels, best first: (sql, label, Bahasa Indonesia, English). Columns as Splink writes
+# them: x_l / x_r. The order fixes Splink's gamma values (best = highest).
+LEVELS: dict[str, list[tuple[str, str, str, str]]] = {
+    "nama": [
+        ("nama_key_l = nama_key_r", "exact", "nama sama", "same name"),
+        (
+            "jaro_winkler_similarity(nama_l, nama_r) >= 0.95",
+            "jw95",
+            "nama hampir sama",
+            "name almost the same",
+        ),
+        ("jaro_winkler_similarity(nama_l, nama_r) >= 0.88", "jw88", "nama mirip", "similar name"),
+        (
+            "jaro_winkler_similarity(nama_l, nama_r) >= 0.75",
+            "jw75",
+            "nama agak mirip",
+            "somewhat similar name",
+        ),
+        ("TRUE", "else", "nama berbeda", "different name"),
+    ],
+    "tgl_lahir": [
+        ("tgl_lahir_l = tgl_lahir_r", "exact", "tanggal lahir sama", "same birth date"),
+        (
+            "substr(tgl_lahir_l, 1, 4) = substr(tgl_lahir_r, 1, 4) AND "
+            "substr(tgl_lahir_l, 6, 2) = substr(tgl_lahir_r, 9, 2) AND "
+            "substr(tgl_lahir_l, 9, 2) = substr(tgl_lahir_r, 6, 2)",
+            "swap",
+            "tanggal dan bulan lahir tertukar",
+            "birth day and month swapped",
+        ),
+        (
+            "levenshtein(tgl_lahir_l, tgl_lahir_r) = 1",
+            "typo",
+            "tanggal lahir beda satu angka",
+            "birth date differs by one digit",
+        ),
+        (
+            "substr(tgl_lahir_l, 1, 4) = substr(tgl_lahir_r, 1, 4)",
+            "year",
+            "hanya tahun lahir sama",
+            "only birth year the same",
+        ),
+        ("TRUE", "else", "tanggal lahir berbeda", "different birth date"),
+    ],
+    "jk": [
+        ("jk_l = jk_r", "exact", "jenis kelamin sama", "same sex"),
+        ("TRUE", "else", "jenis kelamin berbeda", "different sex"),
+    ],
+    "nik": [
+        ("nik_l = nik_r", "exact", "NIK sama", "same NIK"),
+        ("hamming(nik_l, nik_r) = 1", "ham1", "NIK beda satu angka", "NIK differs in one digit"),
+        (
+            "damerau_levenshtein(nik_l, nik_r) = 1",
+            "transp",
+            "dua angka NIK tertukar",
+            "two NIK digits transposed",
+        ),
+        ("hamming(nik_l, nik_r) = 2", "ham2", "NIK beda dua angka", "NIK differs in two digits"),
+        ("TRUE", "else", "NIK berbeda", "different NIK"),
+    ],
+    "kk": [
+        ("kk_l = kk_r", "exact", "nomor KK sama", "same family card"),
+        (
+            "hamming(kk_l, kk_r) = 1",
+            "ham1",
+            "nomor KK beda satu angka",
+            "family card differs in one digit",
+        ),
+        ("TRUE", "else", "nomor KK berbeda", "different family card"),
+    ],
+    "kode_desa": [
+        ("kode_desa_l = kode_desa_r", "exact", "desa sama", "same village"),
+        (
+            "substr(kode_desa_l, 1, 6) = substr(kode_desa_r, 1, 6)",
+            "kec",
+            "desa lain di kecamatan yang sama",
+            "another village, same kecamatan",
+        ),
+        ("TRUE", "else", "desa berbeda", "different village"),
+    ],
+    "alamat": [
+        (
+            "jaro_winkler_similarity(alamat_l, alamat_r) >= 0.92",
+            "jw92",
+            "alamat mirip",
+            "similar address",
+        ),
+        ("TRUE", "else", "alamat berbeda", "different address"),
+    ],
+}
+NULL_WORDS = ("tidak ada di salah satu data", "missing on one side")
+COMPARED_INPUT = {"nama": ("nama", "nama_key")}
+BLOCKING = (
+    ("nik",),
+    ("nik_tgl",),
+    ("nik_reg_ser",),
+    ("kk",),
+    ("nama_key", "kode_desa"),
+    ("tgl_lahir",),
+)
+# EM sessions: each blocks on one field and trains the others' m probabilities.
+EM_BLOCKS = (("nik",), ("nama_key",))
+
+
+def _comparison(name: str) -> Any:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    cols = COMPARED_INPUT.get(name, (name,))
+    null = " OR ".join(f"{c}_l IS NULL OR {c}_r IS NULL" for c in cols)
+    levels: list[Any] = [cll.CustomLevel(null, "null").configure(is_null_level=True)]
+    for sql, label, _, _ in LEVELS[name]:
+        levels.append(cll.ElseLevel() if sql == "TRUE" else cll.CustomLevel(sql, label))
+    return cl.CustomComparison(levels, output_column_name=name, comparison_description=name)
+
+
+def settings(prior: float) -> Any:
+    from splink import SettingsCreator, block_on
+
+    return SettingsCreator(
+        link_type="link_only",
+        probability_two_random_records_match=prior,
+        comparisons=[_comparison(n) for n in LEVELS],
+        blocking_rules_to_generate_predictions=[block_on(*cols) for cols in BLOCKING],
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=True,
+        additional_columns_to_retain=[],
+    )
+
+
+@dataclass
+class Trained:
+    """A trained model: Splink's JSON, a version and a report with no personal data."""
+
+    model: dict[str, Any]
+    version: str
+    report: dict[str, Any]
+
+    def save(self, root: Path) -> Path:
+        d = root / self.version
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "model.json").write_text(json.dumps(self.model, indent=2, default=str))
+        (d / "training_report.json").write_text(json.dumps(self.report, indent=2, default=str))
+        return d
+
+
+def _linker(con: Any, agency: pd.DataFrame, siak: pd.DataFrame, model: Any) -> Any:
+    from splink import DuckDBAPI, Linker
+
+    db = DuckDBAPI(con)
+    a = db.register(agency, dataset_display_name="a_agency")
+    s = db.register(siak, dataset_display_name="b_siak")
+    return Linker([a, s], model, log_level=logging.ERROR)
+
+
+def connect(threads: int = 2, memory_limit: str = "3GB") -> Any:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"SET threads = {int(threads)}")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def _em_underflow_guard() -> None:
+    """Splink 5.0.0's EM can compute an m or u of exactly 0.0 for a level no pair in the
+    blocked sample shows, then rejects that value (ValueError below 1e-300). Clamp the looked-up
+    values to a tiny positive number before Splink stores them (idempotent)."""
+    import splink.internals.expectation_maximisation as em
+
+    if getattr(em.populate_m_u_from_lookup, "_simpul_guard", False):
+        return
+    original = em.populate_m_u_from_lookup
+
+    def guarded(training_fixed_probabilities, comparison_level, output_column_name, lookup):
+        for levels in lookup.values():
+            for rec in levels.values():
+                for k in ("m_probability", "u_probability"):
+                    v = rec.get(k)
+                    if isinstance(v, float) and v < 1e-12:
+                        rec[k] = 1e-12
+        return original(training_fixed_probabilities, comparison_level, output_column_name, lookup)
+
+    guarded._simpul_guard = True  # type: ignore[attr-defined]
+    em.populate_m_u_from_lookup = guarded
+
+
+def train(
+    con: Any, agency: pd.DataFrame, siak: pd.DataFrame, seed: int = 42
+) -> tuple[Trained, Any]:
+    """EM-train the model on this data (u by random sampling, m by EM, prior from sizes)."""
+    from splink import block_on
+
+    _em_underflow_guard()
+    started = time.monotonic()
+    # each agency record has at most one true SIAK person: the prior is about 1 / |SIAK|
+    prior = min(len(agency), len(siak)) / max(1, len(agency) * len(siak))
+    linker = _linker(con, agency, siak, settings(prior))
+    max_pairs = min(5e6, max(1e5, 20.0 * len(siak)))
+    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+    for cols in EM_BLOCKS:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on(*cols), estimate_without_term_frequencies=True
+        )
+    model = _floor_m(linker.misc.save_model_to_json())
+    linker = _linker_again(con, linker, model)
+    digest = hashlib.sha256(json.dumps(model, sort_keys=True, default=str).encode()).hexdigest()
+    version = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{digest[:8]}"
+    report = {
+        "version": version,
+        "trained_at": datetime.now(UTC).isoformat(),
+        "splink": _splink_version(),
+        "records_agency": len(agency),
+        "records_siak": len(siak),
+        "prior_probability_two_random_records_match": prior,
+        "u_sampling_max_pairs": max_pairs,
+        "em_blocking_rules": [list(c) for c in EM_BLOCKS],
+        "prediction_blocking_rules": [list(c) for c in BLOCKING],
+        "thresholds": {"auto": AUTO_THRESHOLD, "review": REVIEW_THRESHOLD},
+        "m_probability_floor": M_FLOOR,
+        "parameters": _parameters(model),
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    return Trained(model, version, report), linker
+
+
+M_FLOOR = 1e-4
+
+
+def _floor_m(model: dict[str, Any]) -> dict[str, Any]:
+    """EM drives m to ~0 for disagreements it never saw among matches (a clean family card
+    always agrees in a small sample); a floor keeps one unseen disagreement from vetoing an
+    otherwise certain match. The floor is recorded in the training report."""
+    for comp in model.get("comparisons", []):
+        for lv in comp.get("comparison_levels", []):
+            m = lv.get("m_probability")
+            if m is not None and m < M_FLOOR:
+                lv["m_probability"] = M_FLOOR
+    return model
+
+
+def _linker_again(con: Any, linker: Any, model: dict[str, Any]) -> Any:
+    """The trained linker with the floored parameters (same registered tables)."""
+    from splink import Linker
+
+    return Linker(
+        [linker._input_tables_dict[k] for k in linker._input_tables_dict],
+        model,
+        log_level=logging.ERROR,
+    )
+
+
+def _splink_version() -> str:
+    import splink
+
+    return splink.__version__
+
+
+def _parameters(model: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """m and u per comparison level: what EM learned (the training report's core)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for comp in model.get("comparisons", []):
+        out[comp.get("output_column_name")] = [
+            {
+                "level": lv.get("label_for_charts"),
+                "m": lv.get("m_probability"),
+                "u": lv.get("u_probability"),
+            }
+            for lv in comp.get("comparison_levels", [])
+            if not lv.get("is_null_level")
+        ]
+    return out
+
+
+def words(name: str, gamma: int | None) -> tuple[str, str]:
+    """(Bahasa Indonesia, English) for one comparison's level."""
+    if gamma is None or gamma < 0:
+        return f"{name}: {NULL_WORDS[0]}", f"{name}: {NULL_WORDS[1]}"
+    levels = LEVELS[name]
+    _, _, id_, en = levels[len(levels) - 1 - int(gamma)]
+    return id_, en
+
+
+def explain(gammas: dict[str, int | None]) -> tuple[str, str]:
+    parts = [words(n, gammas.get(n)) for n in LEVELS]
+    return "; ".join(p[0] for p in parts), "; ".join(p[1] for p in parts)
+
+
+def predict_best(con: Any, linker: Any, agency: pd.DataFrame, siak: pd.DataFrame) -> pd.DataFrame:
+    """Best SIAK candidate per agency record: unique_id, siak_id, probability, weight, gammas."""
+    pred = linker.inference.predict(threshold_match_probability=0.001)
+    sql = f"""
+        SELECT * FROM (
+            SELECT CASE WHEN source_dataset_l = 'a_agency' THEN unique_id_l ELSE unique_id_r END
+                       AS unique_id,
+                   CASE WHEN source_dataset_l = 'a_agency' THEN unique_id_r ELSE unique_id_l END
+                       AS siak_id,
+                   match_probability, match_weight
+            FROM {pred.physical_name}
+        ) QUALIFY ROW_NUMBER() OVER (PARTITION BY unique_id ORDER BY match_weight DESC) = 1
+    """
+    best = con.execute(sql).df()
+    return _with_gammas(con, best, agency, siak)
+
+
+def _gamma_sql(name: str) -> str:
+    """The comparison's level as Splink numbers it (-1 null, 0 else ... best highest)."""
+    cols = COMPARED_INPUT.get(name, (name,))
+    null = " OR ".join(f"{c}_l IS NULL OR {c}_r IS NULL" for c in cols)
+    levels = LEVELS[name]
+    whens = [f"WHEN {null} THEN -1"]
+    whens += [f"WHEN {sql} THEN {len(levels) - 1 - i}" for i, (sql, *_) in enumerate(levels)]
+    return f"CASE {' '.join(whens)} END AS gamma_{name}"
+
+
+def _with_gammas(
+    con: Any, best: pd.DataFrame, agency: pd.DataFrame, siak: pd.DataFrame
+) -> pd.DataFrame:
+    """Splink 5 returns match weights per comparison, not levels: recompute the levels of the
+    best pairs only (cheap), so the explanation names the exact level of each field."""
+    fields = sorted({c for n in LEVELS for c in COMPARED_INPUT.get(n, (n,))})
+    con.register("padan_best", best)
+    con.register("padan_a", agency[["unique_id", *fields]])
+    con.register("padan_s", siak[["unique_id", *fields]])
+    pairs = ", ".join(f"a.{c} AS {c}_l, s.{c} AS {c}_r" for c in fields)
+    gam = ", ".join(_gamma_sql(n) for n in LEVELS)
+    try:
+        return con.execute(
+            f"""SELECT unique_id, siak_id, match_probability, match_weight, {gam} FROM (
+                SELECT b.*, {pairs} FROM padan_best b
+                JOIN padan_a a ON a.unique_id = b.unique_id
+                JOIN padan_s s ON s.unique_id = b.siak_id)"""
+        ).df()
+    finally:
+        for t in ("padan_best", "padan_a", "padan_s"):
+            con.unregister(t)
+
+
+def decide(probability: float | None) -> str:
+    """tertaut_otomatis >= AUTO_THRESHOLD > tinjau >= REVIEW_THRESHOLD > tidak_cocok."""
+    if probability is None or pd.isna(probability):
+        return "tidak_cocok"
+    if probability >= AUTO_THRESHOLD:
+        return "tertaut_otomatis"
+    if probability >= REVIEW_THRESHOLD:
+        return "tinjau"
+    return "tidak_cocok"
+
+
+DIRECT_WORDS = (
+    "NIK, nama dan tanggal lahir sama (padan langsung)",
+    "same NIK, name and birth date (direct match)",
+)
+TRAIN_DIRECT_SAMPLE = 20_000
+
+
+def direct_matches(agency: pd.DataFrame, siak: pd.DataFrame) -> pd.Series:
+    """Records whose NIK, normalised name and birth date all equal one SIAK person's: padan
+    without scoring (most records), so Splink only scores the rest."""
+    ref = siak.dropna(subset=["nik"]).drop_duplicates("nik", keep=False)
+    ref = ref.set_index("nik")[["nama_key", "tgl_lahir"]].add_suffix("_s")
+    j = agency[["nik", "nama_key", "tgl_lahir"]].join(ref, on="nik")
+    return (
+        (
+            agency["nik"].notna()
+            & j["nama_key"].notna()
+            & (j["nama_key"] == j["nama_key_s"])
+            & (j["tgl_lahir"] == j["tgl_lahir_s"])
+        )
+        .fillna(False)
+        .astype(bool)
+    )
+
+
+def link(
+    agency: pd.DataFrame,
+    siak: pd.DataFrame,
+    *,
+    model: dict[str, Any] | None = None,
+    threads: int = 2,
+    direct: bool = True,
+) -> tuple[pd.DataFrame, Trained | None]:
+    """Link prepared agency records to prepared SIAK records.
+
+    Direct matches (same NIK, name and birth date) are linked without scoring; the model is
+    trained on the other records plus a sample of direct ones (so EM sees both matches and
+    corrupted records) and scores the others. Returns one row per agency record (unique_id,
+    siak_id, match_probability, match_weight, keputusan, penjelasan_id, penjelasan_en) and the
+    model trained now (None when one was given).
+    """
+    is_direct = direct_matches(agency, siak) if direct else pd.Series(False, index=agency.index)
+    rest = agency[~is_direct]
+    trained = None
+    if model is None:
+        sample = agency[is_direct]
+        if len(sample) > TRAIN_DIRECT_SAMPLE:
+            sample = sample.sample(TRAIN_DIRECT_SAMPLE, random_state=0)
+        con = connect(threads)
+        try:
+            trained, _ = train(con, pd.concat([rest, sample]), siak)
+        finally:
+            con.close()
+        model = trained.model
+    best = pd.DataFrame(columns=["unique_id", "siak_id", "match_probability", "match_weight"])
+    if len(rest):
+        con = connect(threads)
+        try:
+            best = predict_best(con, _linker(con, rest, siak, model), rest, siak)
+        finally:
+            con.close()
+    out = agency[["unique_id"]].merge(best, on="unique_id", how="left")
+    d = is_direct.to_numpy()
+    out.loc[d, "siak_id"] = agency.loc[is_direct, "nik"].to_numpy()
+    out.loc[d, "match_probability"] = 1.0
+    out["keputusan"] = [decide(p) for p in out["match_probability"]]
+    texts = [
+        DIRECT_WORDS
+        if is_d
+        else explain(
+            {n: (None if pd.isna(r[f"gamma_{n}"]) else int(r[f"gamma_{n}"])) for n in LEVELS}
+        )
+        if not pd.isna(r["match_probability"])
+        else ("tidak ada kandidat di SIAK", "no candidate in SIAK")
+        for is_d, (_, r) in zip(d, out.iterrows(), strict=True)
+    ]
+    out["penjelasan_id"] = [t[0] for t in texts]
+    out["penjelasan_en"] = [t[1] for t in texts]
+    return out, trained

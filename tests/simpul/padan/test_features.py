@@ -1,0 +1,58 @@
+"""Dates, sexes and NIK parts as agency files deliver them; thresholds; NIK masking."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from simpul.padan.features import digits, nik_birth, parse_date, prepare
+from simpul.padan.model import AUTO_THRESHOLD, REVIEW_THRESHOLD, decide, explain
+from simpul.padan.store import mask_pair
+
+
+def test_dates_in_every_delivered_form() -> None:
+    d = date(1985, 3, 7)
+    assert parse_date("1985-03-07") == d
+    assert parse_date("07-03-1985") == d
+    assert parse_date("07/03/1985") == d
+    assert parse_date(str((d - date(1899, 12, 30)).days)) == d  # Excel serial
+    assert parse_date("1985-03-07T00:00:00") == d
+    assert parse_date("not a date") is None and parse_date(None) is None
+
+
+def test_nik_date_and_sex() -> None:
+    assert nik_birth("1608014703850002") == (date(1985, 3, 7), "2")  # day + 40: woman
+    assert nik_birth("1608010703850002") == (date(1985, 3, 7), "1")
+    assert digits("'1608 0107.0385 0002") == "1608010703850002"
+    assert digits("0") is None and digits("123") is None
+
+
+def test_missing_birth_date_and_sex_come_from_the_nik() -> None:
+    df = prepare(
+        pd.DataFrame([{"record_id": "a", "nik": "1608014703850002", "nama_lengkap": "Hj. Siti"}])
+    )
+    row = df.iloc[0]
+    assert row["tgl_lahir"] == "1985-03-07" and row["jk"] == "2" and row["nama"] == "SITI"
+
+
+def test_thresholds() -> None:
+    assert decide(AUTO_THRESHOLD) == "tertaut_otomatis"
+    assert decide(0.999) == "tertaut_otomatis"
+    assert decide(AUTO_THRESHOLD - 1e-9) == "tinjau"
+    assert decide(REVIEW_THRESHOLD) == "tinjau"
+    assert decide(REVIEW_THRESHOLD - 1e-9) == "tidak_cocok"
+    assert decide(None) == "tidak_cocok" and decide(float("nan")) == "tidak_cocok"
+
+
+def test_explanation_in_both_languages() -> None:
+    id_, en = explain({"nama": 4, "tgl_lahir": 3, "nik": 3, "kode_desa": -1})
+    assert "nama sama" in id_ and "same name" in en
+    assert "tanggal dan bulan lahir tertukar" in id_ and "birth day and month swapped" in en
+    assert "NIK beda satu angka" in id_ and "NIK differs in one digit" in en
+
+
+def test_mask_shows_only_the_differing_digits() -> None:
+    a, b = mask_pair("1608010703850002", "1608010708850002")
+    assert a == "*********3******" and b == "*********8******"
+    assert mask_pair(None, "1608010703850002") == ("-", "*" * 16)
