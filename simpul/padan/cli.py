@@ -67,7 +67,9 @@ def add_parser(subparsers: Any) -> None:
     pd_ = subparsers.add_parser("padan", help="padan NIK: link agency people to SIAK")
     sub = pd_.add_subparsers(dest="padan_command", required=True)
     p = sub.add_parser("run", help="train (EM) and link every agency's people to SIAK")
-    p.add_argument("--sumber", action="append", help="only this agency (dinsos, opensid)")
+    p.add_argument(
+        "--sumber", action="append", help="only this source (dinsos, opensid, oss, paten)"
+    )
     p.add_argument("--model", default=None, help="a saved model.json instead of training")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("review", help="list the review queue or accept/reject a link")

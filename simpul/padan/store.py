@@ -35,6 +35,18 @@ class Source:
     raw_table: str
     select: str  # SQL expressions -> nik, no_kk, nama_lengkap, tanggal_lahir, ...
     group: bool = False  # one person per distinct (nik, kk, name, village): aid lists repeat
+    # padan input column -> raw columns that may carry it (first present wins, else NULL):
+    # applicant records carry fewer fields and their exports differ; missing ones compare null
+    optional: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+_APPLICANT_OPTIONAL = (
+    ("no_kk", ("no_kk_pemohon", "no_kk")),
+    ("nama_lengkap", ("nama_pemohon", "nama_lengkap", "nama")),
+    ("tanggal_lahir", ("tanggal_lahir_pemohon", "tgl_lahir_pemohon", "tanggal_lahir")),
+    ("jenis_kelamin", ("jenis_kelamin_pemohon", "jenis_kelamin")),
+    ("alamat", ("alamat_pemohon", "alamat")),
+)
 
 
 SOURCES = (
@@ -50,6 +62,23 @@ SOURCES = (
         "opensid_penduduk",
         "nik, no_kk, nama AS nama_lengkap, tanggallahir AS tanggal_lahir, sex AS jenis_kelamin, "
         "_kode_desa AS kode_desa, alamat",
+    ),
+    # permit (OSS-RBA) and PATEN applicants: often only the NIK and a village; one person per
+    # distinct applicant (several permits or applications are one record). ``name`` equals the
+    # rows' ``_source`` so the marts can match a permit to its own padan link.
+    Source(
+        "oss",
+        "oss_izin",
+        "nik_pemohon AS nik, kode_desa",
+        group=True,
+        optional=_APPLICANT_OPTIONAL,
+    ),
+    Source(
+        "paten",
+        "paten_permohonan",
+        "nik_pemohon AS nik, kode_desa",
+        group=True,
+        optional=_APPLICANT_OPTIONAL,
     ),
 )
 PADAN_SCHEMA = pa.schema(
@@ -96,7 +125,7 @@ def agency_records(wh: Warehouse, src: Source) -> pd.DataFrame:
             return pd.DataFrame()
     table = f"raw.{src.raw_table}"
     latest = f"(SELECT MAX(_load_id) FROM {table})"
-    inner = f"SELECT _load_id, _row, {src.select} FROM {table} WHERE _load_id = {latest}"
+    inner = f"SELECT _load_id, _row, {_select(wh, src)} FROM {table} WHERE _load_id = {latest}"
     if src.group:
         sql = (
             "SELECT MIN(_load_id) AS load_id, MIN(_row) AS baris, COUNT(*) AS jumlah_baris, "
@@ -114,6 +143,26 @@ def agency_records(wh: Warehouse, src: Source) -> pd.DataFrame:
         f"{src.name}:{lid}:{row}" for lid, row in zip(df.load_id, df.baris, strict=True)
     ]
     return df
+
+
+def _select(wh: Warehouse, src: Source) -> str:
+    """``src.select`` plus the optional columns this raw table has (NULL for the others), so
+    every source yields all padan input columns. Column names come from code, not data."""
+    if not src.optional:
+        return src.select
+    present = {
+        str(r["column_name"]).lower()
+        for r in wh.query(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'raw' AND table_name = :t",
+            {"t": src.raw_table},
+        )
+    }
+    parts = [src.select]
+    for col, candidates in src.optional:
+        hit = next((c for c in candidates if c in present), None)
+        parts.append(f'CAST("{hit}" AS VARCHAR) AS {col}' if hit else f"NULL AS {col}")
+    return ", ".join(parts)
 
 
 def _status_nik(nik: str | None, siak_niks: set[str]) -> str:

@@ -25,10 +25,26 @@ def _mistype(nik: str, known: set[str]) -> str:
     raise AssertionError("no free typo")
 
 
+def _mistype_applicant(path: Path, known: set[str]) -> tuple[str, str]:
+    """Mistype one applicant's NIK (all their rows) in a world table; returns (true, typo)."""
+    import pyarrow as pa
+
+    table = pq.read_table(path)
+    niks = table.column("nik_pemohon").to_pylist()
+    true = next(n for n in niks if n in known)
+    typo = _mistype(true, known)
+    fixed = [typo if n == true else n for n in niks]
+    i = table.schema.get_field_index("nik_pemohon")
+    table = table.set_column(i, "nik_pemohon", pa.array(fixed, table.schema.field(i).type))
+    pq.write_table(table, path, compression="zstd")
+    return true, typo
+
+
 @pytest.fixture(scope="module")
 def padan_home(tmp_path_factory: pytest.TempPathFactory):
     from simpul.simulators.dinsos import write_dinsos_drop
     from simpul.simulators.opensid import write_opensid_drops
+    from simpul.simulators.paten import write_paten_db
     from simpul.simulators.runner import serve_all
 
     mp = pytest.MonkeyPatch()
@@ -53,19 +69,38 @@ def padan_home(tmp_path_factory: pytest.TempPathFactory):
     st = csv_path.stat()
     csv_path.write_bytes(csv_path.read_bytes().replace(victim.encode(), typo.encode()))
     os.utime(csv_path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    servers = serve_all(world, base_port=0, only=["siak"], seed=7)
+    # an OSS permit and a PATEN application whose applicant NIK has one mistyped digit
+    applicant, applicant_typo = _mistype_applicant(world / "izin.parquet", known)
+    pemohon, pemohon_typo = _mistype_applicant(world / "permohonan_layanan.parquet", known)
+    write_paten_db(world, home / "drops/paten/paten.sqlite")
+    servers = serve_all(world, base_port=0, only=["siak", "oss"], seed=7)
     try:
         for h in servers.values():
             for k, v in h.env().items():
                 mp.setenv(k, v)
         from simpul.pipeline import run
 
-        for name in ("siak_penduduk", "opensid_penduduk", "dinsos_penerima_bantuan"):
+        for name in (
+            "siak_penduduk",
+            "opensid_penduduk",
+            "dinsos_penerima_bantuan",
+            "oss_izin",
+            "paten_permohonan",
+        ):
             assert run(name)["status"] == "loaded"
     finally:
         for h in servers.values():
             h.stop()
-    yield {"home": home, "victim": victim, "typo": typo, "dead": dead}
+    yield {
+        "home": home,
+        "victim": victim,
+        "typo": typo,
+        "dead": dead,
+        "applicant": applicant,
+        "applicant_typo": applicant_typo,
+        "pemohon": pemohon,
+        "pemohon_typo": pemohon_typo,
+    }
     mp.undo()
 
 
@@ -100,7 +135,7 @@ def test_only_linkage_finds_the_deceased_recipient_with_a_mistyped_nik(padan_hom
         assert {"temuan": "meninggal_masih_menerima_bantuan", "sumber": "padan:dinsos"} in after
         assert {"temuan": "nik_tidak_padan", "sumber": "padan:dinsos"} in after
         summary = {r["sumber"]: r for r in result["counts"]}
-        assert set(summary) == {"dinsos", "opensid"}
+        assert set(summary) == {"dinsos", "opensid", "oss", "paten"}
         assert summary["dinsos"]["tertaut"] >= summary["dinsos"]["nik_padan"]
         assert 0 < float(summary["dinsos"]["persen_padan"]) < 100  # the typo is not padan
         # the model is saved, versioned, with its training report
@@ -179,5 +214,54 @@ def test_review_decisions_survive_a_rerun_and_reject_removes_the_link(padan_home
         decide_review(wh, row["padan_id"], accept=False, operator="Petugas B")
         found = _deceased_found(wh, padan_home["victim"])
         assert not [f for f in found if f["sumber"] == "padan:dinsos"]
+    finally:
+        wh.dispose()
+
+
+def test_permit_applicant_with_a_mistyped_nik_is_linked_not_unknown(padan_home):
+    """Applicants carry only NIK and village: the missing name, birth date and address compare
+    as null, and linkage still resolves the mistyped NIK, so "permit applicant unknown to
+    SIAK" becomes "NIK not padan" (to correct at the source), for OSS and PATEN alike."""
+    from simpul.padan.store import run_padan
+    from simpul.warehouse import open_warehouse
+    from simpul.warehouse.pseudonym import pseudonym_key, pseudonymise
+    from simpul.warehouse.reconciliation import build_reconciliation
+
+    def findings(wh, nik: str) -> list[dict]:
+        p = pseudonymise(nik, pseudonym_key(), "nik")
+        sql = "select temuan, sumber from marts.rekonsiliasi where pseudonim = :p"
+        return wh.query(sql, {"p": p})
+
+    wh = open_warehouse()
+    try:
+        with wh.begin() as conn:
+            conn.exec_driver_sql("delete from core.padan")
+        build_reconciliation(wh)
+        # before linkage: the exact join calls the applicant unknown to SIAK
+        assert {"temuan": "izin_nik_tidak_dikenal", "sumber": "oss"} in findings(
+            wh, padan_home["applicant_typo"]
+        )
+        assert run_padan(wh)["status"] == "ok"
+        for sumber, true, typo in (
+            ("oss", padan_home["applicant"], padan_home["applicant_typo"]),
+            ("paten", padan_home["pemohon"], padan_home["pemohon_typo"]),
+        ):
+            rows = wh.query(
+                "select * from core.padan where sumber = :s and nik_sumber = :n",
+                {"s": sumber, "n": typo},
+            )
+            assert len(rows) == 1, sumber  # one person record however many permits
+            row = rows[0]
+            assert row["nik_siak"] == true and row["keputusan"] == "tertaut_otomatis", row
+            assert "nama: tidak ada di salah satu data" in row["penjelasan_id"]
+            assert "NIK differs in one digit" in row["penjelasan_en"]
+        build_reconciliation(wh)
+        assert not findings(wh, padan_home["applicant_typo"])  # no longer "unknown"
+        assert {"temuan": "nik_tidak_padan", "sumber": "padan:oss"} in findings(
+            wh, padan_home["applicant"]
+        )
+        assert {"temuan": "nik_tidak_padan", "sumber": "padan:paten"} in findings(
+            wh, padan_home["pemohon"]
+        )
     finally:
         wh.dispose()
