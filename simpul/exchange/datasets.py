@@ -291,6 +291,34 @@ def build_laporan_mutu(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
     return DatasetResult(_table(rows, MUTU_SCHEMA), notes, attachments)
 
 
+PADAN_MUTU_SCHEMA = pa.schema(
+    [
+        ("sumber", S),
+        ("per_tanggal", pa.date32()),
+        ("catatan", INT),
+        ("nik_padan", INT),
+        ("persen_padan", pa.float64()),
+        ("tertaut", INT),
+        ("tertaut_nik_salah", INT),
+        ("tinjau", INT),
+        ("tidak_cocok", INT),
+    ]
+)
+
+
+def build_padan_mutu(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
+    """The source agency's padan rate from the latest padan NIK run: one aggregate row (no
+    NIK, no name, no village: the whitelist has no such column to grant)."""
+    from datetime import UTC, datetime
+
+    from simpul.exchange.feedback import padan_rates
+
+    today = datetime.now(UTC).date()
+    rows = [{**r, "per_tanggal": today} for r in padan_rates(wh, params["source"])]
+    notes = [] if rows else ["padan NIK belum dijalankan / padan NIK has not run for this source"]
+    return DatasetResult(_table(rows, PADAN_MUTU_SCHEMA), notes)
+
+
 DATASETS: dict[str, Dataset] = {
     d.name: d
     for d in (
@@ -349,6 +377,21 @@ DATASETS: dict[str, Dataset] = {
             personal=True,
             params={"source": None, "since_days": 7},
             pipelines=("{source}_*",),
+        ),
+        Dataset(
+            name="padan_nik_mutu",
+            title="Tingkat padan NIK untuk sumber",
+            description=(
+                "Persentase catatan sumber yang NIK-nya padan dengan SIAK, dan berapa yang "
+                "tertaut padan NIK walau NIK-nya salah (agregat, tanpa data pribadi). "
+                "The share of the source's records whose NIK matches SIAK (aggregate only)."
+            ),
+            schema=PADAN_MUTU_SCHEMA,
+            build=build_padan_mutu,
+            personal=False,
+            params={"source": None},
+            pipelines=("{source}_*",),
+            empty_means_not_ready=True,
         ),
     )
 }

@@ -36,6 +36,7 @@ def time_to_fix(
             s["fixed"].append(_hours(r["quarantined_at"], r["resolved_at"]))
         elif r["status"] == "open" and r["quarantined_at"]:  # superseded: a newer row counts
             s["open"].append(_hours(r["quarantined_at"], now))
+    rates = {r["sumber"]: r["persen_padan"] for r in padan_rates(wh)}
     out = []
     for source, s in sorted(per.items()):
         fixed, open_ = s["fixed"], s["open"]
@@ -50,6 +51,7 @@ def time_to_fix(
                 "mean_hours_to_fix": round(sum(fixed) / len(fixed), 1) if fixed else None,
                 "max_hours_to_fix": round(max(fixed), 1) if fixed else None,
                 "oldest_open_hours": round(max(open_), 1) if open_ else None,
+                "persen_padan": rates.get(source),  # share of NIKs that are SIAK NIKs
             }
         )
     return out
@@ -61,6 +63,40 @@ def time_to_fix_report(rows: list[dict[str, Any]]) -> str:
 
     head = (
         "Waktu perbaikan data per sumber (jam) / time to fix per source (hours)\n"
-        "resolved = diperbaiki, open = masih dikarantina\n"
+        "resolved = diperbaiki, open = masih dikarantina, "
+        "persen_padan = % NIK yang padan dengan SIAK / % of NIKs matching SIAK\n"
     )
     return head + _table(rows)
+
+
+def padan_rates(wh: Warehouse, source: str | None = None) -> list[dict[str, Any]]:
+    """Per source agency, from the latest padan NIK run (``core.padan``): records, how many
+    carry a NIK that is a SIAK NIK (``nik_padan``, ``persen_padan``), how many padan NIK
+    linked despite a wrong NIK (to correct at the source), in review and unmatched.
+
+    Counts only, never a NIK or a name: the feedback tells an agency how good its NIKs are;
+    which records to fix travels separately, under an agreement that grants individual data."""
+    from simpul.padan.store import summary
+
+    out = []
+    for r in summary(wh):
+        if source is not None and r["sumber"] != source:
+            continue
+        out.append(
+            {
+                "sumber": r["sumber"],
+                **{
+                    k: int(r[k] or 0)
+                    for k in (
+                        "catatan",
+                        "nik_padan",
+                        "tertaut",
+                        "tertaut_nik_salah",
+                        "tinjau",
+                        "tidak_cocok",
+                    )
+                },
+                "persen_padan": float(r["persen_padan"] or 0.0),
+            }
+        )
+    return out
