@@ -116,9 +116,13 @@ def prepare(records: pd.DataFrame) -> pd.DataFrame:
     hint = born.map(lambda b: b.year // 100 * 100 if b else None)
     pairs = pd.Series(list(zip(nik, hint, strict=True)), dtype=object)
     from_nik = _by_unique(pairs, lambda p: nik_birth(p[0], p[1]))
-    born = born.where(born.notna(), from_nik.map(lambda t: t[0]))
+    # a record with nothing but a NIK (permit applicants) gets no birth date or sex from it:
+    # compared against SIAK they would only repeat the NIK's own digits as extra "agreement"
+    # and let a NIK one digit off a stranger's pass for a typo
+    named = df["nama_lengkap"].notna() & (df["nama_lengkap"].astype(str).str.strip() != "")
+    born = born.where(born.notna() | ~named, from_nik.map(lambda t: t[0]))
     sex = _by_unique(df["jenis_kelamin"], sex_code)
-    sex = sex.where(sex.notna(), from_nik.map(lambda t: t[1]))
+    sex = sex.where(sex.notna() | ~named, from_nik.map(lambda t: t[1]))
     names = _by_unique(
         df["nama_lengkap"], lambda n: (lambda x: (x, x.replace(" ", "")))(normalise_name(n))
     )

@@ -126,6 +126,9 @@ BLOCKING = (
 )
 # EM sessions: each blocks on one field and trains the others' m probabilities.
 EM_BLOCKS = (("nik",), ("nama_key",))
+# instead of the name block when the agency records carry no name (permit applicants): trains
+# the NIK's m on pairs that share the birth date and village
+EM_FALLBACK = ("tgl_lahir", "kode_desa")
 
 
 def _comparison(name: str) -> Any:
@@ -225,7 +228,8 @@ def train(
     linker = _linker(con, agency, siak, settings(prior))
     max_pairs = min(5e6, max(1e5, 20.0 * len(siak)))
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
-    for cols in EM_BLOCKS:
+    em_blocks = _em_blocks(agency)
+    for cols in em_blocks:
         linker.training.estimate_parameters_using_expectation_maximisation(
             block_on(*cols), estimate_without_term_frequencies=True
         )
@@ -241,7 +245,7 @@ def train(
         "records_siak": len(siak),
         "prior_probability_two_random_records_match": prior,
         "u_sampling_max_pairs": max_pairs,
-        "em_blocking_rules": [list(c) for c in EM_BLOCKS],
+        "em_blocking_rules": [list(c) for c in em_blocks],
         "prediction_blocking_rules": [list(c) for c in BLOCKING],
         "thresholds": {"auto": AUTO_THRESHOLD, "review": REVIEW_THRESHOLD},
         "m_probability_floor": M_FLOOR,
@@ -252,6 +256,19 @@ def train(
 
 
 M_FLOOR = 1e-4
+
+
+def _em_blocks(agency: pd.DataFrame) -> list[tuple[str, ...]]:
+    """The EM sessions this data can support: a block on a column no agency record has (no
+    names on permit applications) yields no pairs and Splink refuses it, so the fallback
+    block trains the fields the missing one would have."""
+    def has(cols: tuple[str, ...]) -> bool:
+        return bool(agency[list(cols)].notna().all(axis=1).any())
+
+    blocks = [c for c in EM_BLOCKS if has(c)]
+    if len(blocks) < len(EM_BLOCKS) and has(EM_FALLBACK):
+        blocks.append(EM_FALLBACK)
+    return blocks
 
 
 def _floor_m(model: dict[str, Any]) -> dict[str, Any]:
@@ -387,16 +404,26 @@ def direct_matches(agency: pd.DataFrame, siak: pd.DataFrame) -> pd.Series:
     ref = siak.dropna(subset=["nik"]).drop_duplicates("nik", keep=False)
     ref = ref.set_index("nik")[["nama_key", "tgl_lahir"]].add_suffix("_s")
     j = agency[["nik", "nama_key", "tgl_lahir"]].join(ref, on="nik")
-    return (
-        (
-            agency["nik"].notna()
-            & j["nama_key"].notna()
-            & (j["nama_key"] == j["nama_key_s"])
-            & (j["tgl_lahir"] == j["tgl_lahir_s"])
-        )
-        .fillna(False)
-        .astype(bool)
+    same = agency["nik"].notna() & (j["nama_key"] == j["nama_key_s"])
+    same &= j["tgl_lahir"] == j["tgl_lahir_s"]
+    return (same & j["nama_key"].notna()).fillna(False).astype(bool) | nik_only_matches(
+        agency, ref
     )
+
+
+NIK_ONLY_WORDS = (
+    "NIK sama; catatan hanya memuat NIK (padan langsung)",
+    "same NIK; the record carries only a NIK (direct match)",
+)
+
+
+def nik_only_matches(agency: pd.DataFrame, ref: pd.DataFrame | None = None) -> pd.Series:
+    """Records with a NIK but no name and no birth date (permit applicants): nothing but the
+    NIK to compare, so a NIK that is one SIAK person's is the link; anything else is scored."""
+    if ref is None:
+        return pd.Series(False, index=agency.index)
+    bare = agency["nik"].notna() & agency["nama_key"].isna() & agency["tgl_lahir"].isna()
+    return (bare & agency["nik"].isin(ref.index)).fillna(False).astype(bool)
 
 
 def link(
@@ -440,15 +467,16 @@ def link(
     out.loc[d, "siak_id"] = agency.loc[is_direct, "nik"].to_numpy()
     out.loc[d, "match_probability"] = 1.0
     out["keputusan"] = [decide(p) for p in out["match_probability"]]
+    bare = nik_only_matches(agency, siak.dropna(subset=["nik"]).set_index("nik")).to_numpy()
     texts = [
-        DIRECT_WORDS
+        (NIK_ONLY_WORDS if is_b else DIRECT_WORDS)
         if is_d
         else explain(
             {n: (None if pd.isna(r[f"gamma_{n}"]) else int(r[f"gamma_{n}"])) for n in LEVELS}
         )
         if not pd.isna(r["match_probability"])
         else ("tidak ada kandidat di SIAK", "no candidate in SIAK")
-        for is_d, (_, r) in zip(d, out.iterrows(), strict=True)
+        for is_d, is_b, (_, r) in zip(d, bare, out.iterrows(), strict=True)
     ]
     out["penjelasan_id"] = [t[0] for t in texts]
     out["penjelasan_en"] = [t[1] for t in texts]

@@ -25,8 +25,11 @@ def _mistype(nik: str, known: set[str]) -> str:
     raise AssertionError("no free typo")
 
 
-def _mistype_applicant(path: Path, known: set[str]) -> tuple[str, str]:
-    """Mistype one applicant's NIK (all their rows) in a world table; returns (true, typo)."""
+def _mistype_applicant(
+    path: Path, known: set[str], names: dict[str, str] | None = None
+) -> tuple[str, str]:
+    """Mistype one applicant's NIK (all their rows) in a world table; returns (true, typo).
+    ``names``: also give every applicant their name (``nama_pemohon``), as real OSS exports do."""
     import pyarrow as pa
 
     table = pq.read_table(path)
@@ -36,6 +39,8 @@ def _mistype_applicant(path: Path, known: set[str]) -> tuple[str, str]:
     fixed = [typo if n == true else n for n in niks]
     i = table.schema.get_field_index("nik_pemohon")
     table = table.set_column(i, "nik_pemohon", pa.array(fixed, table.schema.field(i).type))
+    if names is not None:
+        table = table.append_column("nama_pemohon", pa.array([names.get(n) for n in niks]))
     pq.write_table(table, path, compression="zstd")
     return true, typo
 
@@ -70,7 +75,14 @@ def padan_home(tmp_path_factory: pytest.TempPathFactory):
     csv_path.write_bytes(csv_path.read_bytes().replace(victim.encode(), typo.encode()))
     os.utime(csv_path, ns=(st.st_atime_ns, st.st_mtime_ns))
     # an OSS permit and a PATEN application whose applicant NIK has one mistyped digit
-    applicant, applicant_typo = _mistype_applicant(world / "izin.parquet", known)
+    names = dict(
+        zip(
+            w.penduduk.column("nik").to_pylist(),
+            w.penduduk.column("nama_lengkap").to_pylist(),
+            strict=True,
+        )
+    )
+    applicant, applicant_typo = _mistype_applicant(world / "izin.parquet", known, names)
     pemohon, pemohon_typo = _mistype_applicant(world / "permohonan_layanan.parquet", known)
     write_paten_db(world, home / "drops/paten/paten.sqlite")
     servers = serve_all(world, base_port=0, only=["siak", "oss"], seed=7)
@@ -218,10 +230,11 @@ def test_review_decisions_survive_a_rerun_and_reject_removes_the_link(padan_home
         wh.dispose()
 
 
-def test_permit_applicant_with_a_mistyped_nik_is_linked_not_unknown(padan_home):
-    """Applicants carry only NIK and village: the missing name, birth date and address compare
-    as null, and linkage still resolves the mistyped NIK, so "permit applicant unknown to
-    SIAK" becomes "NIK not padan" (to correct at the source), for OSS and PATEN alike."""
+def test_permit_applicant_with_a_mistyped_nik_is_linked_not_unknown(padan_home, caplog):
+    """Applicants carry fewer fields (OSS: NIK, name, village; PATEN: NIK and village): the
+    missing ones compare as null, and linkage still resolves a mistyped NIK where there is
+    evidence, so "permit applicant unknown to SIAK" becomes "NIK not padan" (to correct at the
+    source); where the NIK is all there is, only an exact SIAK NIK links."""
     from simpul.padan.store import run_padan
     from simpul.warehouse import open_warehouse
     from simpul.warehouse.pseudonym import pseudonym_key, pseudonymise
@@ -241,27 +254,41 @@ def test_permit_applicant_with_a_mistyped_nik_is_linked_not_unknown(padan_home):
         assert {"temuan": "izin_nik_tidak_dikenal", "sumber": "oss"} in findings(
             wh, padan_home["applicant_typo"]
         )
-        assert run_padan(wh)["status"] == "ok"
-        for sumber, true, typo in (
-            ("oss", padan_home["applicant"], padan_home["applicant_typo"]),
-            ("paten", padan_home["pemohon"], padan_home["pemohon_typo"]),
-        ):
-            rows = wh.query(
-                "select * from core.padan where sumber = :s and nik_sumber = :n",
-                {"s": sumber, "n": typo},
-            )
-            assert len(rows) == 1, sumber  # one person record however many permits
-            row = rows[0]
-            assert row["nik_siak"] == true and row["keputusan"] == "tertaut_otomatis", row
-            assert "nama: tidak ada di salah satu data" in row["penjelasan_id"]
-            assert "NIK differs in one digit" in row["penjelasan_en"]
+        with caplog.at_level(logging.DEBUG):
+            assert run_padan(wh)["status"] == "ok"
+        # OSS exports the applicant's name: name + a NIK one digit off -> the person
+        rows = wh.query(
+            "select * from core.padan where sumber = 'oss' and nik_sumber = :n",
+            {"n": padan_home["applicant_typo"]},
+        )
+        assert len(rows) == 1  # one person record however many permits
+        row = rows[0]
+        assert row["nik_siak"] == padan_home["applicant"], row
+        assert row["keputusan"] == "tertaut_otomatis", row
+        assert "NIK differs in one digit" in row["penjelasan_en"]
+        assert "nama sama" in row["penjelasan_id"]  # from the export's nama_pemohon
+        # missing family card and address compare as null, never as agreement
+        assert "kk: tidak ada di salah satu data" in row["penjelasan_id"]
+        assert "alamat: missing on one side" in row["penjelasan_en"]
+        # PATEN carries only the NIK: a SIAK NIK links directly, a NIK one digit off a
+        # resident is no evidence of who it is (it could be a stranger's): never auto-linked
+        paten = wh.query("select * from core.padan where sumber = 'paten'")
+        exact = [r for r in paten if r["status_nik"] == "ada_di_siak"]
+        assert exact and all(
+            r["keputusan"] == "tertaut_otomatis" and r["nik_siak"] == r["nik_sumber"]
+            for r in exact
+        )
+        assert "the record carries only a NIK" in exact[0]["penjelasan_en"]
+        (typo_row,) = [r for r in paten if r["nik_sumber"] == padan_home["pemohon_typo"]]
+        assert typo_row["keputusan"] != "tertaut_otomatis"
         build_reconciliation(wh)
         assert not findings(wh, padan_home["applicant_typo"])  # no longer "unknown"
         assert {"temuan": "nik_tidak_padan", "sumber": "padan:oss"} in findings(
             wh, padan_home["applicant"]
         )
-        assert {"temuan": "nik_tidak_padan", "sumber": "padan:paten"} in findings(
-            wh, padan_home["pemohon"]
-        )
+        assert not [f for f in findings(wh, padan_home["pemohon"]) if f["sumber"] == "padan:paten"]
     finally:
         wh.dispose()
+    logged = caplog.text
+    for nik in (padan_home["applicant"], padan_home["applicant_typo"], padan_home["pemohon_typo"]):
+        assert nik not in logged
