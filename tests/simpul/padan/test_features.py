@@ -56,3 +56,38 @@ def test_mask_shows_only_the_differing_digits() -> None:
     a, b = mask_pair("1608010703850002", "1608010708850002")
     assert a == "*********3******" and b == "*********8******"
     assert mask_pair(None, "1608010703850002") == ("-", "*" * 16)
+
+
+def test_a_bare_nik_is_no_birth_date_and_links_only_exactly() -> None:
+    """Permit applicants: a record with nothing but a NIK gets no birth date or sex from the
+    NIK (that would count the NIK's digits twice); EM still has a block to train on; an exact
+    SIAK NIK is a direct link, a NIK one digit off is not."""
+    from simpul.padan.model import EM_FALLBACK, _em_blocks, direct_matches
+
+    siak = prepare(
+        pd.DataFrame(
+            {
+                "record_id": ["1608014506900003"],
+                "nik": ["1608014506900003"],
+                "nama_lengkap": ["SITI AMINAH"],
+                "kode_desa": ["1608012001"],
+            }
+        )
+    )
+    agency = prepare(
+        pd.DataFrame(
+            {
+                "record_id": ["izin:1", "izin:2", "dinsos:1"],
+                "nik": ["1608014506900003", "1608014506900013", "1608014506900013"],
+                "nama_lengkap": [None, None, "Siti Aminah"],
+                "kode_desa": ["1608012001"] * 3,
+            }
+        )
+    )
+    assert agency["tgl_lahir"].tolist() == [None, None, "1990-06-05"]
+    assert agency["jk"].tolist() == [None, None, "2"]  # named: from the NIK, as before
+    assert direct_matches(agency, siak).tolist() == [True, False, False]
+    assert _em_blocks(agency) == [("nik",), ("nama_key",)]
+    assert _em_blocks(agency.iloc[:2]) == [("nik",)]  # no name anywhere: no empty name block
+    dated = agency.iloc[:2].assign(tgl_lahir="1990-06-05")  # an export with birth dates
+    assert _em_blocks(dated) == [("nik",), EM_FALLBACK]
