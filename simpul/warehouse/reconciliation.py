@@ -9,7 +9,8 @@ Findings (``temuan``):
 - ``desa_tidak_di_siak``: a resident the village system (OpenSID) lists and SIAK does not.
 - ``siak_tidak_di_desa``: a living SIAK resident of a village that reports, missing there.
 - ``desa_siak_berbeda``: both list the person but disagree on ``kolom`` (desa, RW, RT, status).
-- ``izin_nik_tidak_dikenal``: a permit whose applicant NIK is no registered resident.
+- ``izin_nik_tidak_dikenal``: a permit whose applicant NIK is no registered resident (and
+  that padan NIK did not link to one: then it is ``nik_tidak_padan``).
 - ``meninggal_masih_menerima_bantuan``: a deceased resident still on an assistance list
   (also when the list's NIK is mistyped: padan NIK links the record to the person).
 - ``nik_tidak_padan``: an agency record that padan NIK linked to a SIAK person whose NIK
@@ -83,8 +84,10 @@ def _queries() -> list[tuple[str, str]]:
             "SELECT i.nik_pemohon AS nik, i.kode_desa, NULL AS kolom, i._source AS sumber "
             "FROM core.izin i WHERE i.nik_pemohon IS NOT NULL AND NOT EXISTS "
             "(SELECT 1 FROM core.penduduk p WHERE p.nik = i.nik_pemohon) "
+            # padan NIK linked this permit's applicant (source oss) to a SIAK person: the NIK
+            # is mistyped, reported as nik_tidak_padan instead
             f"AND NOT EXISTS (SELECT 1 FROM core.padan x WHERE x.nik_sumber = i.nik_pemohon "
-            f"AND x.keputusan IN {_LINKED})",
+            f"AND x.sumber = i._source AND x.keputusan IN {_LINKED})",
         ),
         (
             "meninggal_masih_menerima_bantuan",

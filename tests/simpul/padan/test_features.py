@@ -56,6 +56,13 @@ def test_mask_shows_only_the_differing_digits() -> None:
     a, b = mask_pair("1608010703850002", "1608010708850002")
     assert a == "*********3******" and b == "*********8******"
     assert mask_pair(None, "1608010703850002") == ("-", "*" * 16)
+    # a delivered NIK that is no 16-digit number (Excel's 1.60801E+15, an apostrophe, 15
+    # digits): nothing lines up digit by digit, so nothing is shown
+    for bad in ("1.60801E+15", "'1608010703850002", "160801070385000"):
+        got = mask_pair(bad, "1608010703850002")
+        assert set(got[0]) == {"*"} and got[1] == "*" * 16
+    # the same NIK on both sides shows nothing at all
+    assert mask_pair("1608010703850002", "1608010703850002") == ("*" * 16, "*" * 16)
 
 
 def test_a_bare_nik_is_no_birth_date_and_links_only_exactly() -> None:
