@@ -150,8 +150,8 @@ def _select(wh: Warehouse, src: Source) -> str:
     every source yields all padan input columns. Column names come from code, not data."""
     if not src.optional:
         return src.select
-    present = {
-        str(r["column_name"]).lower()
+    present = {  # lower-case name -> the name as stored (exports may shout: NAMA_PEMOHON)
+        str(r["column_name"]).lower(): str(r["column_name"])
         for r in wh.query(
             "SELECT column_name FROM information_schema.columns "
             "WHERE table_schema = 'raw' AND table_name = :t",
@@ -160,7 +160,7 @@ def _select(wh: Warehouse, src: Source) -> str:
     }
     parts = [src.select]
     for col, candidates in src.optional:
-        hit = next((c for c in candidates if c in present), None)
+        hit = next((present[c] for c in candidates if c in present), None)
         parts.append(f'CAST("{hit}" AS VARCHAR) AS {col}' if hit else f"NULL AS {col}")
     return ", ".join(parts)
 

@@ -292,3 +292,32 @@ def test_permit_applicant_with_a_mistyped_nik_is_linked_not_unknown(padan_home, 
     logged = caplog.text
     for nik in (padan_home["applicant"], padan_home["applicant_typo"], padan_home["pemohon_typo"]):
         assert nik not in logged
+
+
+def test_applicant_columns_are_read_when_the_export_has_them(warehouse_url):
+    """An OSS export that also carries the applicant's name (in capitals, as exports do) feeds
+    it to linkage; the columns it lacks come back NULL; several permits are one person."""
+    from simpul.padan.store import SOURCES, agency_records
+    from simpul.warehouse import open_warehouse
+
+    wh = open_warehouse(warehouse_url)
+    try:
+        with wh.begin() as conn:
+            conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS raw")
+            conn.exec_driver_sql(
+                'CREATE TABLE raw.oss_izin (_load_id VARCHAR, _row BIGINT, nomor_izin VARCHAR, '
+                'nik_pemohon VARCHAR, kode_desa VARCHAR, "NAMA_PEMOHON" VARCHAR)'
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO raw.oss_izin VALUES "
+                "('L1', 1, 'A', '1608014506900003', '1608012001', 'Hj. Siti Aminah'), "
+                "('L1', 2, 'B', '1608014506900003', '1608012001', 'Hj. Siti Aminah')"
+            )
+        oss = next(s for s in SOURCES if s.name == "oss")
+        recs = agency_records(wh, oss)
+    finally:
+        wh.dispose()
+    assert len(recs) == 1 and int(recs.iloc[0]["jumlah_baris"]) == 2
+    rec = recs.iloc[0]
+    assert rec["nama_lengkap"] == "Hj. Siti Aminah" and rec["nik"] == "1608014506900003"
+    assert rec["tanggal_lahir"] is None and rec["alamat"] is None and rec["no_kk"] is None
