@@ -333,15 +333,21 @@ def explain(gammas: dict[str, int | None]) -> tuple[str, str]:
 def predict_best(con: Any, linker: Any, agency: pd.DataFrame, siak: pd.DataFrame) -> pd.DataFrame:
     """Best SIAK candidate per agency record: unique_id, siak_id, probability, weight, gammas."""
     pred = linker.inference.predict(threshold_match_probability=0.001)
+    # the runner-up's probability too: two plausible people (a same-named relative whose NIK
+    # is as close) must go to a reviewer, never be auto-linked to whichever scored first
     sql = f"""
-        SELECT * FROM (
-            SELECT CASE WHEN source_dataset_l = 'a_agency' THEN unique_id_l ELSE unique_id_r END
-                       AS unique_id,
-                   CASE WHEN source_dataset_l = 'a_agency' THEN unique_id_r ELSE unique_id_l END
-                       AS siak_id,
-                   match_probability, match_weight
-            FROM {pred.physical_name}
-        ) QUALIFY ROW_NUMBER() OVER (PARTITION BY unique_id ORDER BY match_weight DESC) = 1
+        SELECT unique_id, siak_id, match_probability, match_weight, runner_up_probability FROM (
+            SELECT *, ROW_NUMBER() OVER w AS rn,
+                   LEAD(match_probability) OVER w AS runner_up_probability
+            FROM (
+                SELECT CASE WHEN source_dataset_l = 'a_agency' THEN unique_id_l
+                            ELSE unique_id_r END AS unique_id,
+                       CASE WHEN source_dataset_l = 'a_agency' THEN unique_id_r
+                            ELSE unique_id_l END AS siak_id,
+                       match_probability, match_weight
+                FROM {pred.physical_name})
+            WINDOW w AS (PARTITION BY unique_id ORDER BY match_weight DESC, siak_id)
+        ) WHERE rn = 1
     """
     best = con.execute(sql).df()
     return _with_gammas(con, best, agency, siak)
@@ -370,7 +376,8 @@ def _with_gammas(
     gam = ", ".join(_gamma_sql(n) for n in LEVELS)
     try:
         return con.execute(
-            f"""SELECT unique_id, siak_id, match_probability, match_weight, {gam} FROM (
+            f"""SELECT unique_id, siak_id, match_probability, match_weight,
+                runner_up_probability, {gam} FROM (
                 SELECT b.*, {pairs} FROM padan_best b
                 JOIN padan_a a ON a.unique_id = b.unique_id
                 JOIN padan_s s ON s.unique_id = b.siak_id)"""
@@ -380,11 +387,25 @@ def _with_gammas(
             con.unregister(t)
 
 
-def decide(probability: float | None) -> str:
-    """tertaut_otomatis >= AUTO_THRESHOLD > tinjau >= REVIEW_THRESHOLD > tidak_cocok."""
-    if probability is None or pd.isna(probability):
+AMBIGUOUS_WORDS = (
+    "ada kandidat kedua yang hampir sama kuat: perlu ditinjau",
+    "a second candidate is almost as likely: needs review",
+)
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or bool(pd.isna(value))
+
+
+def decide(probability: float | None, runner_up: float | None = None) -> str:
+    """tertaut_otomatis >= AUTO_THRESHOLD > tinjau >= REVIEW_THRESHOLD > tidak_cocok; a best
+    candidate above AUTO_THRESHOLD goes to review when the runner-up is itself plausible
+    (>= REVIEW_THRESHOLD): the model cannot tell the two people apart."""
+    if _missing(probability):
         return "tidak_cocok"
     if probability >= AUTO_THRESHOLD:
+        if not _missing(runner_up) and runner_up >= REVIEW_THRESHOLD:
+            return "tinjau"
         return "tertaut_otomatis"
     if probability >= REVIEW_THRESHOLD:
         return "tinjau"
@@ -455,7 +476,11 @@ def link(
         finally:
             con.close()
         model = trained.model
-    best = pd.DataFrame(columns=["unique_id", "siak_id", "match_probability", "match_weight"])
+    best = pd.DataFrame(
+        columns=[
+            "unique_id", "siak_id", "match_probability", "match_weight", "runner_up_probability"
+        ]
+    )
     if len(rest):
         con = connect(threads)
         try:
@@ -466,7 +491,14 @@ def link(
     d = is_direct.to_numpy()
     out.loc[d, "siak_id"] = agency.loc[is_direct, "nik"].to_numpy()
     out.loc[d, "match_probability"] = 1.0
-    out["keputusan"] = [decide(p) for p in out["match_probability"]]
+    out.loc[d, "runner_up_probability"] = None
+    out["keputusan"] = [
+        decide(p, r)
+        for p, r in zip(out["match_probability"], out["runner_up_probability"], strict=True)
+    ]
+    ambiguous = [
+        decide(p) != k for p, k in zip(out["match_probability"], out["keputusan"], strict=True)
+    ]
     bare = nik_only_matches(agency, siak.dropna(subset=["nik"]).set_index("nik")).to_numpy()
     texts = [
         (NIK_ONLY_WORDS if is_b else DIRECT_WORDS)
@@ -478,6 +510,11 @@ def link(
         else ("tidak ada kandidat di SIAK", "no candidate in SIAK")
         for is_d, is_b, (_, r) in zip(d, bare, out.iterrows(), strict=True)
     ]
+    texts = [
+        (f"{t[0]}; {AMBIGUOUS_WORDS[0]}", f"{t[1]}; {AMBIGUOUS_WORDS[1]}") if amb else t
+        for t, amb in zip(texts, ambiguous, strict=True)
+    ]
     out["penjelasan_id"] = [t[0] for t in texts]
     out["penjelasan_en"] = [t[1] for t in texts]
+    out = out.drop(columns=["runner_up_probability"])
     return out, trained

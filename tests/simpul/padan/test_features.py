@@ -43,6 +43,10 @@ def test_thresholds() -> None:
     assert decide(REVIEW_THRESHOLD) == "tinjau"
     assert decide(REVIEW_THRESHOLD - 1e-9) == "tidak_cocok"
     assert decide(None) == "tidak_cocok" and decide(float("nan")) == "tidak_cocok"
+    # two plausible people: never auto-linked to whichever scored first
+    assert decide(0.999, REVIEW_THRESHOLD) == "tinjau"
+    assert decide(0.999, REVIEW_THRESHOLD - 1e-9) == "tertaut_otomatis"
+    assert decide(0.999, float("nan")) == "tertaut_otomatis"
 
 
 def test_explanation_in_both_languages() -> None:
