@@ -72,15 +72,25 @@ def drop_options(settings: Any) -> dict[str, Any]:
     }
 
 
+#: Caps every HTTP source's ``retry_budget_seconds`` (seconds): a site on a steady line, or a
+#: test that takes an agency away, need not wait out the mobile-link default.
+RETRY_BUDGET_ENV = "SIMPUL_RETRY_BUDGET_SECONDS"
+
+
 def http_options(settings: Any) -> dict[str, Any]:
     """Timeouts, retry budget and agency name of an HTTP source (``simpul.yaml``)."""
+    import os
+
     from connectors.base.http import RetryPolicy
 
+    budget = float(settings.retry_budget_seconds)
+    if os.environ.get(RETRY_BUDGET_ENV):
+        budget = min(budget, float(os.environ[RETRY_BUDGET_ENV]))
     return {
         "timeout": settings.timeout_seconds,
         "connect_timeout": settings.connect_timeout_seconds,
         "retry": RetryPolicy(
-            budget_seconds=settings.retry_budget_seconds,
+            budget_seconds=budget,
             backoff_max=settings.retry_backoff_max_seconds,
         ),
         "agency": settings.agency,

@@ -24,3 +24,11 @@ def airflow_home() -> Path:
         env=dict(os.environ),
     )
     return home
+
+
+@pytest.fixture(autouse=True)
+def _short_retry_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DAG tests that take an agency away need not wait out the 5-minute mobile-link budget
+    (the budget itself is tested in tests/connectors and tests/reliability)."""
+    monkeypatch.setenv("SIMPUL_RETRY_BUDGET_SECONDS", "3")
+

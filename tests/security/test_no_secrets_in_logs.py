@@ -67,12 +67,7 @@ def test_nothing_personal_or_secret_is_logged(siak, world, caplog, capsys, monke
     result = pipeline.run("siak_penduduk")
     assert result["rows_quarantined"] > 0 and result["rows_warned"] > 0
 
-    http_settings = pipeline._http_settings  # an outage longer than a 1-second budget
-    monkeypatch.setattr(
-        pipeline,
-        "_http_settings",
-        lambda s: {**http_settings(s), "retry": RetryPolicy(budget_seconds=1.0)},
-    )
+    monkeypatch.setenv("SIMPUL_RETRY_BUDGET_SECONDS", "1")  # an outage longer than the budget
     requests.post(f"{siak.url}/admin/faults", json={"error_burst": 100_000}, timeout=5)
     assert main(["run", "siak_keluarga"]) == 2  # the agency is down
     requests.post(f"{siak.url}/admin/faults", json={}, timeout=5)
