@@ -7,6 +7,7 @@ names: only counts, URLs and the (demo) credential variables.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -210,6 +211,8 @@ def _drop_receivers(args: argparse.Namespace):
     from simpul.exchange.demo_agencies import DropReceivers
     from simpul.exchange.errors import ExchangeError
 
+    if args.home:  # the agreements' drop folders resolve under SIMPUL_HOME: the same place
+        os.environ["SIMPUL_HOME"] = str(Path(args.home).resolve())
     try:
         drops = DropReceivers(_hub_public_key(args), _home_dir(args.home), load_agreements())
     except ExchangeError as exc:
