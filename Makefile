@@ -32,7 +32,7 @@ bench: setup
 	@$(UV) run --frozen python -m bench $(BENCH_ARGS)
 
 simulate: setup
-	@$(UV) run --frozen simpul simulate up
+	@$(UV) run --frozen simpul simulate up --exchange-receivers $(SIMULATE_ARGS)
 
 airflow: setup
 	@bash scripts/airflow-standalone.sh

@@ -46,6 +46,17 @@ if [ -z "${SIMPUL_EXCHANGE_SIGNING_KEY:-}" ] && [ -z "${SIMPUL_EXCHANGE_SIGNING_
     echo "Demo exchange signing key: $SIMPUL_EXCHANGE_SIGNING_KEY_FILE (not for production)"
   fi
 fi
+# Exchanges against `make simulate` (it serves Disdukcapil's endpoint on port 8714 and receipts
+# the Dinas Sosial and village drop folders under $SIMPUL_HOME/exchange/). Receipts are signed
+# by each agency's key: the demo agency key pairs live owner-only in $SIMPUL_HOME/keys
+# (agency_<agency>_ed25519.key, made once by whichever side starts first); the simulators hold
+# the private keys, the hub gets only the public ones here (production: the agency's .pub).
+export SIMPUL_EXCHANGE_DISDUKCAPIL_URL=${SIMPUL_EXCHANGE_DISDUKCAPIL_URL:-http://127.0.0.1:8714/deliveries}
+export SIMPUL_EXCHANGE_DISDUKCAPIL_TOKEN=${SIMPUL_EXCHANGE_DISDUKCAPIL_TOKEN:-simpul-demo-disdukcapil-token}
+while read -r line; do
+  name=${line#export }; name=${name%%=*}
+  [ -n "${!name:-}" ] || export "${line#export }"
+done < <(python -c 'from simpul.exchange.demo_agencies import print_hub_env; print_hub_env()')
 airflow db migrate >/dev/null
 airflow pools set simpul_warehouse 1 "DuckDB allows one writer" >/dev/null
 echo "Parallelism $AIRFLOW__CORE__PARALLELISM on $CPUS CPU(s), $AIRFLOW__API__WORKERS API worker(s); schedules in $AIRFLOW__CORE__DEFAULT_TIMEZONE (WIB)"

@@ -77,7 +77,11 @@ def run_agreement(agreement_id: str) -> dict[str, Any]:
             f"outbox and retried: {summary['undelivered']}"
         )
     if not summary["delivered"]:
-        raise AirflowSkipException(" | ".join(summary["log"]) or "nothing to deliver")
+        raise AirflowSkipException(
+            " | ".join(summary["log"])
+            or "tidak ada baris untuk dikirim (mis. tidak ada baris dikarantina) / nothing to "
+            "deliver: no rows (e.g. nothing quarantined)"
+        )
     return {
         "queued": [q["delivery_id"] for q in result["queued"]],
         "rows": sum(q["rows"] for q in result["queued"]),

@@ -7,6 +7,7 @@ names: only counts, URLs and the (demo) credential variables.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -121,7 +122,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         seed=args.seed,
         home_dir=_home_dir(args.home),
     )
-    receiver = _disdukcapil_receiver(args) if args.disdukcapil_receiver else None
+    everyone = args.exchange_receivers
+    receiver = _disdukcapil_receiver(args) if args.disdukcapil_receiver or everyone else None
+    drops = _drop_receivers(args) if everyone else None
     try:
         print("Simulators running (Ctrl-C stops):")
         for name, h in handles.items():
@@ -151,33 +154,73 @@ def cmd_up(args: argparse.Namespace) -> int:
             h.stop()
         if receiver is not None:
             receiver[0].stop()
+        if drops is not None:
+            drops.stop()
     return 0
+
+
+def _hub_public_key(args: argparse.Namespace):
+    """The hub's public key: from its signing key in this environment, else the demo key file
+    in SIMPUL_HOME/keys that `make airflow` uses too (made here if this side starts first)."""
+    from simpul.exchange.signing import ensure_demo_key, load_signing_key
+
+    ensure_demo_key(_home_dir(args.home))
+    return load_signing_key().public_key()
 
 
 def _disdukcapil_receiver(args: argparse.Namespace):
     """Disdukcapil's delivery endpoint for the exchange demo: verifies pushed deliveries with the
-    hub's public key (derived from the hub's signing key in this environment) and answers with
-    receipts. Without a signing key it is skipped with a notice, the simulators still run."""
+    hub's public key and answers with receipts signed by Disdukcapil's demo key (its public key
+    is what the hub registers in SIMPUL_EXCHANGE_DISDUKCAPIL_RECEIPT_KEY). Without a usable
+    signing key it is skipped with a notice, the simulators still run."""
+    from simpul.exchange.agreements import load_agreements
+    from simpul.exchange.demo_agencies import ensure_agency_keys
     from simpul.exchange.errors import ExchangeError
     from simpul.exchange.receiver import RestReceiver
-    from simpul.exchange.signing import load_signing_key
+    from simpul.exchange.signing import load_private_key_file
     from simpul.simulators.runner import PORT_OFFSETS, credential
 
     try:
-        public = load_signing_key().public_key()
-    except ExchangeError:
-        print("Disdukcapil receiver skipped: no SIMPUL_EXCHANGE_SIGNING_KEY in this environment")
+        public = _hub_public_key(args)
+        keys = ensure_agency_keys(_home_dir(args.home), load_agreements())
+        key = load_private_key_file(keys["disdukcapil"]) if "disdukcapil" in keys else None
+    except ExchangeError as exc:
+        print(f"Disdukcapil receiver skipped: {exc}")
         return None
     port = args.base_port + PORT_OFFSETS["disdukcapil"] if args.base_port else 0
     token = credential("SIMPUL_SIM_DISDUKCAPIL_TOKEN")
     receiver = RestReceiver(
-        public, token=token, name="disdukcapil-simulator", host=args.host, port=port
+        public,
+        token=token,
+        name="disdukcapil-simulator",
+        host=args.host,
+        port=port,
+        addressee="disdukcapil",
+        key=key,
     ).start()
     print(f"  {'disdukcapil':<8} {receiver.url}")
     return receiver, {
         "SIMPUL_EXCHANGE_DISDUKCAPIL_URL": receiver.url,
         "SIMPUL_EXCHANGE_DISDUKCAPIL_TOKEN": token,
     }
+
+
+def _drop_receivers(args: argparse.Namespace):
+    """Dinas Sosial and the villages: receipt new deliveries in their drop folders."""
+    from simpul.exchange.agreements import load_agreements
+    from simpul.exchange.demo_agencies import DropReceivers
+    from simpul.exchange.errors import ExchangeError
+
+    if args.home:  # the agreements' drop folders resolve under SIMPUL_HOME: the same place
+        os.environ["SIMPUL_HOME"] = str(Path(args.home).resolve())
+    try:
+        drops = DropReceivers(_hub_public_key(args), _home_dir(args.home), load_agreements())
+    except ExchangeError as exc:
+        print(f"Drop-folder receivers skipped: {exc}")
+        return None
+    for folder in drops.folders:
+        print(f"  {'receipts':<8} {folder} (every {drops.interval:.0f}s)")
+    return drops.start()
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -211,6 +254,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--disdukcapil-receiver",
         action="store_true",
         help="also run Disdukcapil's exchange endpoint (needs the hub's signing key)",
+    )
+    u.add_argument(
+        "--exchange-receivers",
+        action="store_true",
+        help="all demo agencies: Disdukcapil's endpoint plus receipts for the drop folders "
+        "(Dinas Sosial, villages), signed with demo agency keys in SIMPUL_HOME/keys",
     )
     u.set_defaults(func=cmd_up)
 

@@ -94,6 +94,7 @@ def test_simulate_up_serves_the_disdukcapil_receiver(world_dir: Path, tmp_path: 
         (d / "data.csv").write_text("kode_desa,jumlah\n16.08.01.2001,3\n")
         manifest = {
             "delivery_id": "dlv-0001",
+            "addressee": "disdukcapil",
             "files": [
                 {
                     "name": "data.csv",
@@ -115,6 +116,12 @@ def test_simulate_up_serves_the_disdukcapil_receiver(world_dir: Path, tmp_path: 
             del os.environ["TEST_DISDUKCAPIL_TOKEN"]
         assert result.receipt["status"] == "accepted"
         assert result.receipt["receiver"] == "disdukcapil-simulator"
+        # signed by Disdukcapil's demo key; the hub holds only its public half
+        from simpul.exchange.signing import verify_receipt
+
+        keys = tmp_path / "home" / "keys"
+        assert (keys / "agency_disdukcapil_ed25519.key").stat().st_mode & 0o077 == 0
+        verify_receipt(result.receipt, (keys / "agency_disdukcapil_ed25519.pub").read_text())
     finally:
         proc.send_signal(signal.SIGINT)
         try:
