@@ -2,8 +2,9 @@
 
 python-calamine (0.9) reads a whole sheet into memory before the first row comes out: a
 300,000-row SIAK export costs gigabytes. This reader streams the sheet XML out of the ZIP with
-an incremental parser (defusedxml: DTDs and entity declarations refused, so XML bombs stay
-refused) and forgets every row once it was handed on. Shared strings are held in memory when
+an incremental parser (lxml, hardened: no entity resolution, no network, and DTDs refused
+as defusedxml refuses them, so XML bombs stay refused) and forgets every row once it was
+handed on. Shared strings are held in memory when
 the part is small and otherwise spilled to a temporary file with an offset index (8 bytes per
 string in memory). Values come out as calamine gives them (numbers as float, booleans, dates,
 datetimes and times for date-formatted cells), so :mod:`connectors.base.files` treats both the
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import tempfile
 import zipfile
 from array import array
@@ -35,10 +37,59 @@ class XlsxStreamError(Exception):
     """The workbook's structure is not what an .xlsx must be (no such sheet, no workbook part)."""
 
 
-def _iterparse(source: Any, events: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
-    from defusedxml.ElementTree import iterparse
+def _iterparse(source: Any, tags: tuple[str, ...]) -> Iterator[Any]:
+    """``end`` events of ``tags`` from lxml's incremental parser (C speed), hardened as
+    defusedxml hardens the stdlib: entities are never resolved, nothing is fetched from the
+    network, no huge-tree mode, and a document type declaration (where entity bombs and external
+    entities live) is refused as :class:`defusedxml.DTDForbidden` before the first element is
+    handed on."""
+    from defusedxml import DTDForbidden
+    from lxml import etree
 
-    return iterparse(source, events=events, forbid_dtd=True)
+    head = source.read(1 << 16)
+    root_at = re.search(rb"<[A-Za-z_]", head)
+    if b"<!DOCTYPE" in head[: root_at.start() if root_at else len(head)]:
+        raise DTDForbidden(None, None, None)  # refused before libxml2 sees any declaration
+    checked = False
+    for _, elem in etree.iterparse(
+        _Prefixed(head, source),
+        events=("end",),
+        tag=tags,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    ):
+        if not checked:
+            info = elem.getroottree().docinfo
+            if info.doctype or info.internalDTD is not None:
+                raise DTDForbidden(info.root_name, info.system_url, info.public_id)
+            checked = True
+        yield elem
+
+
+class _Prefixed:
+    """``head`` (already read to look for a DTD) followed by the rest of ``source``."""
+
+    def __init__(self, head: bytes, source: Any):
+        self._head, self._source = head, source
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            out, self._head = self._head, b""
+            return out
+        return self._source.read(size)
+
+
+def _forget(elem: Any) -> None:
+    """Free a handled element and the siblings before it (the tree never grows)."""
+    elem.clear(keep_tail=False)
+    parent = elem.getparent()
+    if parent is not None:
+        while elem.getprevious() is not None:
+            del parent[0]
 
 
 def _parse_part(zf: zipfile.ZipFile, path: str) -> Any:
@@ -135,15 +186,9 @@ class SharedStrings:
         buf: list[bytes] = []
         pending = 0
         with zf.open(info) as src:
-            for event, elem in _iterparse(src, ("start", "end")):
-                if event == "start":
-                    if elem.tag == f"{NS}sst":
-                        root = elem
-                    continue
-                if elem.tag != f"{NS}si":
-                    continue
+            for elem in _iterparse(src, (f"{NS}si",)):
                 text = _text(elem)
-                root.clear()
+                _forget(elem)
                 if self._list is not None:
                     self._list.append(text)
                     continue
@@ -152,11 +197,11 @@ class SharedStrings:
                 pending += len(raw)
                 self._offsets.append(self._offsets[-1] + len(raw))
                 if pending > 1 << 20:
-                    os.write(self._fd, b"".join(buf))
+                    os.write(self._fd, b"".join(buf))  # type: ignore[arg-type]
                     buf, pending = [], 0
         if self._fd is not None and buf:
             os.write(self._fd, b"".join(buf))
-        self.get = lru_cache(maxsize=50_000)(self._get)
+        self.get = lru_cache(maxsize=4096)(self._get)
 
     def _get(self, index: int) -> str:
         if self._list is not None:
@@ -228,36 +273,35 @@ def _sheet_rows(
     zf: zipfile.ZipFile, part: str, dates: set[int], date1904: bool, sst: SharedStrings
 ) -> Iterator[list[Any]]:
     c_tag, v_tag, is_tag = f"{NS}c", f"{NS}v", f"{NS}is"
+    row_tag, dim_tag = f"{NS}row", f"{NS}dimension"
+    cols: dict[str, int] = {}  # "AB12" letters -> column index, cached
     start_row, start_col = 1, 0
     next_row = None
-    holder = None
     with zf.open(part) as src:
-        for event, elem in _iterparse(src, ("start", "end")):
-            tag = elem.tag
-            if event == "start":
-                if tag == f"{NS}sheetData":
-                    holder = elem
-                continue
-            if tag == f"{NS}dimension":
+        for elem in _iterparse(src, (dim_tag, row_tag)):
+            if elem.tag == dim_tag:
                 start_row, start_col = _start(elem.get("ref"))
-                continue
-            if tag != f"{NS}row":
                 continue
             number = int(elem.get("r") or (next_row or start_row))
             if next_row is None:
                 next_row = start_row
             if number < next_row:  # above the used range (or out of order): nothing to add
-                if holder is not None:
-                    holder.clear()
+                _forget(elem)
                 continue
             while next_row < number:  # rows Excel left out are empty rows
                 yield []
                 next_row += 1
             values: list[Any] = []
             col = start_col - 1
-            for c in elem.iter(c_tag):
+            for c in elem.iterchildren(c_tag):
                 ref = c.get("r")
-                col = _col_index(ref) if ref else col + 1
+                if ref:
+                    letters = ref.rstrip("0123456789")
+                    col = cols.get(letters, -1)
+                    if col < 0:
+                        col = cols[letters] = _col_index(letters)
+                else:
+                    col += 1
                 at = col - start_col
                 if at < 0:
                     continue
@@ -275,7 +319,7 @@ def _sheet_rows(
                     elif t == "n":
                         value = float(raw)
                         s = c.get("s")
-                        if s is not None and int(s) in dates:
+                        if s is not None and dates and int(s) in dates:
                             value = excel_date(value, date1904)
                     elif t == "b":
                         value = raw.strip() in ("1", "true")
@@ -286,7 +330,6 @@ def _sheet_rows(
                 if at >= len(values):
                     values.extend([None] * (at - len(values) + 1))
                 values[at] = value
-            if holder is not None:
-                holder.clear()  # the row is handed on: forget it
+            _forget(elem)  # the row is handed on: forget it
             next_row = number + 1
             yield values
