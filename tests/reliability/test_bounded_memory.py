@@ -115,3 +115,38 @@ def test_a_large_xlsx_is_read_in_bounded_memory(tmp_path: Path) -> None:
     assert stream_big - stream_small < 5, (stream_small, stream_big)  # flat (measured: +1)
     # the contrast: the whole-sheet reader grows with the file (so the test can tell)
     assert cal_big - cal_small > 15, (cal_small, cal_big)  # measured: +32 MB
+
+
+def test_a_damaged_large_xlsx_is_a_clear_error_on_the_streaming_path(tmp_path, monkeypatch):
+    """Broken XML halfway through the sheet, a truncated ZIP, or a missing sheet: one
+    FileFormatError naming the file (and the row where the sheet broke), no traceback."""
+    import io
+    import zipfile
+
+    import pytest
+
+    import connectors.base.files as files
+    from bench.xlsx_memory import write_siak_xlsx
+    from connectors.base.files import FileFormatError
+
+    monkeypatch.setattr(files, "STREAM_XLSX_BYTES", 0)
+    good = write_siak_xlsx(tmp_path / "good.xlsx", 300).read_bytes()
+    src = zipfile.ZipFile(io.BytesIO(good))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b'<row r="200">', b'<row r="200"><c r="A200"><v>1</c>')
+            dst.writestr(item, data)
+    cases = {
+        "broken.xlsx": (out.getvalue(), "broken.xlsx, row "),
+        "truncated.xlsx": (good[: len(good) // 2], "not a readable Excel workbook"),
+    }
+    for name, (data, expected) in cases.items():
+        with pytest.raises(FileFormatError) as exc:
+            for _ in files.read_excel(data, name, expect=("NIK",)):
+                pass
+        assert name in str(exc.value) and expected in str(exc.value), exc.value
+    with pytest.raises(FileFormatError, match="no sheet 'Lain'"):
+        list(files.read_excel(good, "good.xlsx", sheet="Lain", expect=("NIK",)))
