@@ -216,6 +216,56 @@ def find_header(rows: list[list[Any]], expect: tuple[str, ...], min_cells: int =
 
 
 HEADER_SEARCH_ROWS = 30
+#: an .xlsx at least this large is streamed (connectors.base.xlsx_stream) instead of being
+#: loaded whole by calamine, whose memory grows with the sheet (bench/RESULTS.md, "Excel memory")
+STREAM_XLSX_BYTES = 20 * 1024**2
+
+
+def _size(data: bytes | bytearray | BinaryIO) -> int:
+    if isinstance(data, bytes | bytearray):
+        return len(data)
+    try:
+        here = data.tell()
+        end = data.seek(0, 2)
+        data.seek(here)
+        return int(end) - int(here)
+    except Exception:  # noqa: BLE001 - a stream without seek: calamine reads it whole anyway
+        return -1
+
+
+def _is_zip(data: bytes | bytearray | BinaryIO) -> bool:
+    if isinstance(data, bytes | bytearray):
+        return bytes(data[:4]) == b"PK\x03\x04"
+    here = data.tell()
+    head = data.read(4)
+    data.seek(here)
+    return head == b"PK\x03\x04"
+
+
+def _streamed_rows(
+    data: bytes | bytearray | BinaryIO, name: str, sheet: str | None
+) -> Iterator[list[Any]]:
+    """Rows of a large .xlsx through the bounded-memory reader; a broken workbook is a
+    FileFormatError naming the file (and the row once rows stream)."""
+    from connectors.base.xlsx_stream import XlsxStreamError, iter_rows
+
+    src = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+    it = iter_rows(src, sheet)  # type: ignore[arg-type]
+    number = 0
+    while True:
+        try:
+            values = next(it)
+        except StopIteration:
+            return
+        except XlsxStreamError as exc:
+            raise FileFormatError(f"{name}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - bad ZIP, XML errors, defusedxml refusals
+            where = f", row {number + 1}" if number else ""
+            raise FileFormatError(
+                f"{name}{where}: not a readable Excel workbook ({_why(exc)})"
+            ) from None
+        number += 1
+        yield values
 
 
 def read_excel(
@@ -228,22 +278,33 @@ def read_excel(
     """One sheet of an .xlsx/.xlsm/.xls/.ods through python-calamine (Rust; 5-10x faster than
     openpyxl). The header is the first row holding every label in ``expect`` within the first
     rows (title rows and merged cells above it are skipped). Numbers stay numbers until
-    :func:`_cell` turns them into their digits, so a NIK typed as a number is noticed."""
+    :func:`_cell` turns them into their digits, so a NIK typed as a number is noticed.
+
+    An .xlsx of :data:`STREAM_XLSX_BYTES` or more is streamed in bounded memory instead
+    (calamine holds the whole sheet; .xls and .ods always go through calamine)."""
     from python_calamine import CalamineWorkbook
 
-    raw = data if isinstance(data, bytes | bytearray) else data.read()
-    try:
-        wb = CalamineWorkbook.from_filelike(io.BytesIO(raw))
-    except Exception as exc:  # noqa: BLE001 - calamine raises its own types on a broken file
-        raise FileFormatError(f"{name}: not a readable Excel workbook ({_why(exc)})") from None
-    try:
-        if sheet and sheet not in wb.sheet_names:
-            raise FileFormatError(f"{name}: no sheet {sheet!r} (sheets: {wb.sheet_names})")
+    wb = None
+    it: Iterator[Any]
+    if _size(data) >= STREAM_XLSX_BYTES and _is_zip(data):
+        it = _streamed_rows(data, name, sheet)
+    else:
+        raw = data if isinstance(data, bytes | bytearray) else data.read()
         try:
-            ws = wb.get_sheet_by_name(sheet) if sheet else wb.get_sheet_by_index(0)
-            it = iter(ws.iter_rows())
-        except Exception as exc:  # noqa: BLE001
-            raise FileFormatError(f"{name}: sheet cannot be read ({_why(exc)})") from None
+            wb = CalamineWorkbook.from_filelike(io.BytesIO(raw))
+        except Exception as exc:  # noqa: BLE001 - calamine raises its own types on a broken file
+            raise FileFormatError(
+                f"{name}: not a readable Excel workbook ({_why(exc)})"
+            ) from None
+    try:
+        if wb is not None:
+            if sheet and sheet not in wb.sheet_names:
+                raise FileFormatError(f"{name}: no sheet {sheet!r} (sheets: {wb.sheet_names})")
+            try:
+                ws = wb.get_sheet_by_name(sheet) if sheet else wb.get_sheet_by_index(0)
+                it = iter(ws.iter_rows())
+            except Exception as exc:  # noqa: BLE001
+                raise FileFormatError(f"{name}: sheet cannot be read ({_why(exc)})") from None
         head: list[list[Any]] = []
         for values in it:
             head.append(list(values))
@@ -271,7 +332,8 @@ def read_excel(
         yield from _batches(rows(), columns, name)
     finally:
         try:
-            wb.close()
+            if wb is not None:
+                wb.close()
         except Exception:  # noqa: BLE001, S110
             pass
 

@@ -147,6 +147,38 @@ def summary_line(name: str, result: dict[str, Any], seconds: float) -> str:
     return line
 
 
+def held_message(name: str, result: dict[str, Any]) -> str:
+    """Why a held delivery fails its task, and how to release it: ``English / Indonesian``
+    (the order :func:`simpul.orchestration.causes.describe` reads), no record values."""
+    load_id = result.get("load_id")
+    why = str(result.get("message") or "").split("; ")[0]
+    why_en, _, why_id = why.partition(" / ")
+    why_en = why_en.removeprefix("held: ").strip() or "quality gate"
+    why_id = why_id.removeprefix("ditahan: ").strip() or "gerbang kualitas"
+    return (
+        f"Delivery {load_id} of pipeline {name} is HELD by the quality gate ({why_en}); "
+        f"nothing was merged into core. Review the quarantine report, then release it with "
+        f"`simpul release {load_id} --reviewer NAME` or ask the agency for a new delivery. "
+        f"/ Kiriman {load_id} pipeline {name} DITAHAN gerbang kualitas ({why_id}); tidak ada "
+        f"baris yang digabung ke core. Tinjau laporan karantina, lalu lepaskan dengan "
+        f"`simpul release {load_id} --reviewer NAMA` atau minta kiriman ulang ke instansi."
+    )
+
+
+def fail_held(name: str, result: dict[str, Any]) -> None:
+    """A held delivery ends its task *failed* without retries (a retry would hold it again),
+    so the DAG run is red like the CLI's exit code 3, and the failure callbacks record it in
+    ``ops.task_runs``. The held alert was already sent by :func:`after_load`, so the exception
+    is marked for :class:`~simpul.orchestration.notifier.SimpulNotifier` not to send a second."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    if result.get("status") != "held":
+        return
+    exc = AirflowFailException(held_message(name, result))
+    exc.simpul_held = True  # type: ignore[attr-defined]
+    raise exc
+
+
 def fail_fast(exc: BaseException) -> None:
     """Configuration errors and sources that refuse for good fail at once (no retries)."""
     from airflow.sdk.exceptions import AirflowFailException
@@ -176,7 +208,8 @@ def pipeline_dag(name: str, p: PipelineSettings, cfg: SimpulConfig) -> DAG:
             f"Pulls **{p.stream}** from {source.agency} ({p.source}), maps it with "
             f"`mappings/{p.mapping}.yaml`, validates it with suite `{p.suite}`, quarantines "
             f"failing rows and merges the rest into `core.{p.entity}`. A delivery whose error "
-            f"rate exceeds {p.max_error_rate:.0%} is held back whole and alerted."
+            f"rate exceeds {p.max_error_rate:.0%} is held back whole and alerted; its load "
+            f"task then fails (no retry) until released with `simpul release`."
         ),
     ) as dag:
         asset = core_asset(p.entity)
@@ -249,6 +282,7 @@ def pipeline_dag(name: str, p: PipelineSettings, cfg: SimpulConfig) -> DAG:
             }
             after_load(name, result, context)
             log.info("%s", summary_line(name, result, time.monotonic() - started))
+            fail_held(name, result)  # held: the task ends failed, no retry (exit code 3 in CLI)
             return _serializable(result)
 
         load(transform(extract()))

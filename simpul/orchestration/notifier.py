@@ -23,6 +23,8 @@ class SimpulNotifier(BaseNotifier):  # type: ignore[misc,valid-type]
         self.kind = kind
 
     def notify(self, context: Any) -> None:
+        if getattr(context.get("exception"), "simpul_held", False):
+            return  # a held delivery: its own "held" alert was sent by the load task
         alert = failure_alert(dict(context))
         if self.kind != "failure":
             alert.kind = self.kind

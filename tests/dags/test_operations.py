@@ -151,3 +151,76 @@ def test_schedules_are_wib_and_only_warehouse_writers_take_the_pool(airflow_home
     assert bag.dags["simpul_ops_marts"].tasks[0].pool == "simpul_warehouse"
     for t in dag.tasks:
         assert t.on_retry_callback and t.on_success_callback and len(t.on_failure_callback) == 2
+
+
+@pytest.fixture
+def held_env(tmp_path_factory, simpul_home: Path, monkeypatch, airflow_home) -> Iterator[Path]:
+    """Its own simulator (the outage test stops the shared one)."""
+    from simpul.simulators.runner import serve_all
+
+    world = tmp_path_factory.mktemp("world_held")
+    generate_world(WorldConfig(seed=6, population=300)).write(world)
+    servers = serve_all(world, base_port=0, only=["siak"], defect_rate=0.05, seed=6)
+    try:
+        for k, v in servers["siak"].env().items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.setenv("SIMPUL_PSEUDONYM_KEY", "test-pseudonym-key-0123456789abcdef")
+        for k in ("SIMPUL_ALERT_WEBHOOK_URL", "SIMPUL_ALERT_SMTP_HOST", "SIMPUL_ALERT_EMAIL_TO"):
+            monkeypatch.delenv(k, raising=False)
+        yield simpul_home
+    finally:
+        for s in servers.values():
+            s.stop()
+
+
+def test_a_held_delivery_fails_its_load_task_without_retry_and_shows_in_status(
+    held_env, tmp_path, monkeypatch, capsys
+):
+    """The quality gate holds the delivery: under Airflow the load task ends *failed* (not
+    green), is not retried, says why and how to release in both languages, is recorded in
+    ops.task_runs, and ``simpul status --check`` names it; one "held" alert, no "failure"."""
+    import yaml
+
+    from simpul.cli import main
+    from simpul.config import DEFAULT_CONFIG
+    from simpul.warehouse import open_warehouse
+
+    raw = yaml.safe_load(Path(DEFAULT_CONFIG).read_text(encoding="utf-8"))
+    raw["pipelines"]["siak_penduduk"]["max_error_rate"] = 0.0  # any quarantined row holds
+    cfg = tmp_path / "simpul.yaml"
+    cfg.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    monkeypatch.setenv("SIMPUL_CONFIG", str(cfg))
+
+    run = _dag(retries=2).test()
+    states = {t.task_id: t.state for t in run.get_task_instances()}
+    assert run.state == "failed" and states["load"] == "failed", states
+
+    wh = open_warehouse()
+    try:
+        load = wh.query("select * from ops.loads where pipeline = 'siak_penduduk'")[0]
+        tries = wh.query(
+            "select task_id, try_number, state, error_id, error_en from ops.task_runs "
+            "where dag_id = :d and run_id = :r and task_id = 'load'",
+            {"d": DAG_ID, "r": run.run_id},
+        )
+        core = wh.scalar("select count(*) from core.penduduk")
+    finally:
+        wh.dispose()
+    assert load["status"] == "held" and core == 0
+    assert [(t["try_number"], t["state"]) for t in tries] == [(1, "failed")], tries  # no retry
+    load_id = load["load_id"]
+    assert f"Delivery {load_id} of pipeline siak_penduduk is HELD" in tries[0]["error_en"]
+    assert f"simpul release {load_id}" in tries[0]["error_en"]
+    assert "error rate" in tries[0]["error_en"]
+    assert f"Kiriman {load_id} pipeline siak_penduduk DITAHAN" in tries[0]["error_id"]
+    assert "tingkat galat" in tries[0]["error_id"]
+
+    code = main(["status", "--check"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    lines = [x for x in out.splitlines() if x.startswith("[siak_penduduk]")]
+    assert any("run terakhir gagal" in x and "tugas load" in x for x in lines), out
+    assert any("ditahan gerbang kualitas" in x for x in lines), out
+
+    kinds = [a["kind"] for a in _alert_log(held_env)]
+    assert kinds.count("held") == 1 and "failure" not in kinds, kinds

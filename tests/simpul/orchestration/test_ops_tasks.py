@@ -99,3 +99,28 @@ def test_changed_loads_ignores_held_and_already_loaded():
         ],
     }
     assert dags.changed_loads(events) == ["a"]
+
+
+def test_a_held_load_fails_without_retry_and_the_notifier_stays_quiet(simpul_home, webhook):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from simpul.orchestration.causes import describe
+    from simpul.orchestration.notifier import SimpulNotifier
+
+    load_id = "siak.penduduk.20260301T010000.aaaa0001"
+    result = {
+        "load_id": load_id,
+        "status": "held",
+        "message": "held: 10 rows against 8046 in the last delivery (below 50%) / ditahan: "
+        "10 baris dibanding 8046 pada kiriman terakhir (di bawah 50%)",
+    }
+    dags.fail_held("siak_penduduk", {**result, "status": "loaded"})  # not held: nothing
+    with pytest.raises(AirflowFailException) as info:
+        dags.fail_held("siak_penduduk", result)
+    ind, en = describe(info.value)
+    assert en.startswith(f"Delivery {load_id} of pipeline siak_penduduk is HELD")
+    assert "10 rows against 8046" in en and f"`simpul release {load_id}" in en
+    assert ind.startswith(f"Kiriman {load_id} pipeline siak_penduduk DITAHAN")
+    assert "10 baris dibanding 8046" in ind and f"`simpul release {load_id}" in ind
+    SimpulNotifier().notify({"exception": info.value, "run_id": "r"})
+    assert webhook.received == []  # the held alert comes from after_load, not twice
