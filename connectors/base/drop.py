@@ -37,12 +37,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from connectors.base.contract import Connector, ReadResult
 from connectors.base.files import FileFormatError
 
 IGNORED = ("~$*", "*.part", "*.tmp", ".*", "*.crdownload", "*.partial")
@@ -357,3 +358,50 @@ def zip_members(
 def _safe(text: str) -> str:
     """A member name shown in a message: printable, short."""
     return "".join(c if c.isprintable() else "?" for c in text)[:120]
+
+
+class DropConnector(Connector):
+    """A connector over one drop folder. The base owns what every drop shares (the file ledger,
+    settle interval, limits, one bad file never blocking the others); a subclass says only how
+    one taken file becomes batches (:meth:`read_file`)."""
+
+    default_patterns: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        drop_url: str,
+        *,
+        kecamatan: str | None = None,
+        patterns: tuple[str, ...] | None = None,
+        settle_seconds: float = 0.0,
+        limits: DropLimits | None = None,
+    ):
+        self.drop_url = drop_url
+        self.kecamatan = kecamatan
+        self.patterns = patterns or self.default_patterns
+        self.settle_seconds = settle_seconds
+        self.limits = limits or DropLimits()
+        self.known: dict[str, str] = {}  # file ledger: sha256 -> load id that loaded it
+
+    def read(
+        self, stream: str, *, since: str | None, result: ReadResult
+    ) -> Iterator[pa.RecordBatch]:
+        self.stream(stream)
+        drop = FileDrop(
+            self.drop_url,
+            self.patterns,
+            settle_seconds=self.settle_seconds,
+            limits=self.limits,
+            known=self.known,
+        )
+
+        def reader(f: FileOutcome, fh: BinaryIO) -> Iterator[pa.RecordBatch]:
+            yield from self.read_file(f, fh)
+            result.observe([f.mtime])
+
+        yield from drop.read_each(result.files, reader)
+
+    def read_file(self, f: FileOutcome, fh: BinaryIO) -> Iterator[pa.RecordBatch]:
+        """The batches of one taken file (a ZIP's members included)."""
+        raise NotImplementedError
+

@@ -8,12 +8,12 @@ its file and line number, so a quarantined row can be found again.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import BinaryIO, ClassVar
 
 import pyarrow as pa
 
-from connectors.base.contract import Connector, ReadResult, StreamSpec
-from connectors.base.drop import DropLimits, FileDrop, FileOutcome
+from connectors.base.contract import StreamSpec
+from connectors.base.drop import DropConnector, FileOutcome
 from connectors.base.files import (
     ROW_PROBLEM,
     ROW_WARNING,
@@ -29,7 +29,7 @@ FILE_MTIME = "_file_mtime"
 OUTPUT_COLUMNS = [*COLUMNS, SOURCE_FILE, SOURCE_ROW, FILE_MTIME, ROW_PROBLEM, ROW_WARNING]
 
 
-class DinsosDropConnector(Connector):
+class DinsosDropConnector(DropConnector):
     id = "dinsos"
     streams: ClassVar[dict[str, StreamSpec]] = {
         "penerima_bantuan": StreamSpec(
@@ -37,38 +37,11 @@ class DinsosDropConnector(Connector):
         ),
     }
 
-    def __init__(
-        self,
-        drop_url: str,
-        patterns: tuple[str, ...] = ("*.csv", "*.CSV"),
-        *,
-        settle_seconds: float = 0.0,
-        limits: DropLimits | None = None,
-    ):
-        self.drop_url = drop_url
-        self.patterns = patterns
-        self.settle_seconds = settle_seconds
-        self.limits = limits or DropLimits()
-        self.known: dict[str, str] = {}  # file ledger: sha256 -> load id that loaded it
+    default_patterns = ("*.csv", "*.CSV")
 
-    def read(
-        self, stream: str, *, since: str | None, result: ReadResult
-    ) -> Iterator[pa.RecordBatch]:
-        self.stream(stream)
-        drop = FileDrop(
-            self.drop_url,
-            self.patterns,
-            settle_seconds=self.settle_seconds,
-            limits=self.limits,
-            known=self.known,
-        )
-
-        def reader(f: FileOutcome, fh) -> Iterator[pa.RecordBatch]:
-            for batch in read_csv(fh, f.name):
-                yield _conform(batch, f.mtime, f.name)
-            result.observe([f.mtime])
-
-        yield from drop.read_each(result.files, reader)
+    def read_file(self, f: FileOutcome, fh: BinaryIO) -> Iterator[pa.RecordBatch]:
+        for batch in read_csv(fh, f.name):
+            yield _conform(batch, f.mtime, f.name)
 
 
 def _conform(batch: pa.RecordBatch, mtime: str, name: str = "") -> pa.RecordBatch:

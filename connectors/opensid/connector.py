@@ -14,12 +14,12 @@ import logging
 import re
 from collections.abc import Iterator
 from pathlib import PurePosixPath
-from typing import ClassVar
+from typing import BinaryIO, ClassVar
 
 import pyarrow as pa
 
-from connectors.base.contract import Connector, ReadResult, StreamSpec
-from connectors.base.drop import DropLimits, FileDrop, FileOutcome, zip_members
+from connectors.base.contract import StreamSpec
+from connectors.base.drop import DropConnector, DropLimits, FileOutcome, zip_members
 from connectors.base.files import (
     ROW_PROBLEM,
     ROW_WARNING,
@@ -112,49 +112,20 @@ def desa_from_name(file_name: str, kecamatan: str | None) -> str:
     )
 
 
-class OpenSidDropConnector(Connector):
+class OpenSidDropConnector(DropConnector):
     id = "opensid"
     streams: ClassVar[dict[str, StreamSpec]] = {
         "penduduk": StreamSpec("penduduk", ("nik",), FILE_MTIME),
     }
 
-    def __init__(
-        self,
-        drop_url: str,
-        *,
-        kecamatan: str | None = None,
-        patterns: tuple[str, ...] = ("*.xlsx", "*.xlsm", "*.xls", "*.zip"),
-        settle_seconds: float = 0.0,
-        limits: DropLimits | None = None,
-    ):
-        self.drop_url = drop_url
-        self.kecamatan = kecamatan
-        self.patterns = patterns
-        self.settle_seconds = settle_seconds
-        self.limits = limits or DropLimits()
-        self.known: dict[str, str] = {}  # file ledger: sha256 -> load id that loaded it
+    default_patterns = ("*.xlsx", "*.xlsm", "*.xls", "*.zip")
 
-    def read(
-        self, stream: str, *, since: str | None, result: ReadResult
-    ) -> Iterator[pa.RecordBatch]:
-        self.stream(stream)
-        drop = FileDrop(
-            self.drop_url,
-            self.patterns,
-            settle_seconds=self.settle_seconds,
-            limits=self.limits,
-            known=self.known,
-        )
-
-        def reader(f: FileOutcome, fh) -> Iterator[pa.RecordBatch]:
-            kode = desa_from_name(f.name, self.kecamatan)  # a ZIP is named for its desa too
-            for inner_name, inner in self._workbooks(f.name, fh, self.limits):
-                label = f.name if inner_name == f.name else f"{f.name}!{inner_name}"
-                for batch in read_excel(inner, label, sheet=SHEET, expect=("nik",)):
-                    yield self._conform(batch, label, kode, f.mtime)
-            result.observe([f.mtime])
-
-        yield from drop.read_each(result.files, reader)
+    def read_file(self, f: FileOutcome, fh: BinaryIO) -> Iterator[pa.RecordBatch]:
+        kode = desa_from_name(f.name, self.kecamatan)  # a ZIP is named for its desa too
+        for inner_name, inner in self._workbooks(f.name, fh, self.limits):
+            label = f.name if inner_name == f.name else f"{f.name}!{inner_name}"
+            for batch in read_excel(inner, label, sheet=SHEET, expect=("nik",)):
+                yield self._conform(batch, label, kode, f.mtime)
 
     @staticmethod
     def _conform(batch: pa.RecordBatch, label: str, kode: str, mtime: str) -> pa.RecordBatch:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import BinaryIO, ClassVar
 
 import pyarrow as pa
 
-from connectors.base.contract import Connector, ReadResult, StreamSpec
-from connectors.base.drop import DropLimits, FileDrop, FileOutcome, zip_members
+from connectors.base.contract import StreamSpec
+from connectors.base.drop import DropConnector, FileOutcome, zip_members
 from connectors.base.files import (
     ROW_PROBLEM,
     ROW_WARNING,
@@ -84,56 +84,27 @@ def _key(label: str) -> str:
 _CANON = {_key(c): c for c in SIAK_EXPORT_COLUMNS} | {_key(a): c for a, c in ALIASES.items()}
 
 
-class SiakExportConnector(Connector):
+class SiakExportConnector(DropConnector):
     id = "siak_export"
     streams: ClassVar[dict[str, StreamSpec]] = {
         "penduduk": StreamSpec("penduduk", ("NIK",), FILE_MTIME),
     }
 
-    def __init__(
-        self,
-        drop_url: str,
-        *,
-        kecamatan: str | None = None,
-        patterns: tuple[str, ...] = tuple(f"*{s}" for s in (*SUFFIXES, ".zip")),
-        settle_seconds: float = 0.0,
-        limits: DropLimits | None = None,
-    ):
-        self.drop_url = drop_url
-        self.kecamatan = kecamatan
-        self.patterns = patterns
-        self.settle_seconds = settle_seconds
-        self.limits = limits or DropLimits()
-        self.known: dict[str, str] = {}  # file ledger: sha256 -> load id that loaded it
+    default_patterns = tuple(f"*{s}" for s in (*SUFFIXES, ".zip"))
 
-    def read(
-        self, stream: str, *, since: str | None, result: ReadResult
-    ) -> Iterator[pa.RecordBatch]:
-        self.stream(stream)
-        drop = FileDrop(
-            self.drop_url,
-            self.patterns,
-            settle_seconds=self.settle_seconds,
-            limits=self.limits,
-            known=self.known,
-        )
-
-        def reader(f: FileOutcome, fh) -> Iterator[pa.RecordBatch]:
-            if f.name.lower().endswith(".zip"):
-                parts: Iterator[tuple[str, object]] = zip_members(f.name, fh, SUFFIXES, self.limits)
+    def read_file(self, f: FileOutcome, fh: BinaryIO) -> Iterator[pa.RecordBatch]:
+        if f.name.lower().endswith(".zip"):
+            parts: Iterator[tuple[str, object]] = zip_members(f.name, fh, SUFFIXES, self.limits)
+        else:
+            parts = iter([(f.name, fh)])
+        for inner_name, inner in parts:
+            label = f.name if inner_name == f.name else f"{f.name}!{inner_name}"
+            if inner_name.lower().endswith(".csv"):
+                batches = read_csv(inner, label, expect=REQUIRED)  # type: ignore[arg-type]
             else:
-                parts = iter([(f.name, fh)])
-            for inner_name, inner in parts:
-                label = f.name if inner_name == f.name else f"{f.name}!{inner_name}"
-                if inner_name.lower().endswith(".csv"):
-                    batches = read_csv(inner, label, expect=REQUIRED)  # type: ignore[arg-type]
-                else:
-                    batches = read_excel(inner, label, expect=REQUIRED)  # type: ignore[arg-type]
-                for batch in batches:
-                    yield conform(batch, label, f.mtime)
-            result.observe([f.mtime])
-
-        yield from drop.read_each(result.files, reader)
+                batches = read_excel(inner, label, expect=REQUIRED)  # type: ignore[arg-type]
+            for batch in batches:
+                yield conform(batch, label, f.mtime)
 
 
 def conform(batch: pa.RecordBatch, label: str, mtime: str) -> pa.RecordBatch:
