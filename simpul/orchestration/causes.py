@@ -70,13 +70,15 @@ def classify(exc: BaseException) -> tuple[str, bool] | None:
     kinds: ``tls``, ``auth``, ``not_found``, ``unreachable``, ``timeout``, ``http``,
     ``drop_missing``.
     """
-    from connectors.base.http import HttpError
+    from connectors.base.http import HttpError, SourceUnreachableError
 
     for e in _chain(exc):
         mod = type(e).__module__ or ""
         name = type(e).__name__
         if isinstance(e, ssl.SSLError) or name == "SSLError":
             return "tls", False
+        if isinstance(e, SourceUnreachableError):  # the retry budget ran out: still an outage
+            return ("timeout" if "timeout" in e.reason.lower() else "unreachable"), True
         if isinstance(e, HttpError):
             text = str(e)
             status = re.search(r"HTTP (\d{3})", text)
@@ -157,11 +159,17 @@ def source_error(exc: BaseException, cfg: Any, source: str) -> SourceError | Non
     original = next((e for e in _chain(exc) if isinstance(e, http_error)), None)
     # the client's own message names the path and the status, never a secret
     detail = str(original).splitlines()[0] if original is not None else type(exc).__name__
+    detail_id = detail_en = detail
+    from connectors.base.http import SourceUnreachableError
+
+    if isinstance(original, SourceUnreachableError):  # already bilingual: English / Indonesian
+        detail_en, _, detail_id = detail.partition(" / ")
+        detail_id = detail_id or detail_en
     retry_id = "akan dicoba ulang" if transient else "tidak dicoba ulang"
     retry_en = "will be retried" if transient else "not retried"
     message = (
-        f"{system} ({settings.agency}) {t_id.format(url=url)} ({detail}; {retry_id}) / "
-        f"{system} ({settings.agency}) {t_en.format(url=url)} ({detail}; {retry_en})"
+        f"{system} ({settings.agency}) {t_id.format(url=url)} ({detail_id}; {retry_id}) / "
+        f"{system} ({settings.agency}) {t_en.format(url=url)} ({detail_en}; {retry_en})"
     )
     cls = SourceHttpError if original is not None else SourceError
     return cls(message, kind=kind, transient=transient, agency=settings.agency, url=url)
