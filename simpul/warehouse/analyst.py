@@ -245,9 +245,34 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _locked_duckdb(path: Path) -> Any:
+def _locked_duckdb(path: Path, key: str | None = None) -> Any:
     import duckdb
 
+    if key:  # the encrypted warehouse (operator path): attach it, then lock down the same way
+        from simpul.atrest import duckdb_key, secure_crypto_available
+
+        con = duckdb.connect(
+            ":memory:",
+            config={
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+                "allow_community_extensions": False,
+            },
+        )
+        try:
+            if not secure_crypto_available(con):
+                con.execute("SET force_mbedtls_unsafe = true")
+            literal = str(path).replace("'", "''")
+            con.execute(
+                f"ATTACH '{literal}' AS warehouse (READ_ONLY, ENCRYPTION_KEY '{duckdb_key(key)}')"
+            )
+            con.execute("USE warehouse")
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+        except BaseException:
+            con.close()
+            raise
+        return con
     return duckdb.connect(
         str(path),
         read_only=True,
@@ -344,8 +369,8 @@ def _run_pg(url: str, sql: str, *, analyst: bool, limit: int | None) -> QueryRes
         engine.dispose()
 
 
-def _run_duckdb(path: Path, sql: str, limit: int | None) -> QueryResult:
-    con = _locked_duckdb(path)
+def _run_duckdb(path: Path, sql: str, limit: int | None, key: str | None = None) -> QueryResult:
+    con = _locked_duckdb(path, key)
     try:
         cur = con.execute(sql)
         columns = [d[0] for d in (cur.description or [])]
@@ -399,7 +424,11 @@ def run_operator(sql: str, name: str, limit: int | None = None) -> QueryResult:
     digest = statement_hash(statement)
     try:
         if dialect == "duckdb":
-            result = _run_duckdb(Path(url.removeprefix("duckdb:///")), statement, limit)
+            from simpul.atrest import encryption_key
+
+            result = _run_duckdb(
+                Path(url.removeprefix("duckdb:///")), statement, limit, encryption_key()
+            )
         else:
             result = _run_pg(os.environ.get(OPERATOR_URL_ENV) or url, statement, analyst=False,
                              limit=limit)  # fmt: skip
