@@ -40,6 +40,7 @@ OPERATOR_URL_ENV = "SIMPUL_OPERATOR_URL"
 ANALYST_DB_ENV = "SIMPUL_ANALYST_DB"
 PUBLISHED_SCHEMAS = ("marts", "ref")
 RESTRICTED_SCHEMAS = ("raw", "core", "ops")
+PG_ANALYST_SCHEMAS = ("analyst",)  # PostgreSQL: the marts after disclosure control
 ALLOWED_FIRST = {"select", "with", "describe", "desc", "show", "explain", "summarize", "from"}
 # Words that change data, sessions, files or privileges; refused anywhere outside quotes even
 # inside an allowed statement (a data-modifying CTE, EXPLAIN ANALYZE DELETE, SELECT INTO).
@@ -318,8 +319,9 @@ def check_analyst_role(conn: Any) -> None:
             "from pg_roles r where r.rolname = current_user"
         ),
         {
-            "all": list(PUBLISHED_SCHEMAS + RESTRICTED_SCHEMAS),
-            "restricted": list(RESTRICTED_SCHEMAS),
+            "all": list(PUBLISHED_SCHEMAS + RESTRICTED_SCHEMAS + PG_ANALYST_SCHEMAS),
+            # on PostgreSQL marts are unprotected: analysts read the analyst schema instead
+            "restricted": list(RESTRICTED_SCHEMAS + ("marts",)),
         },
     ).one()
     superuser, bypass, user, owns, restricted, server_roles = row
