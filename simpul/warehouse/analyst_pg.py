@@ -31,6 +31,37 @@ def _pg_type(t: pa.DataType) -> str:
     return sql_type(t)
 
 
+_ARROW_OF_PG = {
+    "smallint": pa.int64(),
+    "integer": pa.int64(),
+    "bigint": pa.int64(),
+    "date": pa.date32(),
+    "boolean": pa.bool_(),
+    "double precision": pa.float64(),
+    "real": pa.float64(),
+}
+
+
+def _typed(conn: sa.Connection, table: str, frame: pd.DataFrame) -> pa.Table:
+    """Arrow table of a marts frame; a column pandas saw only NULLs in gets its PostgreSQL
+    type (else Arrow infers the null type and disclosure control cannot cast it)."""
+    out = pa.Table.from_pandas(frame, preserve_index=False)
+    types = dict(
+        conn.execute(
+            sa.text(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'marts' and table_name = :t"
+            ),
+            {"t": table},
+        ).all()
+    )
+    for i, field in enumerate(out.schema):
+        if pa.types.is_null(field.type):
+            wanted = _ARROW_OF_PG.get(types.get(field.name, ""), pa.string())
+            out = out.set_column(i, field.name, out.column(i).cast(wanted))
+    return out
+
+
 def publish_analyst_schema(wh: Warehouse) -> dict[str, dict[str, int]] | None:
     """Rebuild schema analyst from marts (PostgreSQL only); returns the disclosure statistics
     per protected table."""
@@ -71,9 +102,7 @@ def publish_analyst_schema(wh: Warehouse) -> dict[str, dict[str, int]] | None:
                 )
                 continue
             frame = pd.read_sql(sa.text(f"SELECT * FROM {qualified('marts', table)}"), conn)
-            protected, stats[table] = protect(
-                table, pa.Table.from_pandas(frame, preserve_index=False)
-            )
+            protected, stats[table] = protect(table, _typed(conn, table, frame))
             cols = ", ".join(
                 f"{quote_ident(f.name)} {_pg_type(f.type)}" for f in protected.schema
             )
