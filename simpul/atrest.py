@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import logging
 import os
+import threading
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -142,29 +143,69 @@ def attach_encrypted(conn: Any, path: Path, key: str, alias: str = "warehouse") 
     conn.execute(f'USE "{alias}"')
 
 
+# One in-process database per encrypted file, shared by every engine on it (as duckdb.connect
+# shares one instance per path): DuckDB refuses to attach the same file twice in a process.
+_shared: dict[str, list[Any]] = {}  # path -> [database, engines using it, key]
+_shared_lock = threading.RLock()
+
+
+def _acquire(name: str, key: str) -> Any:
+    import duckdb
+
+    entry = _shared.get(name)
+    if entry is None:
+        base = duckdb.connect(":memory:")
+        try:
+            attach_encrypted(base, Path(name), key)
+        except BaseException:
+            base.close()
+            raise
+        entry = _shared[name] = [base, 0, duckdb_key(key)]
+    elif entry[2] != duckdb_key(key):  # the same file, another key: no sharing past the check
+        raise ConfigError(
+            f"{Path(name).name}: kunci enkripsi lain dari yang sedang dipakai / "
+            f"{Path(name).name}: another encryption key than the one in use"
+        )
+    entry[1] += 1
+    return entry[0]
+
+
+def _release(name: str) -> None:
+    entry = _shared.get(name)
+    if entry is None:
+        return
+    entry[1] -= 1
+    if entry[1] <= 0:
+        del _shared[name]
+        entry[0].close()
+
+
 def encrypted_duckdb_engine(path: Path, key: str) -> Any:
     """A SQLAlchemy engine whose connections all read and write the encrypted file ``path``.
 
-    One in-process DuckDB database attaches the file once; every pooled connection is a cursor
-    on it with the file as its default catalog, so the rest of the hub sees the usual schemas.
-    The engine's ``dispose`` closes the database (and releases the file lock).
+    One in-process DuckDB database attaches the file; every pooled connection is a cursor on
+    it with the file as its default catalog, so the rest of the hub sees the usual schemas.
+    The engine's ``dispose`` closes the database (releasing the file lock, as with a plain
+    file); the next connection attaches it again.
     """
-    import duckdb
     import sqlalchemy as sa
     from duckdb_engine import ConnectionWrapper
 
-    base = duckdb.connect(":memory:")
-    try:
-        attach_encrypted(base, path, key)
-    except BaseException:
-        base.close()
-        raise
+    state: dict[str, Any] = {"base": None}
+    name = str(path.resolve())
+
+    def database() -> Any:
+        with _shared_lock:
+            if state["base"] is None:
+                state["base"] = _acquire(name, key)
+            return state["base"]
 
     def creator() -> Any:
-        cur = base.cursor()
+        cur = database().cursor()
         cur.execute('USE "warehouse"')
         return ConnectionWrapper(cur)
 
+    database()  # fail now (wrong key, lock held) rather than at the first query
     engine = sa.create_engine(
         "duckdb:///:memory:", creator=creator, poolclass=sa.pool.QueuePool, future=True
     )
@@ -172,7 +213,10 @@ def encrypted_duckdb_engine(path: Path, key: str) -> Any:
 
     def dispose(close: bool = True) -> None:
         original(close)
-        base.close()
+        with _shared_lock:
+            if state["base"] is not None:
+                state["base"] = None
+                _release(name)
 
     engine.dispose = dispose  # type: ignore[method-assign]
     return engine
