@@ -158,6 +158,17 @@ def cmd_keys(args: argparse.Namespace) -> int:
         print(f"kunci pseudonim baru / new pseudonym key: {path} (0600; simpan cadangan / back up)")
     else:
         print(f"kunci pseudonim sudah ada / pseudonym key already exists: {path}")
+    if getattr(args, "encryption", False):
+        from simpul.atrest import generate_key_file as generate_encryption_key
+
+        path, created = generate_encryption_key()
+        if created:
+            print(
+                f"kunci enkripsi baru / new encryption key: {path} (0600; tanpa kunci ini data "
+                "tidak terbaca, simpan cadangan / without it the data is unreadable: back up)"
+            )
+        else:
+            print(f"kunci enkripsi sudah ada / encryption key already exists: {path}")
     return 0
 
 
@@ -170,6 +181,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     problems = doctor(home())
     for id_, en in problems:
         print(f"- {id_}\n  {en}")
+    from simpul.atrest import warnings as at_rest_warnings
+
+    for id_, en in at_rest_warnings():  # warnings only: the exit code counts problems
+        print(f"- peringatan: {id_}\n  warning: {en}")
     if not problems:
         print("tidak ada masalah / no problems found")
     return 1 if problems else 0
@@ -255,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("keys", help="create this install's pseudonym key (owner-only file)")
     p.add_argument("action", choices=["init"])
+    p.add_argument(
+        "--encryption", action="store_true", help="also create the encryption-at-rest key"
+    )
     p.set_defaults(func=cmd_keys)
 
     p = sub.add_parser("doctor", help="list permission, key and configuration problems")

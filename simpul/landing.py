@@ -30,6 +30,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from simpul import atrest
+
 MANIFEST = "_manifest.json"
 DATA = "data.parquet"
 
@@ -114,7 +116,7 @@ def land(
         for batch in _from_source(batches):
             if writer is None:
                 schema = batch.schema
-                writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+                writer = atrest.parquet_writer(tmp, schema, compression="zstd")
             elif batch.schema != schema:
                 raise LandingError(
                     f"{source}/{stream}: columns changed within one delivery "
@@ -124,7 +126,7 @@ def land(
             rows += batch.num_rows
         if writer is None:  # an empty delivery is still a delivery: record it
             schema = pa.schema([])
-            writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+            writer = atrest.parquet_writer(tmp, schema, compression="zstd")
         writer.close()
         writer = None
         with tmp.open("rb") as fh:

@@ -35,6 +35,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from simpul import atrest
 from simpul.landing import MANIFEST, LandingError, Manifest, land, new_load_id
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,7 @@ class PartialDelivery:
             tmp = self.folder / PARTS / (name + ".partial")
             writer: pq.ParquetWriter | None = None
             try:
-                writer = pq.ParquetWriter(tmp, batch.schema, compression="zstd")
+                writer = atrest.parquet_writer(tmp, batch.schema, compression="zstd")
                 writer.write_batch(batch)
                 writer.close()
                 writer = None
@@ -207,7 +208,7 @@ class PartialDelivery:
     def _batches(self) -> Iterator[pa.RecordBatch]:
         schema: pa.Schema | None = None
         for name in self.state["parts"]:
-            table = pq.read_table(self.folder / PARTS / name)
+            table = atrest.read_table(self.folder / PARTS / name)
             if schema is None:
                 schema = table.schema
             elif table.schema != schema and set(table.schema.names) == set(schema.names):

@@ -18,10 +18,9 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from connectors.base.files import ROW_PROBLEM, ROW_WARNING, SOURCE_FILE, SOURCE_ROW
-from simpul import ledger
+from simpul import atrest, ledger
 from simpul.config import ConfigError, PipelineSettings, SimpulConfig, load_config, paths
 from simpul.landing import MANIFEST, Manifest, find_manifest, land, new_load_id, stream_lock
 from simpul.mapping import Mapper, MappingIssue, load_mapping
@@ -332,7 +331,7 @@ def transform(
     raw_hash_parts: list[pd.Series] = []
     origin_parts: list[pd.Series] = []
     offset = 0
-    pf = pq.ParquetFile(manifest.file)
+    pf = atrest.parquet_file(manifest.file)
     for batch in pf.iter_batches(batch_size=BATCH_ROWS):
         frame = batch.to_pandas(types_mapper=pd.ArrowDtype).astype("string")
         for col in missing:  # schema_drift: warn -> a vanished mapped column reads as empty
@@ -433,8 +432,8 @@ def transform(
             f"(below {p.min_row_ratio:.0%}) / ditahan: {manifest.row_count} baris dibanding "
             f"{previous_rows} pada kiriman terakhir (di bawah {p.min_row_ratio:.0%})"
         )
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), stage / "mapped.parquet")
-    pq.write_table(
+    atrest.write_table(pa.Table.from_pandas(frame, preserve_index=False), stage / "mapped.parquet")
+    atrest.write_table(
         pa.Table.from_pandas(findings.astype({"row": "int64"}), preserve_index=False),
         stage / "findings.parquet",
     )
@@ -666,8 +665,8 @@ def load(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[str, 
                 pipeline=name,
                 settings=p,
                 manifest=manifest,
-                mapped=pq.read_table(stage / "mapped.parquet"),
-                findings=pq.read_table(stage / "findings.parquet"),
+                mapped=atrest.read_table(stage / "mapped.parquet"),
+                findings=atrest.read_table(stage / "findings.parquet"),
                 summary=summary,
                 deletions=_deletions(load_id),
             )

@@ -116,10 +116,16 @@ def doctor(home: Path) -> list[tuple[str, str]]:
     problem = key_problem()
     if problem:
         problems.append(problem)
+    from simpul.atrest import key_problem as encryption_key_problem
+
+    problem = encryption_key_problem()
+    if problem:
+        problems.append(problem)
     for env in (
         "SIMPUL_PSEUDONYM_KEY_FILE",
         "SIMPUL_EXCHANGE_SIGNING_KEY_FILE",
         "SIMPUL_DATA_KEY_FILE",
+        "SIMPUL_ENCRYPTION_KEY_FILE",
     ):
         value = os.environ.get(env)
         if value and Path(value).exists():

@@ -68,7 +68,7 @@ def pg_url(pg_database: str) -> Iterator[str]:
 
     engine = sa.create_engine(pg_database)
     with engine.begin() as conn:
-        for schema in ("ref", "raw", "core", "marts", "ops"):
+        for schema in ("ref", "raw", "core", "marts", "ops", "analyst"):
             conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     engine.dispose()
     yield pg_database

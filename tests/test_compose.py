@@ -46,6 +46,7 @@ NOT_DEPLOYMENT_SETTINGS = {
     "SIMPUL_OPERATOR": "per operator command: docker compose run -e SIMPUL_OPERATOR=...",
     "SIMPUL_EXCHANGE_SIGNING_KEY_FILE": "alternative to SIMPUL_EXCHANGE_SIGNING_KEY",
     "SIMPUL_PSEUDONYM_KEY_FILE": "alternative to SIMPUL_PSEUDONYM_KEY",
+    "SIMPUL_ENCRYPTION_KEY_FILE": "alternative to SIMPUL_ENCRYPTION_KEY",
     "SIMPUL_ANALYST_DB": "DuckDB only; default $SIMPUL_HOME/analyst.duckdb in the data volume",
     "SIMPUL_LOG_LEVEL": "simpul CLI only; optional (commented out in .env.example)",
     "SIMPUL_DEBUG": "simpul CLI only; optional (commented out in .env.example)",
@@ -289,10 +290,24 @@ def test_no_secret_has_a_default():
         "AIRFLOW_JWT_SECRET",
         "AIRFLOW_API_SECRET_KEY",
         "AIRFLOW_ADMIN_PASSWORD",
-        "SIMPUL_PSEUDONYM_KEY",
         "FLOWER_BASIC_AUTH",
     }
     assert must <= required_vars()
+
+
+def test_first_start_generates_the_pseudonym_key_when_none_is_configured(production):
+    """SIMPUL_PSEUDONYM_KEY may stay empty: airflow-init then runs `simpul keys init`, which
+    writes a random key (0600) into the data volume once and keeps it on every later run."""
+    assert "SIMPUL_PSEUDONYM_KEY" not in required_vars()
+    init = production["services"]["airflow-init"]
+    script = init["command"][-1]
+    guard = script.index('if [ -z "${SIMPUL_PSEUDONYM_KEY}" ]; then')
+    assert guard < script.index("simpul keys init") < script.index("fi", guard)
+    assert script.index("simpul keys init") < script.index("airflow db migrate")
+    for name in DAG_SERVICES:
+        env = production["services"][name]["environment"]
+        assert env["SIMPUL_HOME"] == "/opt/simpul/var"
+        assert "simpul-data:/opt/simpul/var" in production["services"][name]["volumes"]
 
 
 def test_redis_has_a_password_and_the_broker_uses_it(production):

@@ -40,6 +40,7 @@ OPERATOR_URL_ENV = "SIMPUL_OPERATOR_URL"
 ANALYST_DB_ENV = "SIMPUL_ANALYST_DB"
 PUBLISHED_SCHEMAS = ("marts", "ref")
 RESTRICTED_SCHEMAS = ("raw", "core", "ops")
+PG_ANALYST_SCHEMAS = ("analyst",)  # PostgreSQL: the marts after disclosure control
 ALLOWED_FIRST = {"select", "with", "describe", "desc", "show", "explain", "summarize", "from"}
 # Words that change data, sessions, files or privileges; refused anywhere outside quotes even
 # inside an allowed statement (a data-modifying CTE, EXPLAIN ANALYZE DELETE, SELECT INTO).
@@ -245,9 +246,34 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _locked_duckdb(path: Path) -> Any:
+def _locked_duckdb(path: Path, key: str | None = None) -> Any:
     import duckdb
 
+    if key:  # the encrypted warehouse (operator path): attach it, then lock down the same way
+        from simpul.atrest import duckdb_key, secure_crypto_available
+
+        con = duckdb.connect(
+            ":memory:",
+            config={
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+                "allow_community_extensions": False,
+            },
+        )
+        try:
+            if not secure_crypto_available(con):
+                con.execute("SET force_mbedtls_unsafe = true")
+            literal = str(path).replace("'", "''")
+            con.execute(
+                f"ATTACH '{literal}' AS warehouse (READ_ONLY, ENCRYPTION_KEY '{duckdb_key(key)}')"
+            )
+            con.execute("USE warehouse")
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+        except BaseException:
+            con.close()
+            raise
+        return con
     return duckdb.connect(
         str(path),
         read_only=True,
@@ -293,8 +319,9 @@ def check_analyst_role(conn: Any) -> None:
             "from pg_roles r where r.rolname = current_user"
         ),
         {
-            "all": list(PUBLISHED_SCHEMAS + RESTRICTED_SCHEMAS),
-            "restricted": list(RESTRICTED_SCHEMAS),
+            "all": list(PUBLISHED_SCHEMAS + RESTRICTED_SCHEMAS + PG_ANALYST_SCHEMAS),
+            # on PostgreSQL marts are unprotected: analysts read the analyst schema instead
+            "restricted": list(RESTRICTED_SCHEMAS + ("marts",)),
         },
     ).one()
     superuser, bypass, user, owns, restricted, server_roles = row
@@ -344,8 +371,8 @@ def _run_pg(url: str, sql: str, *, analyst: bool, limit: int | None) -> QueryRes
         engine.dispose()
 
 
-def _run_duckdb(path: Path, sql: str, limit: int | None) -> QueryResult:
-    con = _locked_duckdb(path)
+def _run_duckdb(path: Path, sql: str, limit: int | None, key: str | None = None) -> QueryResult:
+    con = _locked_duckdb(path, key)
     try:
         cur = con.execute(sql)
         columns = [d[0] for d in (cur.description or [])]
@@ -399,7 +426,11 @@ def run_operator(sql: str, name: str, limit: int | None = None) -> QueryResult:
     digest = statement_hash(statement)
     try:
         if dialect == "duckdb":
-            result = _run_duckdb(Path(url.removeprefix("duckdb:///")), statement, limit)
+            from simpul.atrest import encryption_key
+
+            result = _run_duckdb(
+                Path(url.removeprefix("duckdb:///")), statement, limit, encryption_key()
+            )
         else:
             result = _run_pg(os.environ.get(OPERATOR_URL_ENV) or url, statement, analyst=False,
                              limit=limit)  # fmt: skip

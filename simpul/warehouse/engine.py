@@ -192,7 +192,7 @@ def _open(url: str) -> Warehouse:
         Path(url.removeprefix("duckdb:///")).parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    wh = Warehouse(sa.create_engine(url, future=True))
+    wh = Warehouse(_create_engine(url))
     try:
         migrate(wh)
         load_reference(wh)
@@ -200,3 +200,16 @@ def _open(url: str) -> Warehouse:
         wh.dispose()
         raise
     return wh
+
+
+def _create_engine(url: str) -> Engine:
+    """The SQLAlchemy engine; a DuckDB file is opened encrypted when a key is configured."""
+    from simpul.atrest import encrypted_duckdb_engine, encryption_key
+
+    if url.startswith("duckdb:///") and url != "duckdb:///:memory:":
+        key = encryption_key()
+        if key:
+            from pathlib import Path
+
+            return encrypted_duckdb_engine(Path(url.removeprefix("duckdb:///")), key)
+    return sa.create_engine(url, future=True)

@@ -221,4 +221,7 @@ def build_marts(
     from simpul.warehouse.analyst import publish_analyst_db
 
     publish_analyst_db(wh)  # DuckDB: the analysts' own read-only copy (marts and ref only)
+    from simpul.warehouse.analyst_pg import publish_analyst_schema
+
+    publish_analyst_schema(wh)  # PostgreSQL: the same protected tables in schema analyst
     return counts

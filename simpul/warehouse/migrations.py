@@ -334,6 +334,25 @@ def m0031_core_padan(conn: Connection) -> None:
     )
 
 
+def m0013_analyst_schema(conn: Connection) -> None:
+    """PostgreSQL: schema ``analyst`` (the marts after disclosure control, rebuilt by every
+    marts build); simpul_analyst reads analyst and ref, no longer marts itself."""
+    if conn.dialect.name != "postgresql":
+        return
+    import logging
+
+    from simpul.warehouse.roles import grant_roles
+
+    conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS analyst")
+    try:
+        with conn.begin_nested():
+            grant_roles(conn)
+    except sa.exc.ProgrammingError as exc:
+        logging.getLogger(__name__).warning(
+            "roles not granted (the loader lacks CREATEROLE): %s", type(exc.orig).__name__
+        )
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "base", m0001_base),
     (2, "core_penduduk", m0002_core_penduduk),
@@ -347,6 +366,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (10, "marts_activity", m0010_marts_activity),
     (11, "roles", m0011_roles),
     (12, "append_only", m0012_append_only),
+    (13, "analyst_schema", m0013_analyst_schema),
     (15, "ops_files", m0015_ops_files),
     (16, "loads_rows_held", m0016_loads_rows_held),
     (19, "exchange_content", m0019_exchange_content),

@@ -9,10 +9,10 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from simpul import atrest
 from simpul.config import PipelineSettings
 from simpul.landing import Manifest
 from simpul.model import Entity, entity
@@ -141,7 +141,7 @@ def commit_delivery(
             sa.text(f"DELETE FROM {qualified('raw', raw_name)} WHERE _load_id = :id"),
             {"id": manifest.load_id},
         )
-        landed = pq.read_table(manifest.file)
+        landed = atrest.read_table(manifest.file)
         raw = landed.append_column("_row", pa.array(range(1, landed.num_rows + 1), pa.int64()))
         wh.bulk_insert(conn, qualified("raw", raw_name), _lineage(raw, manifest))
 
@@ -331,7 +331,7 @@ def _apply_deletions(
     if prior == "loaded":
         return
     raw_name = f"{deletions.source}_{deletions.stream}"
-    landed = pq.read_table(deletions.file)
+    landed = atrest.read_table(deletions.file)
     _ensure_raw_table(conn, wh, raw_name, deletions.columns)
     conn.execute(
         sa.text(f"DELETE FROM {qualified('raw', raw_name)} WHERE _load_id = :id"),

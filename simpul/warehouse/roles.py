@@ -1,6 +1,7 @@
-"""PostgreSQL roles: who may read which layer. Analysts see marts and ref only; raw and core
-(with NIK, names, addresses) stay with the hub's writer. A no-op on DuckDB, which has no roles
-(protect the DuckDB file with file permissions instead).
+"""PostgreSQL roles: who may read which layer. Analysts read ``analyst`` (the marts after
+disclosure control, rebuilt on every marts build) and ref only; raw, core (with NIK, names,
+addresses) and marts itself stay with the hub. A no-op on DuckDB, which has no roles (there
+analysts read the published analyst database).
 
 Roles are cluster-wide in PostgreSQL, grants are per database: ``ensure_roles`` creates missing
 roles (tolerating a concurrent creator) and (re)grants in the current database, so it is safe
@@ -19,8 +20,10 @@ ANALYST = "simpul_analyst"
 OPERATOR = "simpul_operator"  # reads every layer (core with NIK): `simpul sql --operator`, audited
 WRITER = "simpul_writer"
 AGENCY_PREFIX = "simpul_agency_"
-READABLE = ("marts", "ref")
-ALL_LAYERS = ("ref", "raw", "core", "marts", "ops")
+# the analyst schema holds the marts as analysts may see them (k-anonymised, small cells
+# suppressed; rebuilt on every marts build): analysts do not read marts itself
+READABLE = ("analyst", "ref")
+ALL_LAYERS = ("ref", "raw", "core", "marts", "ops", "analyst")
 
 
 def agency_role(code: str) -> str:
@@ -59,7 +62,8 @@ def grant_roles(conn: Connection, agencies: tuple[str, ...] | list[str] = ()) ->
     roles = [ANALYST, OPERATOR, WRITER, *agency_roles]
     for r in roles:
         conn.exec_driver_sql(_create_role(r))
-    for schema in ALL_LAYERS:
+    existing = {r[0] for r in conn.exec_driver_sql("select nspname from pg_namespace")}
+    for schema in (x for x in ALL_LAYERS if x in existing):  # analyst: from migration 13 on
         s = f'"{schema}"'
         conn.exec_driver_sql(f"GRANT USAGE, CREATE ON SCHEMA {s} TO {WRITER}")
         conn.exec_driver_sql(f"GRANT ALL ON ALL TABLES IN SCHEMA {s} TO {WRITER}")

@@ -95,12 +95,21 @@ def _state(hub: dict) -> dict[str, int]:
         wh.dispose()
 
 
+def _mart(hub: dict) -> str:
+    """Where analysts read marts.penduduk: the analyst database's marts (DuckDB), or the
+    schema analyst (PostgreSQL, where marts itself is out of their reach)."""
+    return "marts.penduduk" if hub["dialect"] == "duckdb" else "analyst.penduduk"
+
+
 def test_analyst_reads_marts_and_nothing_else(hub, capsys):
-    code, out = _sql(capsys, "select count(*) as n from marts.penduduk")
+    code, out = _sql(capsys, f"select count(*) as n from {_mart(hub)}")
     assert code == 0 and "7" in out
     code, out = _sql(capsys, "select nik from core.penduduk")
     assert code != 0 and NIK not in out
-    code, out = _sql(capsys, "select * from marts.penduduk", "--json")
+    if hub["dialect"] == "postgresql":  # unprotected marts: not for analysts
+        code, out = _sql(capsys, "select count(*) from marts.penduduk")
+        assert code != 0
+    code, out = _sql(capsys, f"select * from {_mart(hub)}", "--json")
     assert code == 0 and NIK not in out and len(json.loads(out)) == 7
 
 
@@ -263,7 +272,7 @@ def test_out_file_is_written_by_the_cli_and_neutralised(hub, capsys, tmp_path):
     for ext in ("parquet", "json"):
         code, _ = _sql(
             capsys,
-            "select kode_desa from marts.penduduk",
+            f"select kode_desa from {_mart(hub)}",
             "--out",
             str(target.with_suffix(f".{ext}")),
         )
@@ -345,11 +354,12 @@ def test_pg_roles_exist_after_migration_alone(hub):
     wh = open_warehouse()
     try:
         rows = wh.query(
-            "select has_schema_privilege('simpul_analyst', 'marts', 'USAGE') as marts, "
+            "select has_schema_privilege('simpul_analyst', 'analyst', 'USAGE') as analyst, "
+            "has_schema_privilege('simpul_analyst', 'marts', 'USAGE') as marts, "
             "has_schema_privilege('simpul_analyst', 'core', 'USAGE') as core, "
-            "has_table_privilege('simpul_analyst', 'marts.penduduk', 'SELECT') as sel, "
+            "has_table_privilege('simpul_analyst', 'analyst.penduduk', 'SELECT') as sel, "
             "has_table_privilege('simpul_operator', 'core.penduduk', 'SELECT') as op"
         )
-        assert rows == [{"marts": True, "core": False, "sel": True, "op": True}]
+        assert rows == [{"analyst": True, "marts": False, "core": False, "sel": True, "op": True}]
     finally:
         wh.dispose()

@@ -49,8 +49,9 @@ def test_analyst_and_agency_roles_are_least_privilege(pg_url, simpul_home, monke
         build_marts(wh)
         ensure_roles(wh, ["dinsos", "disdukcapil"])
         with wh.engine.connect() as conn:
-            restricted = _tables(conn, ("raw", "core", "ops"))
-            readable = _tables(conn, ("marts", "ref"))
+            restricted = _tables(conn, ("raw", "core", "ops", "marts"))
+            readable = _tables(conn, ("analyst", "ref"))
+            assert "analyst.penduduk" in readable and "marts.penduduk" in restricted
             assert "ops.quarantine" in restricted and "core.penduduk" in restricted
             assert {t for t in restricted if _denied(conn, ANALYST, t)} == set(restricted)
             assert not any(_denied(conn, ANALYST, t) for t in readable)
@@ -61,7 +62,7 @@ def test_analyst_and_agency_roles_are_least_privilege(pg_url, simpul_home, monke
             # nobody but the writer may change anything, not even the marts the analyst reads
             conn.exec_driver_sql(f'SET ROLE "{ANALYST}"')
             with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
-                conn.exec_driver_sql("delete from marts.penduduk")
+                conn.exec_driver_sql("delete from analyst.penduduk")
             conn.rollback()
             conn.exec_driver_sql(f'SET ROLE "{ANALYST}"')
             with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
