@@ -49,6 +49,25 @@ class SourceHttpError(SourceError, _http_error_type()):  # type: ignore[misc]
     the client's error keep working)."""
 
 
+def _unreachable_type() -> type:
+    from connectors.base.http import SourceUnreachableError
+
+    return SourceUnreachableError
+
+
+class SourceUnreachable(SourceHttpError, _unreachable_type()):  # type: ignore[misc]
+    """An outage that outlasted the retry budget: a :class:`SourceError` that is still the
+    connector's ``SourceUnreachableError`` (agency, url, reason, waited, attempts, progress)."""
+
+    def __init__(
+        self, message: str, *, kind: str, transient: bool, agency: str, url: str, original: Any
+    ):
+        _http_error_type().__init__(self, message, retriable=True)
+        self.kind, self.transient, self.agency, self.url = kind, transient, agency, url
+        for name in ("reason", "waited", "attempts", "progress"):
+            setattr(self, name, getattr(original, name, None))
+
+
 def safe_url(url: str) -> str:
     """``url`` without user/password and without query string or fragment."""
     url = re.sub(r"(?i)^([a-z][a-z0-9+.-]*://)[^/@\s]*@", r"\1", str(url))
@@ -171,6 +190,15 @@ def source_error(exc: BaseException, cfg: Any, source: str) -> SourceError | Non
         f"{system} ({settings.agency}) {t_id.format(url=url)} ({detail_id}; {retry_id}) / "
         f"{system} ({settings.agency}) {t_en.format(url=url)} ({detail_en}; {retry_en})"
     )
+    if isinstance(original, SourceUnreachableError):
+        return SourceUnreachable(
+            message,
+            kind=kind,
+            transient=transient,
+            agency=settings.agency,
+            url=url,
+            original=original,
+        )
     cls = SourceHttpError if original is not None else SourceError
     return cls(message, kind=kind, transient=transient, agency=settings.agency, url=url)
 
