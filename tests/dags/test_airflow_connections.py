@@ -65,25 +65,41 @@ def metastore_connection(siak: dict, airflow_home: Path) -> Iterator[None]:
         airflow_cli("connections", "delete", CONN_ID)
 
 
+_RUN_DAG = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+from simpul.config import secret_resolver
+dag = DagBag(dag_folder=sys.argv[1]).dags[sys.argv[2]]
+run = dag.test()
+states = {t.task_id: str(t.state) for t in run.get_task_instances()}
+print(json.dumps({"state": str(run.state), "tasks": states, "resolver": secret_resolver() is None}))
+"""
+
+
 def test_the_dag_gets_its_credentials_from_an_airflow_connection(
     metastore_connection, simpul_home: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    from airflow.dag_processing.dagbag import DagBag
-
+    """The run is a fresh process, as a task is: nothing another test module imported or
+    configured in this one (Airflow settings, secrets backends) can stand in for Airflow."""
     for name in list(os.environ):
         if name.startswith(("SIMPUL_SIAK_", "AIRFLOW_CONN_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("SIMPUL_PSEUDONYM_KEY", "test-pseudonym-key-0123456789abcdef")
 
-    dag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags")).dags[DAG_ID]
-    run = dag.test()
-    states = {t.task_id: t.state for t in run.get_task_instances()}
-    assert run.state == "success", states
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_DAG, str(Path(__file__).resolve().parents[2] / "dags"), DAG_ID],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["state"] == "success", result["tasks"]
+    assert result["resolver"]  # the task put the CLI's environment-only lookup back
 
-    from simpul.config import secret_resolver
     from simpul.warehouse import open_warehouse
 
-    assert secret_resolver() is None  # the task put the CLI's environment-only lookup back
     wh = open_warehouse()
     try:
         assert wh.scalar("select count(*) from core.penduduk") > 0
