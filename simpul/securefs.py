@@ -81,6 +81,21 @@ def harden(home: Path) -> int:
     return changed
 
 
+def create_random_key_file(path: Path) -> tuple[Path, bool]:
+    """Write a random key to an owner-only file unless one is there; (path, created). Created
+    with O_EXCL, so two processes starting at once never overwrite each other's key."""
+    import secrets
+
+    secure_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path, False
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secrets.token_urlsafe(48) + "\n")
+    return path, True
+
+
 def check_key_file(path: Path, what: str = "key") -> Path:
     """Refuse a secret file that group or world can read or write (like ssh does)."""
     mode = stat.S_IMODE(path.stat().st_mode)

@@ -80,19 +80,9 @@ def key_problem() -> tuple[str, str] | None:
 
 def generate_key_file(path: Path | None = None) -> tuple[Path, bool]:
     """Write a random per-install key (owner-only file) unless one exists; (path, created)."""
-    import secrets
+    from simpul.securefs import create_random_key_file
 
-    from simpul.securefs import secure_dir
-
-    path = path or default_key_file()
-    secure_dir(path.parent)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path, False
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(secrets.token_urlsafe(48) + "\n")
-    return path, True
+    return create_random_key_file(path or default_key_file())
 
 
 def pseudonym_key() -> bytes:
