@@ -309,25 +309,84 @@ def marts_dag(cfg: SimpulConfig) -> DAG | None:
             "Event dari kiriman yang ditahan (held) atau sudah dimuat dilewati.\n\n"
             "Triggered by the `simpul://warehouse/core/<entity>` asset events of the load tasks; "
             "calls `simpul.warehouse.marts.build_marts(wh)`. Events of held or already-loaded "
-            "deliveries do not rebuild anything."
+            "deliveries do not rebuild anything.\n\n"
+            "Sekali per batch: tugas `settle` (tanpa slot pool) menunggu sampai tidak ada muatan "
+            "selesai selama `SIMPUL_MARTS_QUIET_SECONDS` (60 s; paling lama "
+            "`SIMPUL_MARTS_MAX_WAIT_SECONDS`, 600 s); run yang semua muatannya sudah termasuk "
+            "build sebelumnya dilewati. Run manual membangun seketika.\n\n"
+            "Once per batch: the `settle` task (no pool slot) waits until no load finished for "
+            "`SIMPUL_MARTS_QUIET_SECONDS` (60 s; at most `SIMPUL_MARTS_MAX_WAIT_SECONDS`, "
+            "600 s); a run whose loads an earlier build already included is skipped. A manual "
+            "run builds at once."
         ),
     ) as dag:
+
+        @task.sensor(
+            task_id="settle",
+            mode="reschedule",
+            poke_interval=15,
+            timeout=marts_batch_timeout(),
+        )
+        def settle(**context: Any) -> Any:
+            """Wait (holding no pool slot) until the batch of loads has settled."""
+            return settle_batch(context)
 
         @task(pool=_pool(), outlets=[MARTS_ASSET])
         @with_airflow_connections
         def build_marts(**context: Any) -> dict[str, Any]:
             from airflow.sdk.exceptions import AirflowSkipException
 
-            changed = changed_loads(context.get("triggering_asset_events") or {})
-            if context.get("triggering_asset_events") and not changed:
+            events = context.get("triggering_asset_events") or {}
+            changed = changed_loads(events)
+            if events and not changed:
                 raise AirflowSkipException(
                     "tidak ada muatan baru (hanya held/already_loaded) / "
                     "no new load (only held or already-loaded deliveries)"
                 )
-            return run_build_marts(changed)
+            return run_build_marts(changed, only_if_uncovered=bool(events))
 
-        build_marts()
+        settle() >> build_marts()
     return dag
+
+
+def marts_batch_timeout() -> float:
+    """The sensor's own timeout: past the settle limit, so the limit (not a timeout) decides."""
+    from simpul.orchestration.marts_batch import max_wait_seconds
+
+    return max_wait_seconds() + 300
+
+
+def settle_batch(context: dict[str, Any]) -> Any:
+    """The settle sensor's body: a manual run builds at once; an asset-triggered one waits
+    until no load finished for the quiet interval (bounded by the wait limit)."""
+    from datetime import UTC, datetime
+
+    from airflow.sdk import PokeReturnValue
+
+    from simpul.orchestration.marts_batch import settle
+    from simpul.warehouse import open_warehouse
+    from simpul.warehouse.engine import WarehouseBusyError
+
+    if not context.get("triggering_asset_events"):
+        log.info("dijalankan manual: marts dibangun sekarang / manual run: building the marts now")
+        return PokeReturnValue(is_done=True)
+    run = context.get("dag_run")
+    started = getattr(run, "start_date", None) or getattr(run, "queued_at", None)
+    now = datetime.now(UTC)
+    waited = (now - started).total_seconds() if started else float("inf")
+    try:
+        wh = open_warehouse(wait=5)
+    except WarehouseBusyError:
+        log.info(
+            "gudang data sedang dipakai muatan: menunggu / a load holds the warehouse: waiting"
+        )
+        return PokeReturnValue(is_done=False)
+    try:
+        state = settle(wh, waited=waited, now=now)
+    finally:
+        wh.dispose()
+    log.info(state.message)
+    return PokeReturnValue(is_done=state.done)
 
 
 def changed_loads(events: Any) -> list[str]:
@@ -341,11 +400,21 @@ def changed_loads(events: Any) -> list[str]:
     return out
 
 
-def run_build_marts(load_ids: list[str] | None = None) -> dict[str, Any]:
-    """Call ``simpul.warehouse.marts.build_marts(wh)``; skip clearly if it does not exist yet."""
+def run_build_marts(
+    load_ids: list[str] | None = None, *, only_if_uncovered: bool = False
+) -> dict[str, Any]:
+    """Call ``simpul.warehouse.marts.build_marts(wh)``; skip clearly if it does not exist yet.
+
+    ``only_if_uncovered`` (asset-triggered runs): skip when an earlier build already included
+    every one of ``load_ids`` (:mod:`simpul.orchestration.marts_batch`). After a successful
+    build the loads committed before it started are recorded as included.
+    """
     import importlib
+    from datetime import UTC, datetime
 
     from airflow.sdk.exceptions import AirflowSkipException
+
+    from simpul.orchestration import marts_batch
 
     try:
         marts = importlib.import_module("simpul.warehouse.marts")
@@ -360,7 +429,16 @@ def run_build_marts(load_ids: list[str] | None = None) -> dict[str, Any]:
 
     wh = open_warehouse()
     try:
+        if only_if_uncovered and load_ids and not marts_batch.uncovered(wh, load_ids):
+            raise AirflowSkipException(
+                f"{len(load_ids)} muatan pemicu sudah termasuk dalam marts yang dibangun "
+                f"sebelumnya / the {len(load_ids)} triggering load(s) are already in the marts "
+                "of an earlier build"
+            )
+        started = datetime.now(UTC)
+        included = marts_batch.committed_loads(wh)
         result = marts.build_marts(wh)
+        marts_batch.record_build(wh, included, started)
     finally:
         wh.dispose()
     out: dict[str, Any] = {"triggered_by": load_ids or []}

@@ -334,6 +334,16 @@ def m0031_core_padan(conn: Connection) -> None:
     )
 
 
+def m0032_marts_loads(conn: Connection) -> None:
+    """Which loads a successful marts build included, so the marts DAG builds once per batch
+    of loads and never skips a load no build has seen (simpul.orchestration.marts_batch)."""
+    conn.exec_driver_sql(
+        """CREATE TABLE ops.marts_loads (
+            load_id VARCHAR PRIMARY KEY, build_id VARCHAR NOT NULL,
+            build_started_at TIMESTAMP WITH TIME ZONE)"""
+    )
+
+
 def m0013_analyst_schema(conn: Connection) -> None:
     """PostgreSQL: schema ``analyst`` (the marts after disclosure control, rebuilt by every
     marts build); simpul_analyst reads analyst and ref, no longer marts itself."""
@@ -373,6 +383,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (23, "ops_health", m0023_ops_health),
     (27, "loads_transfer", m0027_loads_transfer),
     (31, "core_padan", m0031_core_padan),
+    (32, "marts_loads", m0032_marts_loads),
 ]
 
 

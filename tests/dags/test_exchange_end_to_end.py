@@ -107,7 +107,7 @@ def test_deliveries_from_an_empty_warehouse_through_loads_and_marts(
         for name in sorted(d for d in dags if not d.startswith(("simpul_exchange", "simpul_ops"))):
             if name != "simpul_opensid_penduduk":
                 assert set(_run(dags[name]).values()) == {"success"}, name
-        assert _run(dags["simpul_ops_marts"]) == {"build_marts": "success"}
+        assert _run(dags["simpul_ops_marts"]) == {"settle": "success", "build_marts": "success"}
         for dag_id in exchanges:
             got = _run(dags[dag_id])
             if dag_id == desa:

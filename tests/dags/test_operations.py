@@ -148,7 +148,7 @@ def test_schedules_are_wib_and_only_warehouse_writers_take_the_pool(airflow_home
     assert tasks["load"].pool == "simpul_warehouse"
     assert tasks["extract"].pool != "simpul_warehouse"  # network
     assert tasks["transform"].pool != "simpul_warehouse"  # CPU
-    assert bag.dags["simpul_ops_marts"].tasks[0].pool == "simpul_warehouse"
+    assert bag.dags["simpul_ops_marts"].get_task("build_marts").pool == "simpul_warehouse"
     for t in dag.tasks:
         assert t.on_retry_callback and t.on_success_callback and len(t.on_failure_callback) == 2
 

@@ -1,0 +1,145 @@
+"""Marts once per batch of loads, never missing the last load of a batch (both engines)."""
+
+from __future__ import annotations
+
+import sys
+import types
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from simpul.orchestration import dags, marts_batch
+from simpul.warehouse import open_warehouse
+from tests.simpul.orchestration.helpers import NOW, add_load
+
+
+@pytest.fixture
+def fake_marts(monkeypatch):
+    """A marts module that records which loads each build saw in core, with a hook that runs
+    mid-build (a load committing while the marts are being built)."""
+    import simpul.warehouse.marts as real
+
+    fake = types.ModuleType("simpul.warehouse.marts")
+    fake.__dict__.update({k: v for k, v in vars(real).items() if not k.startswith("__")})
+    fake.builds = []
+    fake.during = []
+
+    def build_marts(wh):
+        fake.builds.append(set(marts_batch.committed_loads(wh)))
+        while fake.during:
+            fake.during.pop(0)(wh)
+        return {"tables": 1}
+
+    fake.build_marts = build_marts
+    monkeypatch.setitem(sys.modules, "simpul.warehouse.marts", fake)
+    return fake
+
+
+def _load(load_id: str, status: str = "loaded", minutes_ago: float = 30) -> None:
+    wh = open_warehouse()
+    try:
+        add_load(wh, load_id, "siak_penduduk", hours_ago=minutes_ago / 60, status=status)
+    finally:
+        wh.dispose()
+
+
+def _triggered(load_ids: list[str]):
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    try:
+        return dags.run_build_marts(load_ids, only_if_uncovered=True)
+    except AirflowSkipException as exc:
+        return f"skipped: {exc}"
+
+
+def test_a_batch_of_loads_builds_the_marts_once(warehouse_url, fake_marts):
+    # a morning batch: the first load's run builds after the batch committed ...
+    for lid in ("a", "b", "c"):
+        _load(lid)
+    first = _triggered(["a"])
+    assert isinstance(first, dict) and len(fake_marts.builds) == 1
+    assert fake_marts.builds[0] == {"a", "b", "c"}
+    # ... and the runs queued by the other loads' events find them already included
+    for lid in ("b", "c"):
+        out = _triggered([lid])
+        assert out.startswith("skipped:") and "already in the marts" in out
+        assert "sudah termasuk" in out
+    assert len(fake_marts.builds) == 1
+
+
+def test_the_last_load_of_a_batch_is_never_missed(warehouse_url, fake_marts):
+    _load("a")
+    # load "d" commits while the build is running: the build did not read it
+    fake_marts.during.append(lambda wh: add_load(wh, "d", "siak_penduduk", hours_ago=0))
+    _triggered(["a"])
+    assert fake_marts.builds == [{"a"}]
+    # so d's own run builds again, and now sees it
+    out = _triggered(["d"])
+    assert isinstance(out, dict)
+    assert fake_marts.builds[-1] == {"a", "d"}
+    assert _triggered(["d"]).startswith("skipped:")
+
+
+def test_a_failed_build_includes_nothing(warehouse_url, fake_marts):
+    _load("a")
+
+    def boom(wh):
+        raise RuntimeError("marts failed")
+
+    fake_marts.during.append(boom)
+    with pytest.raises(RuntimeError):
+        _triggered(["a"])
+    assert isinstance(_triggered(["a"]), dict)  # the retry builds, not skips
+    assert len(fake_marts.builds) == 2
+
+
+def test_a_manual_run_always_builds(warehouse_url, fake_marts):
+    _load("a")
+    dags.run_build_marts([])
+    dags.run_build_marts([])
+    assert len(fake_marts.builds) == 2
+
+
+def test_settle_waits_for_a_quiet_interval_bounded_by_the_limit(warehouse_url, monkeypatch):
+    monkeypatch.setenv(marts_batch.QUIET_ENV, "60")
+    monkeypatch.setenv(marts_batch.MAX_WAIT_ENV, "600")
+    wh = open_warehouse()
+    try:
+        assert marts_batch.settle(wh, waited=0, now=NOW).done  # no load at all
+        add_load(wh, "a", "siak_penduduk", hours_ago=10 / 3600)  # finished 10 s ago
+        busy = marts_batch.settle(wh, waited=30, now=NOW)
+        assert not busy.done and "waiting" in busy.reason_en and "menunggu" in busy.reason_id
+        assert marts_batch.settle(wh, waited=601, now=NOW).done  # never starved
+        later = NOW + timedelta(seconds=55)
+        assert marts_batch.settle(wh, waited=0, now=later).done
+    finally:
+        wh.dispose()
+
+
+def test_settle_sensor_manual_runs_do_not_wait(simpul_home):
+    assert dags.settle_batch({}).is_done
+
+
+def test_settle_sensor_waits_after_a_fresh_load(simpul_home, monkeypatch):
+    monkeypatch.setenv(marts_batch.QUIET_ENV, "60")
+    now = datetime.now(UTC)
+    wh = open_warehouse()
+    try:
+        add_load(wh, "a", "siak_penduduk", hours_ago=(NOW - now).total_seconds() / 3600)
+    finally:
+        wh.dispose()
+    run = types.SimpleNamespace(start_date=now)
+    ctx = {"triggering_asset_events": {"x": [object()]}, "dag_run": run}
+    assert not dags.settle_batch(ctx).is_done
+    monkeypatch.setenv(marts_batch.QUIET_ENV, "0")
+    assert dags.settle_batch(ctx).is_done
+
+
+def test_marts_dag_settles_without_the_pool(monkeypatch):
+    from simpul.config import load_config
+
+    dag = dags.marts_dag(load_config())
+    settle, build = dag.get_task("settle"), dag.get_task("build_marts")
+    assert build.pool == dags.WAREHOUSE_POOL and settle.pool != dags.WAREHOUSE_POOL
+    assert settle.mode == "reschedule"
+    assert build.upstream_task_ids == {"settle"}
