@@ -3,6 +3,9 @@
 * one DAG per pipeline (``simpul_<pipeline>``): extract -> transform -> load, whose load emits
   the asset ``simpul://warehouse/core/<entity>`` with the load's counts as extra;
 * ``simpul_ops_marts``: data-aware, runs when any core asset is updated, rebuilds the marts;
+* ``simpul_ops_padan``: data-aware, runs when SIAK or an agency source padan reads is loaded,
+  links the agencies' people to SIAK (``core.padan``) and emits its own asset, which the marts
+  DAG also listens to (accepted links feed the reconciliation marts);
 * ``simpul_ops_freshness``: hourly, alerts when a pipeline's last successful load is too old;
 * ``simpul_config_error``: registered *instead* of all of them when ``simpul.yaml`` is invalid,
   so the UI shows the bilingual reason rather than an opaque import error.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pendulum
@@ -56,10 +60,14 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 CONFIG_ERROR_DAG_ID = "simpul_config_error"
 MARTS_ASSET = Asset("simpul://warehouse/marts", extra={"layer": "marts"})
+PADAN_DAG_ID = "simpul_ops_padan"
 
 
 def core_asset(entity: str) -> Asset:
     return Asset(f"simpul://warehouse/core/{entity}", extra={"layer": "core"})
+
+
+PADAN_ASSET = core_asset("padan")
 
 
 def _pool() -> str | None:
@@ -295,6 +303,8 @@ def marts_dag(cfg: SimpulConfig) -> DAG | None:
     if not entities:
         return None
     assets = [core_asset(e) for e in entities]
+    if padan_inputs(cfg):
+        assets.append(PADAN_ASSET)
     with DAG(
         dag_id="simpul_ops_marts",
         description="Bangun ulang marts saat core berubah / rebuild marts when core changes",
@@ -328,6 +338,98 @@ def marts_dag(cfg: SimpulConfig) -> DAG | None:
 
         build_marts()
     return dag
+
+
+def padan_inputs(cfg: SimpulConfig) -> list[str]:
+    """The configured pipelines padan reads; empty (no padan DAG) without SIAK or without any
+    agency source to link."""
+    from simpul.padan.sources import SIAK_PIPELINE, padan_pipelines
+
+    names = [n for n in padan_pipelines() if n in cfg.pipelines]
+    return names if SIAK_PIPELINE in names and len(names) > 1 else []
+
+
+def padan_dag(cfg: SimpulConfig) -> DAG | None:
+    """Re-link agency people to SIAK after a load of SIAK or of an agency source padan reads."""
+    inputs = padan_inputs(cfg)
+    if not inputs:
+        return None
+    assets = [core_asset(e) for e in sorted({cfg.pipelines[n].entity for n in inputs})]
+    with DAG(
+        dag_id=PADAN_DAG_ID,
+        description="Padan NIK: tautkan orang antar-instansi ke SIAK / link people to SIAK",
+        schedule=AssetAny(*assets),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args={**DEFAULT_ARGS, "retries": 1},
+        tags=["simpul", "ops", "padan"],
+        doc_md=(
+            "Dijalankan oleh event aset core dari tugas load "
+            f"({', '.join(inputs)}). Menautkan orang di data instansi ke penduduk SIAK "
+            "(model dilatih ulang dari data ini, disimpan berversi) dan menulis `core.padan`; "
+            "keputusan tinjauan operator dipertahankan. Event dari kiriman yang ditahan atau "
+            "sudah dimuat dilewati.\n\n"
+            f"Triggered by the core asset events of the loads of {', '.join(inputs)}. Links "
+            "the agencies' people to the SIAK population (model retrained on this data, saved "
+            "and versioned) and rewrites `core.padan`, keeping operators' review decisions; "
+            "emits `simpul://warehouse/core/padan`, which rebuilds the marts. Events of held "
+            "or already-loaded deliveries do not re-link."
+        ),
+    ) as dag:
+
+        @task(pool=_pool(), outlets=[PADAN_ASSET], execution_timeout=timedelta(hours=1))
+        @with_airflow_connections
+        def link_people(**context: Any) -> dict[str, Any]:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            events = context.get("triggering_asset_events") or {}
+            changed = changed_loads(events)
+            if events and not changed:
+                raise AirflowSkipException(
+                    "tidak ada muatan baru (hanya held/already_loaded) / "
+                    "no new load (only held or already-loaded deliveries)"
+                )
+            result = run_padan_task(changed)
+            context["outlet_events"][PADAN_ASSET].extra = {
+                "status": "loaded" if result["status"] == "ok" else result["status"],
+                "load_id": f"padan:{result.get('model_version')}",
+            }
+            return result
+
+        link_people()
+    return dag
+
+
+def run_padan_task(load_ids: list[str] | None = None) -> dict[str, Any]:
+    """Run padan on the warehouse; returns counts per agency and the model version (XCom-safe:
+    no names, no NIKs)."""
+    from simpul.padan.store import run_padan
+    from simpul.warehouse import open_warehouse
+
+    wh = open_warehouse()
+    try:
+        result = run_padan(wh)
+    finally:
+        wh.dispose()
+    counts = [  # PostgreSQL's ROUND gives Decimal: XCom wants JSON
+        {k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()}
+        for row in result.get("counts") or []
+    ]
+    log.info(
+        "padan: %s, model %s, %s s, %s",
+        result["status"],
+        result.get("model_version"),
+        result.get("seconds"),
+        "; ".join(f"{c['sumber']} {c['tertaut']}/{c['catatan']} tertaut/linked" for c in counts),
+    )
+    return {
+        "status": result["status"],
+        "model_version": result.get("model_version"),
+        "seconds": result.get("seconds"),
+        "counts": counts,
+        "triggered_by": load_ids or [],
+    }
 
 
 def changed_loads(events: Any) -> list[str]:
@@ -475,10 +577,11 @@ def build_dags(cfg: SimpulConfig | None = None) -> dict[str, DAG]:
 
 
 def build_ops_dags(cfg: SimpulConfig | None = None) -> dict[str, DAG]:
-    """The operations DAGs (marts on core assets, hourly freshness)."""
+    """The operations DAGs (marts on core assets, padan after its inputs' loads, hourly
+    freshness)."""
     cfg = cfg or load_config()
     dags = {}
-    for dag in (marts_dag(cfg), freshness_dag(cfg)):
+    for dag in (marts_dag(cfg), padan_dag(cfg), freshness_dag(cfg)):
         if dag is not None:
             dags[dag.dag_id] = dag
     return dags
