@@ -31,7 +31,8 @@ def _link_child(workdir: str, threads: int, out: Any) -> None:
     siak = pd.read_parquet(Path(workdir) / "siak.parquet")
     a, s = prepare(recs), prepare(siak)
     prepared = time.monotonic() - started
-    result, trained = link(a, s, threads=threads)
+    stages: dict[str, float] = {}
+    result, trained = link(a, s, threads=threads, timings=stages)
     result[["unique_id", "siak_id", "match_probability", "keputusan"]].to_parquet(
         Path(workdir) / "result.parquet"
     )
@@ -40,6 +41,8 @@ def _link_child(workdir: str, threads: int, out: Any) -> None:
             "wall_s": round(time.monotonic() - started, 1),
             "prepare_s": round(prepared, 1),
             "train_s": trained.report["seconds"] if trained else None,
+            "stages_s": stages,
+            "train_records": trained.report["records_agency"] if trained else None,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         }
     )

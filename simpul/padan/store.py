@@ -232,11 +232,13 @@ def _prior_reviews(wh: Warehouse) -> dict[str, tuple[str | None, str, str, Any]]
     }
 
 
-def summary(wh: Warehouse) -> list[dict[str, Any]]:
-    """Per agency: linked (auto + accepted), in review, unmatched, NIK already padan, linked
-    despite a wrong NIK, and the padan rate (share of records whose NIK is a SIAK NIK)."""
+def summary(wh: Warehouse, *, per_desa: bool = False) -> list[dict[str, Any]]:
+    """Per agency (and village, ``per_desa``): linked (auto + accepted), in review, unmatched,
+    NIK already padan, linked despite a wrong NIK, and the padan rate (share of records whose
+    NIK is a SIAK NIK)."""
+    by = "sumber, kode_desa" if per_desa else "sumber"
     return wh.query(
-        """SELECT sumber,
+        f"""SELECT {by},
                   COUNT(*) AS catatan,
                   SUM(CASE WHEN keputusan IN ('tertaut_otomatis', 'diterima') THEN 1 ELSE 0 END)
                       AS tertaut,
@@ -249,7 +251,7 @@ def summary(wh: Warehouse) -> list[dict[str, Any]]:
                       AS tertaut_nik_salah,
                   ROUND(100.0 * SUM(CASE WHEN status_nik = 'ada_di_siak' THEN 1 ELSE 0 END)
                         / COUNT(*), 1) AS persen_padan
-           FROM core.padan GROUP BY sumber ORDER BY sumber"""
+           FROM core.padan GROUP BY {by} ORDER BY {by}"""
     )
 
 
