@@ -129,8 +129,10 @@ BLOCKING = (
     ("tgl_lahir", "kode_kec"),
     ("nik_tgl", "kode_kec"),
 )
-# EM sessions: each blocks on one field and trains the others' m probabilities.
-EM_BLOCKS = (("nik",), ("nama_key",))
+# EM sessions: each blocks on its fields and trains the other comparisons' m probabilities
+# (NIK block: name, birth date, ...; name + birth date block: NIK, KK, village, ...). Name +
+# birth date rather than the name alone: as informative for the NIK levels, 1/50 of the pairs.
+EM_BLOCKS = (("nik",), ("nama_key", "tgl_lahir"))
 # instead of the name block when the agency records carry no name (permit applicants): trains
 # the NIK's m on pairs that share the birth date and village
 EM_FALLBACK = ("tgl_lahir", "kode_desa")

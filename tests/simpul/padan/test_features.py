@@ -98,7 +98,7 @@ def test_a_bare_nik_is_no_birth_date_and_links_only_exactly() -> None:
     assert agency["tgl_lahir"].tolist() == [None, None, "1990-06-05"]
     assert agency["jk"].tolist() == [None, None, "2"]  # named: from the NIK, as before
     assert direct_matches(agency, siak).tolist() == [True, False, False]
-    assert _em_blocks(agency) == [("nik",), ("nama_key",)]
+    assert _em_blocks(agency) == [("nik",), ("nama_key", "tgl_lahir")]
     assert _em_blocks(agency.iloc[:2]) == [("nik",)]  # no name anywhere: no empty name block
     dated = agency.iloc[:2].assign(tgl_lahir="1990-06-05")  # an export with birth dates
     assert _em_blocks(dated) == [("nik",), EM_FALLBACK]
