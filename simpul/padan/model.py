@@ -513,7 +513,11 @@ def link(
         clock.lap("train")
     best = pd.DataFrame(
         columns=[
-            "unique_id", "siak_id", "match_probability", "match_weight", "runner_up_probability"
+            "unique_id",
+            "siak_id",
+            "match_probability",
+            "match_weight",
+            "runner_up_probability",
         ]
     )
     if len(rest):
