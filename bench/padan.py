@@ -31,7 +31,8 @@ def _link_child(workdir: str, threads: int, out: Any) -> None:
     siak = pd.read_parquet(Path(workdir) / "siak.parquet")
     a, s = prepare(recs), prepare(siak)
     prepared = time.monotonic() - started
-    result, trained = link(a, s, threads=threads)
+    stages: dict[str, float] = {}
+    result, trained = link(a, s, threads=threads, timings=stages)
     result[["unique_id", "siak_id", "match_probability", "keputusan"]].to_parquet(
         Path(workdir) / "result.parquet"
     )
@@ -40,6 +41,8 @@ def _link_child(workdir: str, threads: int, out: Any) -> None:
             "wall_s": round(time.monotonic() - started, 1),
             "prepare_s": round(prepared, 1),
             "train_s": trained.report["seconds"] if trained else None,
+            "stages_s": stages,
+            "train_records": trained.report["records_agency"] if trained else None,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         }
     )
@@ -101,31 +104,78 @@ def baseline(records: pd.DataFrame, truth: pd.DataFrame, siak_niks: set[str]) ->
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.padan")
-    ap.add_argument("--population", type=int, default=20_000)
-    ap.add_argument("--kabupaten", action="store_true", help="all 20 kecamatan (650,000)")
-    ap.add_argument("--records", type=int, default=5_000)
-    ap.add_argument("--corruption-rate", type=float, default=0.3)
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--json", default=None)
-    args = ap.parse_args(argv)
-
+def _records(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
+    """Agency records, their truth and SIAK; with ``--every-record`` one record per village
+    resident (OpenSID registers list everyone, the dead too) and one per distinct Dinas Sosial
+    recipient, each with the same corruption and not-in-SIAK rates."""
+    cache = Path(args.cache) if args.cache else None
+    names = ("records", "truth", "siak")
+    if cache and all((cache / f"{n}.parquet").exists() for n in names):
+        frames = [pd.read_parquet(cache / f"{n}.parquet") for n in names]
+        recs = frames[0]
+        per = recs["record_id"].str.split("-").str[0].value_counts().to_dict()
+        return frames[0], frames[1], frames[2], per
     from simpul.synth import WorldConfig, generate_world
     from simpul.synth.linkage import make_linkage_records, siak_records
 
-    t0 = time.monotonic()
     cfg = WorldConfig(
         seed=args.seed,
         kecamatan=None if args.kabupaten else ("16.08.01",),
         population=None if args.kabupaten else args.population,
     )
     world = generate_world(cfg)
-    recs, truth = make_linkage_records(
-        world.penduduk, n=args.records, corruption_rate=args.corruption_rate, seed=args.seed
-    )
+    if args.every_record:
+        status = world.penduduk.column("status_dasar").to_pandas()
+        dead_share = float((status == "2").mean())
+        recipients = world.penerima_bantuan.column("nik").to_pandas().nunique()
+        parts = [
+            make_linkage_records(
+                world.penduduk,
+                n=n,
+                corruption_rate=args.corruption_rate,
+                seed=args.seed,
+                agency=agency,
+                deceased_share=share,
+            )
+            for agency, n, share in (
+                ("opensid", world.penduduk.num_rows, dead_share),
+                ("dinsos", recipients, 0.0),
+            )
+        ]
+        recs = pd.concat([p[0] for p in parts], ignore_index=True)
+        truth = pd.concat([p[1] for p in parts], ignore_index=True)
+    else:
+        recs, truth = make_linkage_records(
+            world.penduduk, n=args.records, corruption_rate=args.corruption_rate, seed=args.seed
+        )
     siak = siak_records(world.penduduk)
+    if cache:
+        cache.mkdir(parents=True, exist_ok=True)
+        for n, df in zip(names, (recs, truth, siak), strict=True):
+            df.to_parquet(cache / f"{n}.parquet")
+    per = recs["record_id"].str.split("-").str[0].value_counts().to_dict()
+    return recs, truth, siak, per
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.padan")
+    ap.add_argument("--population", type=int, default=20_000)
+    ap.add_argument("--kabupaten", action="store_true", help="all 20 kecamatan (650,000)")
+    ap.add_argument("--records", type=int, default=5_000)
+    ap.add_argument(
+        "--every-record",
+        action="store_true",
+        help="every village (OpenSID) resident and every Dinas Sosial recipient, not --records",
+    )
+    ap.add_argument("--cache", default=None, help="reuse the generated records in this folder")
+    ap.add_argument("--corruption-rate", type=float, default=0.3)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+
+    t0 = time.monotonic()
+    recs, truth, siak, per_agency = _records(args)
     gen_s = time.monotonic() - t0
     with tempfile.TemporaryDirectory(prefix="padan-bench-") as tmp:
         recs.to_parquet(Path(tmp) / "records.parquet")
@@ -140,8 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         timing = q.get()
         result = pd.read_parquet(Path(tmp) / "result.parquet")
     out = {
-        "residents": world.penduduk.num_rows,
+        "residents": len(siak),
         "records": len(recs),
+        "records_per_agency": per_agency,
         "corruption_rate": args.corruption_rate,
         "generate_s": round(gen_s, 1),
         "padan": {**score(result, truth), **timing},

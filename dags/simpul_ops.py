@@ -1,5 +1,6 @@
-"""Simpul operations DAGs for Airflow: ``simpul_ops_marts`` (on core asset updates) and
-``simpul_ops_freshness`` (hourly). See :mod:`simpul.orchestration.dags`.
+"""Simpul operations DAGs for Airflow: ``simpul_ops_marts`` (on core asset updates),
+``simpul_ops_padan`` (after SIAK and agency loads) and ``simpul_ops_freshness`` (hourly).
+See :mod:`simpul.orchestration.dags`.
 
 With an invalid config this file registers nothing: ``simpul_pipelines.py`` shows the error.
 """

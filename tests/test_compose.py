@@ -476,7 +476,8 @@ def test_the_image_registers_every_dag(image_tree: Path, tmp_path: Path, product
     from simpul.exchange.agreements import load_agreements
 
     expected = {f"simpul_{p}" for p in load_config().pipelines}
-    expected |= {"simpul_ops_marts", "simpul_ops_freshness", "simpul_exchange_outbox"}
+    expected |= {"simpul_ops_marts", "simpul_ops_padan", "simpul_ops_freshness"}
+    expected |= {"simpul_exchange_outbox"}
     expected |= {f"simpul_exchange_{a}" for a in load_agreements().agreements}
     code = (
         "import json, sys\n"

@@ -294,6 +294,7 @@ def build_laporan_mutu(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
 PADAN_MUTU_SCHEMA = pa.schema(
     [
         ("sumber", S),
+        ("kode_desa", S),  # per_desa: the village the records came from; else empty
         ("per_tanggal", pa.date32()),
         ("catatan", INT),
         ("nik_padan", INT),
@@ -307,14 +308,16 @@ PADAN_MUTU_SCHEMA = pa.schema(
 
 
 def build_padan_mutu(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
-    """The source agency's padan rate from the latest padan NIK run: one aggregate row (no
-    NIK, no name, no village: the whitelist has no such column to grant)."""
+    """The source agency's padan rate from the latest padan NIK run: one aggregate row, or one
+    per village (``per_desa``, for a grant partitioned by ``kode_desa``: each village gets its
+    own records' rate). Counts only: no NIK, no name (the whitelist has no such column)."""
     from datetime import UTC, datetime
 
     from simpul.exchange.feedback import padan_rates
 
     today = datetime.now(UTC).date()
-    rows = [{**r, "per_tanggal": today} for r in padan_rates(wh, params["source"])]
+    rates = padan_rates(wh, params["source"], per_desa=bool(params.get("per_desa")))
+    rows = [{**r, "per_tanggal": today} for r in rates]
     notes = [] if rows else ["padan NIK belum dijalankan / padan NIK has not run for this source"]
     return DatasetResult(_table(rows, PADAN_MUTU_SCHEMA), notes)
 
@@ -389,7 +392,7 @@ DATASETS: dict[str, Dataset] = {
             schema=PADAN_MUTU_SCHEMA,
             build=build_padan_mutu,
             personal=False,
-            params={"source": None},
+            params={"source": None, "per_desa": False},
             pipelines=("{source}_*",),
             empty_means_not_ready=True,
         ),

@@ -69,7 +69,9 @@ def time_to_fix_report(rows: list[dict[str, Any]]) -> str:
     return head + _table(rows)
 
 
-def padan_rates(wh: Warehouse, source: str | None = None) -> list[dict[str, Any]]:
+def padan_rates(
+    wh: Warehouse, source: str | None = None, *, per_desa: bool = False
+) -> list[dict[str, Any]]:
     """Per source agency, from the latest padan NIK run (``core.padan``): records, how many
     carry a NIK that is a SIAK NIK (``nik_padan``, ``persen_padan``), how many padan NIK
     linked despite a wrong NIK (to correct at the source), in review and unmatched.
@@ -79,12 +81,13 @@ def padan_rates(wh: Warehouse, source: str | None = None) -> list[dict[str, Any]
     from simpul.padan.store import summary
 
     out = []
-    for r in summary(wh):
+    for r in summary(wh, per_desa=per_desa):
         if source is not None and r["sumber"] != source:
             continue
         out.append(
             {
                 "sumber": r["sumber"],
+                **({"kode_desa": r["kode_desa"]} if per_desa else {}),
                 **{
                     k: int(r[k] or 0)
                     for k in (

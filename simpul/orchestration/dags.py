@@ -3,6 +3,9 @@
 * one DAG per pipeline (``simpul_<pipeline>``): extract -> transform -> load, whose load emits
   the asset ``simpul://warehouse/core/<entity>`` with the load's counts as extra;
 * ``simpul_ops_marts``: data-aware, runs when any core asset is updated, rebuilds the marts;
+* ``simpul_ops_padan``: data-aware, runs when SIAK or an agency source padan reads is loaded,
+  links the agencies' people to SIAK (``core.padan``) and emits its own asset, which the marts
+  DAG also listens to (accepted links feed the reconciliation marts);
 * ``simpul_ops_freshness``: hourly, alerts when a pipeline's last successful load is too old;
 * ``simpul_config_error``: registered *instead* of all of them when ``simpul.yaml`` is invalid,
   so the UI shows the bilingual reason rather than an opaque import error.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pendulum
@@ -56,10 +60,14 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 CONFIG_ERROR_DAG_ID = "simpul_config_error"
 MARTS_ASSET = Asset("simpul://warehouse/marts", extra={"layer": "marts"})
+PADAN_DAG_ID = "simpul_ops_padan"
 
 
 def core_asset(entity: str) -> Asset:
     return Asset(f"simpul://warehouse/core/{entity}", extra={"layer": "core"})
+
+
+PADAN_ASSET = core_asset("padan")
 
 
 def _pool() -> str | None:
@@ -295,6 +303,8 @@ def marts_dag(cfg: SimpulConfig) -> DAG | None:
     if not entities:
         return None
     assets = [core_asset(e) for e in entities]
+    if padan_inputs(cfg):
+        assets.append(PADAN_ASSET)
     with DAG(
         dag_id="simpul_ops_marts",
         description="Bangun ulang marts saat core berubah / rebuild marts when core changes",
@@ -321,16 +331,6 @@ def marts_dag(cfg: SimpulConfig) -> DAG | None:
         ),
     ) as dag:
 
-        @task.sensor(
-            task_id="settle",
-            mode="reschedule",
-            poke_interval=15,
-            timeout=marts_batch_timeout(),
-        )
-        def settle(**context: Any) -> Any:
-            """Wait (holding no pool slot) until the batch of loads has settled."""
-            return settle_batch(context)
-
         @task(pool=_pool(), outlets=[MARTS_ASSET])
         @with_airflow_connections
         def build_marts(**context: Any) -> dict[str, Any]:
@@ -345,13 +345,29 @@ def marts_dag(cfg: SimpulConfig) -> DAG | None:
                 )
             return run_build_marts(changed, only_if_uncovered=bool(events))
 
-        settle() >> build_marts()
+        settle_task() >> build_marts()
     return dag
 
 
-def marts_batch_timeout() -> float:
+def settle_task() -> Any:
+    """The ``settle`` sensor of a DAG that runs once per batch of loads (marts, padan): it
+    waits in reschedule mode, holding no pool slot, until the batch has settled."""
+
+    @task.sensor(
+        task_id="settle",
+        mode="reschedule",
+        poke_interval=15,
+        timeout=batch_timeout(),
+    )
+    def settle(**context: Any) -> Any:
+        return settle_batch(context)
+
+    return settle()
+
+
+def batch_timeout() -> float:
     """The sensor's own timeout: past the settle limit, so the limit (not a timeout) decides."""
-    from simpul.orchestration.marts_batch import max_wait_seconds
+    from simpul.orchestration.batches import max_wait_seconds
 
     return max_wait_seconds() + 300
 
@@ -363,12 +379,12 @@ def settle_batch(context: dict[str, Any]) -> Any:
 
     from airflow.sdk import PokeReturnValue
 
-    from simpul.orchestration.marts_batch import settle
+    from simpul.orchestration.batches import settle
     from simpul.warehouse import open_warehouse
     from simpul.warehouse.engine import WarehouseBusyError
 
     if not context.get("triggering_asset_events"):
-        log.info("dijalankan manual: marts dibangun sekarang / manual run: building the marts now")
+        log.info("dijalankan manual: mulai sekarang / manual run: starting now")
         return PokeReturnValue(is_done=True)
     run = context.get("dag_run")
     started = getattr(run, "start_date", None) or getattr(run, "queued_at", None)
@@ -389,6 +405,110 @@ def settle_batch(context: dict[str, Any]) -> Any:
     return PokeReturnValue(is_done=state.done)
 
 
+def padan_inputs(cfg: SimpulConfig) -> list[str]:
+    """The configured pipelines padan reads; empty (no padan DAG) without SIAK or without any
+    agency source to link."""
+    from simpul.padan.sources import SIAK_PIPELINE, padan_pipelines
+
+    names = [n for n in padan_pipelines() if n in cfg.pipelines]
+    return names if SIAK_PIPELINE in names and len(names) > 1 else []
+
+
+def padan_dag(cfg: SimpulConfig) -> DAG | None:
+    """Re-link agency people to SIAK after a load of SIAK or of an agency source padan reads."""
+    inputs = padan_inputs(cfg)
+    if not inputs:
+        return None
+    assets = [core_asset(e) for e in sorted({cfg.pipelines[n].entity for n in inputs})]
+    with DAG(
+        dag_id=PADAN_DAG_ID,
+        description="Padan NIK: tautkan orang antar-instansi ke SIAK / link people to SIAK",
+        schedule=AssetAny(*assets),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args={**DEFAULT_ARGS, "retries": 1},
+        tags=["simpul", "ops", "padan"],
+        doc_md=(
+            "Dijalankan oleh event aset core dari tugas load "
+            f"({', '.join(inputs)}). Menautkan orang di data instansi ke penduduk SIAK "
+            "(model dilatih ulang dari data ini, disimpan berversi) dan menulis `core.padan`; "
+            "keputusan tinjauan operator dipertahankan. Event dari kiriman yang ditahan atau "
+            "sudah dimuat dilewati.\n\n"
+            f"Triggered by the core asset events of the loads of {', '.join(inputs)}. Links "
+            "the agencies' people to the SIAK population (model retrained on this data, saved "
+            "and versioned) and rewrites `core.padan`, keeping operators' review decisions; "
+            "emits `simpul://warehouse/core/padan`, which rebuilds the marts. Events of held "
+            "or already-loaded deliveries do not re-link."
+        ),
+    ) as dag:
+
+        @task(pool=_pool(), outlets=[PADAN_ASSET], execution_timeout=timedelta(hours=1))
+        @with_airflow_connections
+        def link_people(**context: Any) -> dict[str, Any]:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            events = context.get("triggering_asset_events") or {}
+            changed = changed_loads(events)
+            if events and not changed:
+                raise AirflowSkipException(
+                    "tidak ada muatan baru (hanya held/already_loaded) / "
+                    "no new load (only held or already-loaded deliveries)"
+                )
+            result = run_padan_task(changed, only_if_uncovered=bool(events))
+            context["outlet_events"][PADAN_ASSET].extra = {
+                "status": "loaded" if result["status"] == "ok" else result["status"],
+                "load_id": f"padan:{result.get('model_version')}",
+            }
+            return result
+
+        settle_task() >> link_people()
+    return dag
+
+
+def run_padan_task(
+    load_ids: list[str] | None = None, *, only_if_uncovered: bool = False
+) -> dict[str, Any]:
+    """Run padan on the warehouse; returns counts per agency and the model version (XCom-safe:
+    no names, no NIKs). ``only_if_uncovered``: skip when an earlier run included every one of
+    ``load_ids`` (:mod:`simpul.orchestration.batches`)."""
+    from datetime import UTC, datetime
+
+    from simpul.orchestration import batches
+    from simpul.padan.store import run_padan
+    from simpul.warehouse import open_warehouse
+
+    wh = open_warehouse()
+    try:
+        if only_if_uncovered and load_ids:
+            skip_if_covered(wh, "padan", load_ids)
+        started = datetime.now(UTC)
+        included = batches.committed_loads(wh)
+        result = run_padan(wh)
+        if result["status"] == "ok":
+            batches.record_build(wh, "padan", included, started)
+    finally:
+        wh.dispose()
+    counts = [  # PostgreSQL's ROUND gives Decimal: XCom wants JSON
+        {k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()}
+        for row in result.get("counts") or []
+    ]
+    log.info(
+        "padan: %s, model %s, %s s, %s",
+        result["status"],
+        result.get("model_version"),
+        result.get("seconds"),
+        "; ".join(f"{c['sumber']} {c['tertaut']}/{c['catatan']} tertaut/linked" for c in counts),
+    )
+    return {
+        "status": result["status"],
+        "model_version": result.get("model_version"),
+        "seconds": result.get("seconds"),
+        "counts": counts,
+        "triggered_by": load_ids or [],
+    }
+
+
 def changed_loads(events: Any) -> list[str]:
     """Load ids of triggering asset events that actually changed core (status ``loaded``)."""
     out = []
@@ -400,13 +520,26 @@ def changed_loads(events: Any) -> list[str]:
     return out
 
 
+def skip_if_covered(wh: Any, consumer: str, load_ids: list[str]) -> None:
+    """Skip (bilingual reason) when an earlier run of ``consumer`` included every load."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from simpul.orchestration.batches import uncovered
+
+    if not uncovered(wh, consumer, load_ids):
+        raise AirflowSkipException(
+            f"{len(load_ids)} muatan pemicu sudah termasuk dalam {consumer} sebelumnya / the "
+            f"{len(load_ids)} triggering load(s) are already in an earlier {consumer} run"
+        )
+
+
 def run_build_marts(
     load_ids: list[str] | None = None, *, only_if_uncovered: bool = False
 ) -> dict[str, Any]:
     """Call ``simpul.warehouse.marts.build_marts(wh)``; skip clearly if it does not exist yet.
 
     ``only_if_uncovered`` (asset-triggered runs): skip when an earlier build already included
-    every one of ``load_ids`` (:mod:`simpul.orchestration.marts_batch`). After a successful
+    every one of ``load_ids`` (:mod:`simpul.orchestration.batches`). After a successful
     build the loads committed before it started are recorded as included.
     """
     import importlib
@@ -414,7 +547,7 @@ def run_build_marts(
 
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from simpul.orchestration import marts_batch
+    from simpul.orchestration import batches
 
     try:
         marts = importlib.import_module("simpul.warehouse.marts")
@@ -429,16 +562,12 @@ def run_build_marts(
 
     wh = open_warehouse()
     try:
-        if only_if_uncovered and load_ids and not marts_batch.uncovered(wh, load_ids):
-            raise AirflowSkipException(
-                f"{len(load_ids)} muatan pemicu sudah termasuk dalam marts yang dibangun "
-                f"sebelumnya / the {len(load_ids)} triggering load(s) are already in the marts "
-                "of an earlier build"
-            )
+        if only_if_uncovered and load_ids:
+            skip_if_covered(wh, "marts", load_ids)
         started = datetime.now(UTC)
-        included = marts_batch.committed_loads(wh)
+        included = batches.committed_loads(wh)
         result = marts.build_marts(wh)
-        marts_batch.record_build(wh, included, started)
+        batches.record_build(wh, "marts", included, started)
     finally:
         wh.dispose()
     out: dict[str, Any] = {"triggered_by": load_ids or []}
@@ -553,10 +682,11 @@ def build_dags(cfg: SimpulConfig | None = None) -> dict[str, DAG]:
 
 
 def build_ops_dags(cfg: SimpulConfig | None = None) -> dict[str, DAG]:
-    """The operations DAGs (marts on core assets, hourly freshness)."""
+    """The operations DAGs (marts on core assets, padan after its inputs' loads, hourly
+    freshness)."""
     cfg = cfg or load_config()
     dags = {}
-    for dag in (marts_dag(cfg), freshness_dag(cfg)):
+    for dag in (marts_dag(cfg), padan_dag(cfg), freshness_dag(cfg)):
         if dag is not None:
             dags[dag.dag_id] = dag
     return dags

@@ -56,6 +56,10 @@ def name_tokens(name: str | None) -> list[str]:
     """Upper-case tokens with titles, connectors and punctuation removed, variants unified."""
     if not name:
         return []
+    if isinstance(name, str) and _PLAIN.fullmatch(name):
+        # most registers: upper-case words and single spaces, nothing to clean (fast path,
+        # same tokens as the general path below)
+        return _unify(name.split(" "))
     text = _fold(str(name)).upper().replace("\u2019", "'").replace("`", "'")
     text = text.replace("'", "")  # MA'RUF -> MARUF
     # Degrees written "S.Pd.I" or "A. Md" are one title: glue letters split by dots/spaces
@@ -72,6 +76,14 @@ def name_tokens(name: str | None) -> list[str]:
         if glued and glued not in GELAR:
             words = [re.sub(r"[^A-Z]", "", w) for w in re.split(r"[\s.\-/]+", chunk)]
             tokens.extend(w for w in words if w and w not in GELAR)
+    return _unify(tokens)
+
+
+_PLAIN = re.compile(r"[A-Z]+(?: [A-Z]+)*")
+
+
+def _unify(tokens: list[str]) -> list[str]:
+    """Connectors and titles (also split ones, "S PD I") dropped, spelling variants unified."""
     out: list[str] = []
     i = 0
     while i < len(tokens):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pyarrow as pa
 
 from simpul.padan.features import digits, prepare
 from simpul.padan.model import link
+from simpul.padan.sources import SOURCES, Source
 from simpul.warehouse.engine import Warehouse
 
 log = logging.getLogger(__name__)
@@ -27,60 +27,6 @@ LINKED = ("tertaut_otomatis", "diterima")  # decisions whose link the marts may 
 REVIEWED = ("diterima", "ditolak")
 
 
-@dataclass(frozen=True)
-class Source:
-    """How one agency's delivered rows map onto the padan input columns."""
-
-    name: str
-    raw_table: str
-    select: str  # SQL expressions -> nik, no_kk, nama_lengkap, tanggal_lahir, ...
-    group: bool = False  # one person per distinct (nik, kk, name, village): aid lists repeat
-    # padan input column -> raw columns that may carry it (first present wins, else NULL):
-    # applicant records carry fewer fields and their exports differ; missing ones compare null
-    optional: tuple[tuple[str, tuple[str, ...]], ...] = ()
-
-
-_APPLICANT_OPTIONAL = (
-    ("no_kk", ("no_kk_pemohon", "no_kk")),
-    ("nama_lengkap", ("nama_pemohon", "nama_lengkap", "nama")),
-    ("tanggal_lahir", ("tanggal_lahir_pemohon", "tgl_lahir_pemohon", "tanggal_lahir")),
-    ("jenis_kelamin", ("jenis_kelamin_pemohon", "jenis_kelamin")),
-    ("alamat", ("alamat_pemohon", "alamat")),
-)
-
-
-SOURCES = (
-    Source(
-        "dinsos",
-        "dinsos_penerima_bantuan",
-        '"NIK" AS nik, "NO_KK" AS no_kk, "NAMA" AS nama_lengkap, NULL AS tanggal_lahir, '
-        'NULL AS jenis_kelamin, "KODE_DESA" AS kode_desa, NULL AS alamat',
-        group=True,
-    ),
-    Source(
-        "opensid",
-        "opensid_penduduk",
-        "nik, no_kk, nama AS nama_lengkap, tanggallahir AS tanggal_lahir, sex AS jenis_kelamin, "
-        "_kode_desa AS kode_desa, alamat",
-    ),
-    # permit (OSS-RBA) and PATEN applicants: often only the NIK and a village; one person per
-    # distinct applicant (several permits or applications are one record). ``name`` equals the
-    # rows' ``_source`` so the marts can match a permit to its own padan link.
-    Source(
-        "oss",
-        "oss_izin",
-        "nik_pemohon AS nik, kode_desa",
-        group=True,
-        optional=_APPLICANT_OPTIONAL,
-    ),
-    Source(
-        "paten",
-        "paten_permohonan",
-        "nik_pemohon AS nik, kode_desa",
-        group=True,
-        optional=_APPLICANT_OPTIONAL,
-    ),
-)
 PADAN_SCHEMA = pa.schema(
     [
         ("padan_id", pa.string()),
@@ -286,11 +232,13 @@ def _prior_reviews(wh: Warehouse) -> dict[str, tuple[str | None, str, str, Any]]
     }
 
 
-def summary(wh: Warehouse) -> list[dict[str, Any]]:
-    """Per agency: linked (auto + accepted), in review, unmatched, NIK already padan, linked
-    despite a wrong NIK, and the padan rate (share of records whose NIK is a SIAK NIK)."""
+def summary(wh: Warehouse, *, per_desa: bool = False) -> list[dict[str, Any]]:
+    """Per agency (and village, ``per_desa``): linked (auto + accepted), in review, unmatched,
+    NIK already padan, linked despite a wrong NIK, and the padan rate (share of records whose
+    NIK is a SIAK NIK)."""
+    by = "sumber, kode_desa" if per_desa else "sumber"
     return wh.query(
-        """SELECT sumber,
+        f"""SELECT {by},
                   COUNT(*) AS catatan,
                   SUM(CASE WHEN keputusan IN ('tertaut_otomatis', 'diterima') THEN 1 ELSE 0 END)
                       AS tertaut,
@@ -303,7 +251,7 @@ def summary(wh: Warehouse) -> list[dict[str, Any]]:
                       AS tertaut_nik_salah,
                   ROUND(100.0 * SUM(CASE WHEN status_nik = 'ada_di_siak' THEN 1 ELSE 0 END)
                         / COUNT(*), 1) AS persen_padan
-           FROM core.padan GROUP BY sumber ORDER BY sumber"""
+           FROM core.padan GROUP BY {by} ORDER BY {by}"""
     )
 
 

@@ -94,15 +94,14 @@ def make_linkage_records(
             "status_dasar",
         ]
     ).to_pandas()
-    alive = p[p["status_dasar"] == "1"].reset_index(drop=True)
-    dead = p[p["status_dasar"] == "2"].reset_index(drop=True)
+    # plain dicts, not DataFrame rows: drawing every resident of a kabupaten stays fast
+    alive = p[p["status_dasar"] == "1"].to_dict("records")
+    dead = p[p["status_dasar"] == "2"].to_dict("records")
     villages = sorted(p["kode_desa"].dropna().unique())
     n_unlink = int(round(n * unlinkable_rate))
     n_dead = min(len(dead), int(round(n * deceased_share)))
-    picks = [
-        alive.iloc[i] for i in r.sample(range(len(alive)), min(len(alive), n - n_unlink - n_dead))
-    ]
-    picks += [dead.iloc[i] for i in r.sample(range(len(dead)), n_dead)]
+    picks = [alive[i] for i in r.sample(range(len(alive)), min(len(alive), n - n_unlink - n_dead))]
+    picks += [dead[i] for i in r.sample(range(len(dead)), n_dead)]
     records, truth = [], []
     for k, row in enumerate(picks):
         rec = {
@@ -156,7 +155,7 @@ def make_linkage_records(
     # resident's birth date, sex, region and NIK prefix, with a name drawn from two others
     known = set(p["nik"])
     for k in range(n_unlink):
-        a, b, c = (alive.iloc[r.randrange(len(alive))] for _ in range(3))
+        a, b, c = (alive[r.randrange(len(alive))] for _ in range(3))
         nik = a["nik"][:12] + f"{r.randrange(1, 10000):04d}"
         while nik in known:
             nik = a["nik"][:12] + f"{r.randrange(1, 10000):04d}"

@@ -334,13 +334,13 @@ def m0031_core_padan(conn: Connection) -> None:
     )
 
 
-def m0032_marts_loads(conn: Connection) -> None:
-    """Which loads a successful marts build included, so the marts DAG builds once per batch
-    of loads and never skips a load no build has seen (simpul.orchestration.marts_batch)."""
+def m0032_consumed_loads(conn: Connection) -> None:
+    """Which loads a successful marts build (or padan run) included, so those DAGs run once per
+    batch of loads and never skip a load no run has seen (simpul.orchestration.batches)."""
     conn.exec_driver_sql(
-        """CREATE TABLE ops.marts_loads (
-            load_id VARCHAR PRIMARY KEY, build_id VARCHAR NOT NULL,
-            build_started_at TIMESTAMP WITH TIME ZONE)"""
+        """CREATE TABLE ops.consumed_loads (
+            consumer VARCHAR NOT NULL, load_id VARCHAR NOT NULL, build_id VARCHAR NOT NULL,
+            build_started_at TIMESTAMP WITH TIME ZONE, PRIMARY KEY (consumer, load_id))"""
     )
 
 
@@ -383,7 +383,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (23, "ops_health", m0023_ops_health),
     (27, "loads_transfer", m0027_loads_transfer),
     (31, "core_padan", m0031_core_padan),
-    (32, "marts_loads", m0032_marts_loads),
+    (32, "consumed_loads", m0032_consumed_loads),
 ]
 
 

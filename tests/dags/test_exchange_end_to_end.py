@@ -107,6 +107,8 @@ def test_deliveries_from_an_empty_warehouse_through_loads_and_marts(
         for name in sorted(d for d in dags if not d.startswith(("simpul_exchange", "simpul_ops"))):
             if name != "simpul_opensid_penduduk":
                 assert set(_run(dags[name]).values()) == {"success"}, name
+        # padan NIK after the loads it reads (asset-triggered in production), then the marts
+        assert _run(dags["simpul_ops_padan"]) == {"settle": "success", "link_people": "success"}
         assert _run(dags["simpul_ops_marts"]) == {"settle": "success", "build_marts": "success"}
         for dag_id in exchanges:
             got = _run(dags[dag_id])
@@ -137,6 +139,11 @@ def test_deliveries_from_an_empty_warehouse_through_loads_and_marts(
             "select delivery_id, agency, dataset, part, status, content_sha256 from "
             "ops.exchange_outbox order by agency, dataset, part, created_at"
         )
+        padan_villages = {
+            r["kode_desa"]
+            for r in wh.query("select distinct kode_desa from core.padan where sumber = 'opensid'")
+            if r["kode_desa"]
+        }
         villages = {
             r["source"]: {
                 json.loads(q["record_json"]).get("_kode_desa")
@@ -154,7 +161,8 @@ def test_deliveries_from_an_empty_warehouse_through_loads_and_marts(
     for r in rows:
         by_agency.setdefault(r["agency"], []).append(r["dataset"])
     assert sorted(by_agency["disdukcapil"]) == ["laporan_mutu_data", "penduduk_selisih_siak"]
-    assert by_agency["dinsos"] == ["meninggal_penerima_bantuan"]
+    # Dinas Sosial: its deceased recipients and the padan NIK rate of its list (counts only)
+    assert by_agency["dinsos"] == ["meninggal_penerima_bantuan", "padan_nik_mutu"]
     assert by_agency["diskominfo"] == ["penduduk_agregat"]
     # never the same content twice to the same recipient
     seen = [(r["agency"], r["dataset"], r["part"], r["content_sha256"]) for r in rows]
@@ -163,8 +171,13 @@ def test_deliveries_from_an_empty_warehouse_through_loads_and_marts(
     # the villages: every village with open findings got its own delivery, and only villages
     # that ever had findings got one
     parts = sorted({r["part"] for r in rows if r["agency"] == "pemdes"})
-    assert {v for v in villages["open"] if v} <= set(parts)
-    assert set(parts) <= villages["open"] | villages["resolved"]
+    mutu = {r["part"] for r in rows if r["dataset"] == "laporan_mutu_data" and r["part"]}
+    assert {v for v in villages["open"] if v} <= mutu
+    assert mutu <= villages["open"] | villages["resolved"]
+    # every village with OpenSID records gets the padan NIK rate of its own register, once
+    padan = [r["part"] for r in rows if (r["agency"], r["dataset"]) == ("pemdes", "padan_nik_mutu")]
+    assert sorted(padan) == sorted(padan_villages) and len(padan) > 1
+    assert set(parts) == mutu | set(padan)
     assert sorted(receiver.accepted) == sorted(
         r["delivery_id"] for r in rows if r["agency"] == "disdukcapil"
     )
@@ -172,7 +185,7 @@ def test_deliveries_from_an_empty_warehouse_through_loads_and_marts(
     (resource,) = pkg["resources"]  # one resource, not one per run
     assert resource["simpul_delivery_id"] in {r["delivery_id"] for r in rows}
     dinsos_dirs = [p for p in dinsos_root.iterdir() if not p.name.startswith(("_", "."))]
-    assert len(dinsos_dirs) == 1
+    assert len(dinsos_dirs) == 2
     for part in parts:
         sent = [r for r in rows if r["part"] == part]
         folders = [p for p in (desa_root / part).iterdir() if not p.name.startswith("_")]
@@ -184,8 +197,8 @@ def test_deliveries_from_an_empty_warehouse_through_loads_and_marts(
             desa_root / part, hub, part, addressee=f"pemdes/{part}", key=keys["pemdes"]
         )
         assert {r["status"] for r in receipts} == {"accepted"}
-    (receipt,) = process_drop_folder(dinsos_root, hub, "dinsos", addressee="dinsos")
-    assert receipt["status"] == "accepted"
+    receipts = process_drop_folder(dinsos_root, hub, "dinsos", addressee="dinsos")
+    assert [r["status"] for r in receipts] == ["accepted", "accepted"]
     assert {r["status"] for r in rows if r["agency"] in ("disdukcapil", "diskominfo")} == {
         "receipted"
     }

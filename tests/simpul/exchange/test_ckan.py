@@ -129,6 +129,15 @@ def test_demo_delivers_every_shipped_agreement(
         "SIMPUL_EXCHANGE_DESA_RECEIPT_KEY",
     ):
         monkeypatch.setenv(name, "")  # restored after the test; the demo fills them
+    with wh.begin() as conn:  # padan NIK has run (the demo runs it before the exchange)
+        conn.exec_driver_sql(
+            "INSERT INTO core.padan (padan_id, sumber, kode_desa, nik_sumber, status_nik, "
+            "nik_siak, keputusan) VALUES "
+            "('d1', 'dinsos', '16.08.01.2006', '1608010101900001', 'ada_di_siak', "
+            "'1608010101900001', 'tertaut_otomatis'), "
+            "('o1', 'opensid', '16.08.01.2006', '1608010101900002', 'tidak_di_siak', "
+            "'1608010101900003', 'tertaut_otomatis')"
+        )
     rows = run_exchange_demo(wh)
     assert {r["agency"].split("/")[0] for r in rows} == {
         "disdukcapil",
@@ -137,4 +146,7 @@ def test_demo_delivers_every_shipped_agreement(
         "pemdes",
     }
     assert "pemdes/16.08.01.2006" in {r["agency"] for r in rows}  # the village's own share
+    # the padan NIK rate goes back to Dinas Sosial and to each village, counts only
+    sent = {(r["agency"], r["dataset"]) for r in rows}
+    assert {("dinsos", "padan_nik_mutu"), ("pemdes/16.08.01.2006", "padan_nik_mutu")} <= sent
     assert {r["status"] for r in rows} == {"receipted"}

@@ -17,6 +17,7 @@ from .conftest import T0, agreements_for
 
 NIK_TYPO = "1608014506900013"
 NIK_TRUE = "1608014506900003"
+NIK_DESA = "1608010404800004"
 
 
 def _padan_rows(wh: Any) -> None:
@@ -25,14 +26,19 @@ def _padan_rows(wh: Any) -> None:
         ("p2", "dinsos", "1608010202800002", "ada_di_siak", "1608010202800002", "tertaut_otomatis"),
         ("p3", "dinsos", NIK_TYPO, "tidak_di_siak", NIK_TRUE, "tertaut_otomatis"),
         ("p4", "opensid", "1608010303800003", "tidak_di_siak", None, "tidak_cocok"),
+        # two villages' OpenSID registers: 2001 has one record linked despite a typo
+        ("p5", "opensid", NIK_DESA, "ada_di_siak", NIK_DESA, "tertaut_otomatis"),
+        ("p6", "opensid", NIK_TYPO, "tidak_di_siak", NIK_TRUE, "tertaut_otomatis"),
     ]
+    desa = {"p4": "16.08.01.2002", "p5": "16.08.01.2001", "p6": "16.08.01.2001"}
     with wh.begin() as conn:
         conn.exec_driver_sql("DELETE FROM core.padan")
         for pid, sumber, nik, status, siak, keputusan in rows:
+            kode = f"'{desa[pid]}'" if pid in desa else "NULL"
             conn.exec_driver_sql(
                 "INSERT INTO core.padan (padan_id, sumber, nik_sumber, status_nik, nik_siak, "
-                f"keputusan) VALUES ('{pid}', '{sumber}', '{nik}', '{status}', "
-                f"{repr(siak) if siak else 'NULL'}, '{keputusan}')"
+                f"keputusan, kode_desa) VALUES ('{pid}', '{sumber}', '{nik}', '{status}', "
+                f"{repr(siak) if siak else 'NULL'}, '{keputusan}', {kode})"
             )
 
 
@@ -69,6 +75,45 @@ def test_padan_rate_goes_back_to_its_agency_as_an_aggregate(wh: Any) -> None:
         assert nik not in text
 
 
+def test_each_village_gets_the_padan_rate_of_its_own_register(wh: Any, simpul_home: Path) -> None:
+    """The shipped grant to the villages: one delivery per village (partition ``kode_desa``),
+    each with its own records' counts only, never a NIK."""
+    root = simpul_home / "drop" / "desa"
+    root.mkdir(parents=True)
+    agreements = agreements_for(
+        {},
+        dinsos={
+            "agency": "pemdes",
+            "channel": {"type": "folder", "url": str(root)},
+            "format": "csv",
+            "datasets": {
+                "padan_nik_mutu": {
+                    "columns": ["sumber", "kode_desa", "catatan", "nik_padan", "tertaut_nik_salah"],
+                    "params": {"source": "opensid", "per_desa": True},
+                    "partition_by": "kode_desa",
+                }
+            },
+        },
+    )
+    _padan_rows(wh)
+    result = service.run(wh, agreements, agreement_id="dinsos", now=T0)
+    assert sorted(q["part"] for q in result["queued"]) == ["16.08.01.2001", "16.08.01.2002"]
+    got = {}
+    for q in result["queued"]:
+        folder = root / q["part"] / q["delivery_id"]
+        text = (folder / "padan_nik_mutu.csv").read_text()
+        got[q["part"]] = text.splitlines()
+        for nik in (NIK_TYPO, NIK_TRUE, NIK_DESA):
+            assert nik not in text + (folder / MANIFEST).read_text()
+    assert got["16.08.01.2001"] == [
+        "sumber,kode_desa,catatan,nik_padan,tertaut_nik_salah",
+        "opensid,16.08.01.2001,2,1,1",
+    ]
+    assert got["16.08.01.2002"][1:] == ["opensid,16.08.01.2002,1,0,0"]
+    # nothing changed: no village gets it again
+    assert service.run(wh, agreements, agreement_id="dinsos", now=T0)["queued"] == []
+
+
 def test_padan_rate_cannot_be_granted_with_personal_columns() -> None:
     with pytest.raises(ValueError, match="nik_sumber"):
         _agreements(["sumber", "persen_padan", "nik_sumber"])
@@ -79,7 +124,7 @@ def test_time_to_fix_report_shows_the_padan_rate(wh: Any) -> None:
 
     _padan_rows(wh)
     rows = {r["source"]: r for r in time_to_fix(wh, now=T0)}
-    assert rows["opensid"]["persen_padan"] == 0.0  # its one record's NIK is no SIAK NIK
+    assert rows["opensid"]["persen_padan"] == 33.3  # one of its three NIKs is a SIAK NIK
     assert rows["siak"]["persen_padan"] is None  # the reference itself is not linked
     report = time_to_fix_report(list(rows.values()))
     assert "persen_padan" in report and NIK_TYPO not in report

@@ -98,7 +98,39 @@ def test_a_bare_nik_is_no_birth_date_and_links_only_exactly() -> None:
     assert agency["tgl_lahir"].tolist() == [None, None, "1990-06-05"]
     assert agency["jk"].tolist() == [None, None, "2"]  # named: from the NIK, as before
     assert direct_matches(agency, siak).tolist() == [True, False, False]
-    assert _em_blocks(agency) == [("nik",), ("nama_key",)]
+    assert _em_blocks(agency) == [("nik",), ("nama_key", "tgl_lahir")]
     assert _em_blocks(agency.iloc[:2]) == [("nik",)]  # no name anywhere: no empty name block
     dated = agency.iloc[:2].assign(tgl_lahir="1990-06-05")  # an export with birth dates
     assert _em_blocks(dated) == [("nik",), EM_FALLBACK]
+
+
+def test_vectorised_digits_equal_the_per_value_rule() -> None:
+    """The kabupaten-scale column path keeps :func:`digits`'s rule exactly."""
+    from simpul.padan.features import digits, digits_column
+
+    values = pd.Series(
+        [
+            "1608014506900003",
+            " 1608 0145 0690 0003",
+            "'1608014506900003",
+            "0",
+            "0000000000000000",
+            "160801450690000",
+            None,
+            float("nan"),
+            1608014506900003.0,
+            "16080145069000031",
+            "",
+        ],
+        dtype=object,
+    )
+    assert digits_column(values).tolist() == [digits(v) for v in values]
+
+
+def test_plain_names_take_the_fast_path_with_the_same_result() -> None:
+    """Upper-case words (most registers) skip the regex cleaning; the tokens are the same as
+    the general path gives for the same name written with a stray dot."""
+    from simpul.padan.names import name_tokens
+
+    for plain in ("SITI AMINAH BINTI ALI", "M RIZKI", "H MUHAMAD SOEKARNO S PD", "A MD BUDI"):
+        assert name_tokens(plain) == name_tokens(plain + ".")

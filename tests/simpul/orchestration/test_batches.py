@@ -1,4 +1,5 @@
-"""Marts once per batch of loads, never missing the last load of a batch (both engines)."""
+"""Marts and padan once per batch of loads, never missing the last load of a batch (both
+engines)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from simpul.orchestration import dags, marts_batch
+from simpul.orchestration import batches, dags
 from simpul.warehouse import open_warehouse
 from tests.simpul.orchestration.helpers import NOW, add_load
 
@@ -25,7 +26,7 @@ def fake_marts(monkeypatch):
     fake.during = []
 
     def build_marts(wh):
-        fake.builds.append(set(marts_batch.committed_loads(wh)))
+        fake.builds.append(set(batches.committed_loads(wh)))
         while fake.during:
             fake.during.pop(0)(wh)
         return {"tables": 1}
@@ -62,7 +63,7 @@ def test_a_batch_of_loads_builds_the_marts_once(warehouse_url, fake_marts):
     # ... and the runs queued by the other loads' events find them already included
     for lid in ("b", "c"):
         out = _triggered([lid])
-        assert out.startswith("skipped:") and "already in the marts" in out
+        assert out.startswith("skipped:") and "already in an earlier marts run" in out
         assert "sudah termasuk" in out
     assert len(fake_marts.builds) == 1
 
@@ -101,17 +102,17 @@ def test_a_manual_run_always_builds(warehouse_url, fake_marts):
 
 
 def test_settle_waits_for_a_quiet_interval_bounded_by_the_limit(warehouse_url, monkeypatch):
-    monkeypatch.setenv(marts_batch.QUIET_ENV, "60")
-    monkeypatch.setenv(marts_batch.MAX_WAIT_ENV, "600")
+    monkeypatch.setenv(batches.QUIET_ENV, "60")
+    monkeypatch.setenv(batches.MAX_WAIT_ENV, "600")
     wh = open_warehouse()
     try:
-        assert marts_batch.settle(wh, waited=0, now=NOW).done  # no load at all
+        assert batches.settle(wh, waited=0, now=NOW).done  # no load at all
         add_load(wh, "a", "siak_penduduk", hours_ago=10 / 3600)  # finished 10 s ago
-        busy = marts_batch.settle(wh, waited=30, now=NOW)
+        busy = batches.settle(wh, waited=30, now=NOW)
         assert not busy.done and "waiting" in busy.reason_en and "menunggu" in busy.reason_id
-        assert marts_batch.settle(wh, waited=601, now=NOW).done  # never starved
+        assert batches.settle(wh, waited=601, now=NOW).done  # never starved
         later = NOW + timedelta(seconds=55)
-        assert marts_batch.settle(wh, waited=0, now=later).done
+        assert batches.settle(wh, waited=0, now=later).done
     finally:
         wh.dispose()
 
@@ -121,7 +122,7 @@ def test_settle_sensor_manual_runs_do_not_wait(simpul_home):
 
 
 def test_settle_sensor_waits_after_a_fresh_load(simpul_home, monkeypatch):
-    monkeypatch.setenv(marts_batch.QUIET_ENV, "60")
+    monkeypatch.setenv(batches.QUIET_ENV, "60")
     now = datetime.now(UTC)
     wh = open_warehouse()
     try:
@@ -131,7 +132,7 @@ def test_settle_sensor_waits_after_a_fresh_load(simpul_home, monkeypatch):
     run = types.SimpleNamespace(start_date=now)
     ctx = {"triggering_asset_events": {"x": [object()]}, "dag_run": run}
     assert not dags.settle_batch(ctx).is_done
-    monkeypatch.setenv(marts_batch.QUIET_ENV, "0")
+    monkeypatch.setenv(batches.QUIET_ENV, "0")
     assert dags.settle_batch(ctx).is_done
 
 
@@ -143,3 +144,38 @@ def test_marts_dag_settles_without_the_pool(monkeypatch):
     assert build.pool == dags.WAREHOUSE_POOL and settle.pool != dags.WAREHOUSE_POOL
     assert settle.mode == "reschedule"
     assert build.upstream_task_ids == {"settle"}
+
+
+def test_padan_skips_loads_an_earlier_run_included(warehouse_url, monkeypatch):
+    import simpul.padan.store as store
+
+    runs = []
+
+    def fake_run_padan(wh):
+        runs.append(set(batches.committed_loads(wh)))
+        return {"status": "ok", "model_version": "v1", "seconds": 0.1, "counts": []}
+
+    monkeypatch.setattr(store, "run_padan", fake_run_padan)
+    _load("a")
+    _load("b")
+    assert dags.run_padan_task(["a"], only_if_uncovered=True)["status"] == "ok"
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    with pytest.raises(AirflowSkipException, match="earlier padan run"):
+        dags.run_padan_task(["b"], only_if_uncovered=True)
+    # marts coverage is its own: padan having seen "a" does not skip the marts
+    wh = open_warehouse()
+    try:
+        assert batches.uncovered(wh, "marts", ["a"]) == ["a"]
+    finally:
+        wh.dispose()
+    assert runs == [{"a", "b"}]
+
+
+def test_padan_dag_settles_without_the_pool():
+    from simpul.config import load_config
+
+    dag = dags.padan_dag(load_config())
+    settle, link = dag.get_task("settle"), dag.get_task("link_people")
+    assert link.pool == dags.WAREHOUSE_POOL and settle.pool != dags.WAREHOUSE_POOL
+    assert link.upstream_task_ids == {"settle"}

@@ -1,18 +1,18 @@
-"""Marts rebuilt once per batch of loads, never missing the last load of a batch.
+"""Marts (and padan) once per batch of loads, never missing the last load of a batch.
 
-The marts DAG is triggered by every load's core-asset event. Rebuilding once per event makes a
-morning of eight loads rebuild the marts eight times while the loads wait for the one warehouse
-slot. Two rules make it once per batch:
+The marts and padan DAGs are triggered by every load's core-asset event. Running once per event
+makes a morning of eight loads rebuild the marts eight times (and re-link the kabupaten eight
+times) while the loads wait for the one warehouse slot. Two rules make it once per batch:
 
 * **settle** (no pool slot held): before building, wait until no load has finished for
   ``SIMPUL_MARTS_QUIET_SECONDS`` (default 60), bounded by ``SIMPUL_MARTS_MAX_WAIT_SECONDS``
   (default 600) so a steady trickle of loads never starves the marts;
-* **coverage**: a build first reads which loads are committed (``ops.loads``), then builds, then
-  records those load ids in ``ops.marts_loads``. A later run whose triggering loads are all
-  recorded there skips with the reason; any load not recorded — committed after that read —
-  makes its own run build. A load's ``ops.loads`` row commits with its core rows, so a load
-  visible at the read is in what the build reads next: nothing is marked covered that the
-  marts did not see.
+* **coverage**: a run first reads which loads are committed (``ops.loads``), then builds, then
+  records those load ids in ``ops.consumed_loads`` under its consumer (``marts``, ``padan``).
+  A later run whose triggering loads are all recorded there skips with the reason; any load not
+  recorded (committed after that read) makes its own run build. A load's ``ops.loads`` row
+  commits with its core rows, so a load visible at the read is in what the build reads next:
+  nothing is marked included that the run did not see.
 """
 
 from __future__ import annotations
@@ -105,35 +105,41 @@ def committed_loads(wh: Any) -> list[str]:
         return [r[0] for r in rows]
 
 
-def uncovered(wh: Any, load_ids: list[str]) -> list[str]:
-    """Of ``load_ids``, those no successful marts build has included yet."""
+def uncovered(wh: Any, consumer: str, load_ids: list[str]) -> list[str]:
+    """Of ``load_ids``, those no successful run of ``consumer`` has included yet."""
     if not load_ids:
         return []
     with wh.begin() as conn:
         done = {
             r[0]
             for r in conn.execute(
-                sa.text("select load_id from ops.marts_loads where load_id in :ids").bindparams(
-                    sa.bindparam("ids", expanding=True)
-                ),
-                {"ids": sorted(set(load_ids))},
+                sa.text(
+                    "select load_id from ops.consumed_loads where consumer = :c and load_id in :ids"
+                ).bindparams(sa.bindparam("ids", expanding=True)),
+                {"c": consumer, "ids": sorted(set(load_ids))},
             )
         }
     return [i for i in load_ids if i not in done]
 
 
-def record_build(wh: Any, included: list[str], started_at: datetime) -> str:
-    """Record that a successful build included ``included``; returns the build id."""
+def record_build(wh: Any, consumer: str, included: list[str], started_at: datetime) -> str:
+    """Record that a successful run of ``consumer`` included ``included``; returns its id."""
     build_id = uuid.uuid4().hex
     with wh.begin() as conn:
-        known = {r[0] for r in conn.execute(sa.text("select load_id from ops.marts_loads"))}
+        known = {
+            r[0]
+            for r in conn.execute(
+                sa.text("select load_id from ops.consumed_loads where consumer = :c"),
+                {"c": consumer},
+            )
+        }
         new = sorted(set(included) - known)
         if new:
             conn.execute(
                 sa.text(
-                    "insert into ops.marts_loads (load_id, build_id, build_started_at) "
-                    "values (:l, :b, :t)"
+                    "insert into ops.consumed_loads (consumer, load_id, build_id, "
+                    "build_started_at) values (:c, :l, :b, :t)"
                 ),
-                [{"l": i, "b": build_id, "t": started_at} for i in new],
+                [{"c": consumer, "l": i, "b": build_id, "t": started_at} for i in new],
             )
     return build_id
