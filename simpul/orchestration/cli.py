@@ -9,27 +9,17 @@ errors print one bilingual line and exit 2, like the rest of the CLI.
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+from simpul.console import fail, print_table
 
 WIB = timezone(timedelta(hours=7), "WIB")
 
 
 class OperatorError(Exception):
     """A refused operator command (message in English and Indonesian)."""
-
-
-def _fail(message: str) -> int:
-    print(f"simpul: error: {message}", file=sys.stderr)
-    return 2
-
-
-def _print_rows(rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
-    from simpul.cli import _table
-
-    print(_table(rows, columns))
 
 
 # --------------------------------------------------------------------------- dashboard
@@ -59,7 +49,7 @@ def cmd_freshness(args: argparse.Namespace) -> int:
         rows = freshness_report(wh, cfg)
     finally:
         wh.dispose()
-    _print_rows(
+    print_table(
         rows,
         ["pipeline", "source", "schedule", "last_loaded", "age_hours", "freshness_hours", "state"],
     )
@@ -146,8 +136,8 @@ def cmd_release(args: argparse.Namespace) -> int:
     try:
         result = release_load(args.load_id, reviewer, args.note)
     except (OperatorError, *OPERATOR_ERRORS) as exc:
-        return _fail(str(exc))
-    _print_rows([_summary(result)])
+        return fail(str(exc))
+    print_table([_summary(result)])
     print(f"dilepaskan oleh / released by: {reviewer} (audit: simpul audit)")
     return 0
 
@@ -222,8 +212,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     try:
         result = backfill_pipeline(args.pipeline, args.since, args.until)
     except (OperatorError, *OPERATOR_ERRORS) as exc:
-        return _fail(str(exc))
-    _print_rows([_summary(result)])
+        return fail(str(exc))
+    print_table([_summary(result)])
     return 0
 
 
@@ -243,13 +233,13 @@ def cmd_alerts_test(args: argparse.Namespace) -> int:
     if set(outcome) <= {"log"}:
         from simpul.orchestration.alerts import alert_log_file
 
-        return _fail(
+        return fail(
             "no external alert channel configured: set SIMPUL_ALERT_WEBHOOK_URL, or the Airflow "
             "connection simpul_alert_smtp with SIMPUL_ALERT_EMAIL_TO, or SIMPUL_ALERT_SMTP_HOST "
             f"and SIMPUL_ALERT_SMTP_TO; the test alert is only in {alert_log_file()} / belum ada "
             "saluran peringatan eksternal; uji peringatan hanya ada di log peringatan"
         )
-    _print_rows([{"channel": k, "result": v} for k, v in outcome.items()])
+    print_table([{"channel": k, "result": v} for k, v in outcome.items()])
     return 0 if all(v in ("sent", "written") for v in outcome.values()) else 1
 
 
@@ -257,7 +247,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from simpul.orchestration.audit import audit_file, read
 
     rows = read(args.limit)
-    _print_rows(
+    print_table(
         [
             {**r, "args": ", ".join(f"{k}={v}" for k, v in (r.get("args") or {}).items() if v)}
             for r in rows
