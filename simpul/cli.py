@@ -165,7 +165,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from simpul.config import home
-    from simpul.securefs import doctor, harden
+    from simpul.doctor import doctor
+    from simpul.securefs import harden
 
     if args.fix:
         print(f"{harden(home())} izin diperketat / permissions tightened under {home()}")

@@ -19,12 +19,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from simpul.warehouse.disclosure import SUPPRESSED_FLAG, suppress_small_cells
 from simpul.warehouse.engine import Warehouse
 
 S = pa.string()
 INT = pa.int64()
 TS = pa.timestamp("us", tz="UTC")
-SUPPRESSED_FLAG = "disamarkan"  # added next to a suppressed measure: true = value masked
+# SUPPRESSED_FLAG: added next to a suppressed measure (true = value masked); disclosure control
+# lives in the warehouse layer, which the analyst database shares with the open-data channel.
 
 
 @dataclass
@@ -423,38 +425,6 @@ def apply_filter(table: pa.Table, row_filter: Any) -> pa.Table:
         m = pc.fill_null(m, False)
         mask = m if mask is None else pc.and_(mask, m)
     return table.filter(mask) if mask is not None else table
-
-
-def suppress_small_cells(
-    table: pa.Table, measure: str, threshold: int, group_by: list[str] | None = None
-) -> pa.Table:
-    """Mask counts below ``threshold`` (value null, ``disamarkan`` true).
-
-    Primary suppression alone can be undone by subtraction when a group total is public
-    (e.g. a village's population), so when a group (``group_by``) has exactly one masked cell
-    the smallest other non-zero cell of that group is masked too (complementary suppression).
-    Zero counts are not masked: an empty cell discloses no one.
-    """
-    values = table.column(measure).to_pylist()
-    masked = [v is not None and 0 < v < threshold for v in values]
-    if group_by:
-        keys = (
-            [tuple(r) for r in zip(*(table.column(c).to_pylist() for c in group_by), strict=True)]
-            if group_by
-            else []
-        )
-        groups: dict[tuple, list[int]] = {}
-        for i, k in enumerate(keys):
-            groups.setdefault(k, []).append(i)
-        for idx in groups.values():
-            if sum(masked[i] for i in idx) == 1:
-                rest = [i for i in idx if not masked[i] and values[i]]
-                if rest:
-                    masked[min(rest, key=lambda i: (values[i], i))] = True
-    new_values = pa.array([None if m else v for v, m in zip(values, masked, strict=True)], INT)
-    i = table.schema.get_field_index(measure)
-    table = table.set_column(i, measure, new_values)
-    return table.append_column(SUPPRESSED_FLAG, pa.array(masked, pa.bool_()))
 
 
 def shape(

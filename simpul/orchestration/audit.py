@@ -56,7 +56,7 @@ def record(
 ) -> dict[str, Any]:
     """Append one audit entry: to the file always, and to ``ops.audit`` when the warehouse
     (``wh``, else the configured one) has that table."""
-    from simpul.orchestration.alerts import redact
+    from simpul.redact import redact
 
     now = datetime.now(UTC)
     entry = {
