@@ -137,7 +137,7 @@ def webhook_url() -> str | None:
         from airflow.sdk import BaseHook
 
         conn = BaseHook.get_connection(WEBHOOK_CONN_ID)
-    except Exception:  # no such connection, or not inside Airflow
+    except Exception:  # noqa: BLE001 - no such connection, or not inside Airflow
         return None
     extra = conn.extra_dejson or {}
     if extra.get("url"):

@@ -135,7 +135,7 @@ def cmd_release(args: argparse.Namespace) -> int:
     reviewer = args.reviewer or _default_reviewer()
     try:
         result = release_load(args.load_id, reviewer, args.note)
-    except (OperatorError, *OPERATOR_ERRORS) as exc:
+    except (OperatorError, *OPERATOR_ERRORS) as exc:  # type: ignore[misc]  # mypy: star-tuple
         return fail(str(exc))
     print_table([_summary(result)])
     print(f"dilepaskan oleh / released by: {reviewer} (audit: simpul audit)")
@@ -211,7 +211,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     try:
         result = backfill_pipeline(args.pipeline, args.since, args.until)
-    except (OperatorError, *OPERATOR_ERRORS) as exc:
+    except (OperatorError, *OPERATOR_ERRORS) as exc:  # type: ignore[misc]  # mypy: star-tuple
         return fail(str(exc))
     print_table([_summary(result)])
     return 0

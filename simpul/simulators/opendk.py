@@ -116,7 +116,7 @@ def _check_workbook(xlsx: bytes) -> int | JSONResponse:
 
     try:
         wb = openpyxl.load_workbook(io.BytesIO(xlsx), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many types for a broken workbook
+    except Exception:  # noqa: BLE001 - openpyxl raises many types for a broken workbook
         return _fail(422, "invalid_file", "workbook cannot be opened / berkas Excel rusak")
     try:
         if SHEET not in wb.sheetnames:
@@ -186,7 +186,7 @@ def create_opendk_app(
             return _fail(413, "too_large", "upload too large / unggahan terlalu besar")
         try:
             form = await request.form()
-        except Exception:  # malformed multipart
+        except Exception:  # noqa: BLE001 - malformed multipart
             return _fail(400, "invalid_request", "multipart/form-data expected")
         desa = normalise_desa(str(form.get("desa_id") or ""))
         if desa is None:

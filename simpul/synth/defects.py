@@ -202,7 +202,7 @@ class _Injector:
         self.all_niks.add(nik)
         return True
 
-    def apply(self, i: int, kind: str) -> bool:  # noqa: C901 - one branch per kind, on purpose
+    def apply(self, i: int, kind: str) -> bool:  # one branch per kind, on purpose
         c, r, nf = self.cols, self.r, self.nik_col
         if kind == "duplicate_nik":
             j = r.choice([k for k in r.sample(range(self.n), min(self.n, 8)) if k != i] or [i])

@@ -19,6 +19,8 @@ identifiers). Before the analyst database is published:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import pyarrow as pa
 
@@ -149,7 +151,7 @@ def protect(name: str, table: pa.Table, k: int = K) -> tuple[pa.Table, dict[str,
 
 
 def suppress_small_cells(
-    table: pa.Table, measure: str, threshold: int, group_by: list[str] | None = None
+    table: pa.Table, measure: str, threshold: int, group_by: Sequence[str] | None = None
 ) -> pa.Table:
     """Mask counts below ``threshold`` (value null, ``disamarkan`` true).
 
