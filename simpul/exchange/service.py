@@ -981,17 +981,6 @@ def _alert_overdue(row: dict[str, Any], hours: float) -> None:
     )
 
 
-def rows_of(path: Path) -> int:
-    """Row count of a delivered data file (for receivers and checks)."""
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_metadata(path).num_rows
-    import pyarrow.csv as pacsv
-
-    return pacsv.read_csv(path).num_rows
-
-
 __all__ = [
     "backoff",
     "collect_receipts",

@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from simpul.domain.opensid import SHEET, TEMPLATE_COLUMNS
 from simpul.simulators.filedrop import (
     drop_time,
     located,
@@ -37,55 +38,7 @@ from simpul.synth.codes import code_lists
 from simpul.synth.defects import GROUND_TRUTH_SCHEMA, as_text, inject_defects
 from simpul.synth.world import PENDUDUK_SCHEMA, World, load_world
 
-SHEET = "Data Penduduk"
 CODES_SHEET = "Kode Data"
-# Must equal connectors/opensid/connector.py TEMPLATE_COLUMNS (a test checks it); the simulator
-# stands for the village system, so it does not import the hub's connector.
-TEMPLATE_COLUMNS = [
-    "alamat",
-    "dusun",
-    "rw",
-    "rt",
-    "nama",
-    "no_kk",
-    "nik",
-    "sex",
-    "tempatlahir",
-    "tanggallahir",
-    "agama_id",
-    "pendidikan_kk_id",
-    "pendidikan_sedang_id",
-    "pekerjaan_id",
-    "status_kawin",
-    "kk_level",
-    "warganegara_id",
-    "ayah_nik",
-    "nama_ayah",
-    "ibu_nik",
-    "nama_ibu",
-    "golongan_darah_id",
-    "akta_lahir",
-    "dokumen_pasport",
-    "tanggal_akhir_paspor",
-    "dokumen_kitas",
-    "akta_perkawinan",
-    "tanggalperkawinan",
-    "akta_perceraian",
-    "tanggalperceraian",
-    "cacat_id",
-    "cara_kb_id",
-    "hamil",
-    "ktp_el",
-    "status_rekam",
-    "alamat_sekarang",
-    "status_dasar",
-    "suku",
-    "tag_id_card",
-    "id_asuransi",
-    "no_asuransi",
-    "lat",
-    "lng",
-]
 # template column -> (canonical column, code list the template uses)
 CODED = {
     "sex": ("jenis_kelamin", "jenis_kelamin"),
