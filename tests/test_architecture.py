@@ -1,4 +1,5 @@
-"""The import layers (``.importlinter``) hold, cover every module, and only lose exceptions.
+"""The import layers (``.importlinter``) hold, cover every module, and only lose exceptions;
+docs/architecture.md draws the same layers and names only functions that exist.
 
 ``lint-imports`` is run as CI runs it, so a new upward import or a new cycle fails ``make test``.
 """
@@ -6,6 +7,8 @@
 from __future__ import annotations
 
 import configparser
+import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +85,46 @@ def test_exceptions_only_shrink() -> None:
                 ignored.add(" ".join(line.split()))
     new = ignored - KNOWN_EXCEPTIONS
     assert not new, f"fix these imports instead of ignoring them: {sorted(new)}"
+
+
+DOC = ROOT / "docs" / "architecture.md"
+
+
+def test_the_architecture_page_lists_the_contract_layers() -> None:
+    rows = []
+    in_table = False
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        if line.startswith("| Layer | Modules |"):
+            in_table = True
+            continue
+        if in_table and line.startswith("| ---"):
+            continue
+        if in_table and not line.startswith("|"):
+            break
+        if in_table:
+            rows.append(re.findall(r"`([\w.]+)`", line.split("|")[2]))
+    assert rows == layers(), "docs/architecture.md and .importlinter name different layers"
+
+
+def _resolve(dotted: str) -> object:
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj: object = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ModuleNotFoundError(dotted)
+
+
+def test_every_name_on_the_architecture_page_exists() -> None:
+    names = set(re.findall(r"`((?:simpul|connectors|expectations)(?:\.\w+)*)`", DOC.read_text()))
+    missing = []
+    for name in sorted(names):
+        try:
+            _resolve(name)
+        except (ImportError, AttributeError):
+            missing.append(name)
+    assert not missing, f"docs/architecture.md names what does not exist: {missing}"
