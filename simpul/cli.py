@@ -48,26 +48,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from simpul.orchestration.cli import load_summary
     from simpul.pipeline import replay
 
     result = replay(args.pipeline, args.load_id)
-    print(
-        table(
-            [
-                {
-                    k: result[k]
-                    for k in (
-                        "load_id",
-                        "status",
-                        "rows_received",
-                        "rows_loaded",
-                        "rows_quarantined",
-                        "rows_duplicate",
-                    )
-                }
-            ]
-        )
-    )
+    print(table([load_summary(result)]))
     return 0
 
 

@@ -137,7 +137,7 @@ def cmd_release(args: argparse.Namespace) -> int:
         result = release_load(args.load_id, reviewer, args.note)
     except (OperatorError, *OPERATOR_ERRORS) as exc:  # type: ignore[misc]  # mypy: star-tuple
         return fail(str(exc))
-    print_table([_summary(result)])
+    print_table([load_summary(result)])
     print(f"dilepaskan oleh / released by: {reviewer} (audit: simpul audit)")
     return 0
 
@@ -148,7 +148,8 @@ def _default_reviewer() -> str:
     return operator()
 
 
-def _summary(result: dict[str, Any]) -> dict[str, Any]:
+def load_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """The columns that summarise one load (``replay``, ``release``, ``backfill`` print them)."""
     keys = (
         "load_id",
         "status",
@@ -213,7 +214,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         result = backfill_pipeline(args.pipeline, args.since, args.until)
     except (OperatorError, *OPERATOR_ERRORS) as exc:  # type: ignore[misc]  # mypy: star-tuple
         return fail(str(exc))
-    print_table([_summary(result)])
+    print_table([load_summary(result)])
     return 0
 
 

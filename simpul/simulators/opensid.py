@@ -35,7 +35,7 @@ from simpul.simulators.filedrop import (
     write_truth,
 )
 from simpul.synth.codes import code_lists
-from simpul.synth.defects import GROUND_TRUTH_SCHEMA, as_text, inject_defects
+from simpul.synth.defects import GROUND_TRUTH_SCHEMA, PERSON_KINDS, as_text, inject_defects
 from simpul.synth.world import PENDUDUK_SCHEMA, World, load_world
 
 CODES_SHEET = "Kode Data"
@@ -58,18 +58,8 @@ CODE_SHEET_LISTS = {
 }
 # F-1.01 (6 codes) -> OpenSID's older 4-code list (tercatat or not is not kept)
 KAWIN_6_TO_4 = {"1": "1", "2": "2", "3": "2", "4": "3", "5": "3", "6": "4"}
-OPENSID_KINDS = (
-    "duplicate_nik",
-    "nik_date_mismatch",
-    "nik_sex_mismatch",
-    "nik_excel_zeroed",
-    "leading_apostrophe",
-    "nonprinting_chars",
-    "invalid_code",
-    "excel_serial_date",
-    "mixed_date_format",
-    "future_date",
-)
+# every person-record defect but the village-name variant (the file name carries the desa)
+OPENSID_KINDS = tuple(k for k in PERSON_KINDS if k != "village_name_variant")
 FILE_KINDS = ("nik_number_cell",)
 VILLAGE_KINDS = (
     "village_vs_siak_missing",

@@ -31,6 +31,10 @@ DEFECT_KINDS = (
     "deceased_receiving_assistance",
     "permit_unknown_nik",
 )
+# the defects one person row of a population register can carry (not the cross-entity ones)
+PERSON_KINDS = tuple(
+    k for k in DEFECT_KINDS if k not in ("deceased_receiving_assistance", "permit_unknown_nik")
+)
 ENTITY_KEYS: dict[str, tuple[str, ...]] = {
     "penduduk": ("nik",),
     "keluarga": ("no_kk",),
