@@ -27,6 +27,7 @@ from simpul.domain.opensid import SHEET, TEMPLATE_COLUMNS
 from simpul.simulators.filedrop import (
     drop_time,
     located,
+    nik_number_cell,
     replace_truth,
     rng_for,
     sub_seed,
@@ -266,19 +267,7 @@ class _Village:
         k = min(len(clean), round(len(rows) * self.rate / len(OPENSID_KINDS)))
         for p in sorted(self.r.sample(clean, k)):
             cells.add((p, "nik"))
-            truth_rows.append(
-                {
-                    "entity": "penduduk",
-                    "row_index": p,
-                    "record_key": rows[p]["nik"],
-                    "nik": rows[p]["nik"],
-                    "kind": "nik_number_cell",
-                    "field": "nik",
-                    "original_value": rows[p]["nik"],
-                    "delivered_value": rows[p]["nik"],
-                    "detail": "NIK stored as a number cell (Excel shows 1.60801E+15)",
-                }
-            )
+            truth_rows.append(nik_number_cell(p, rows[p]["nik"]))
         return cells
 
     def _tanggal(self, value: str | None) -> Any:

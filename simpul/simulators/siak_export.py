@@ -23,6 +23,7 @@ from simpul.simulators.filedrop import (
     drop_time,
     excel_serial,
     located,
+    nik_number_cell,
     replace_truth,
     rng_for,
     sub_seed,
@@ -203,19 +204,7 @@ def write_siak_export(
         k = min(len(free), round(len(rows) * defect_rate / len(SIAK_EXPORT_KINDS)))
         for p in sorted(r.sample(free, k)):
             number_cells.add((p, "nik"))
-            truth_rows.append(
-                {
-                    "entity": "penduduk",
-                    "row_index": p,
-                    "record_key": rows[p]["nik"],
-                    "nik": rows[p]["nik"],
-                    "kind": "nik_number_cell",
-                    "field": "nik",
-                    "original_value": rows[p]["nik"],
-                    "delivered_value": rows[p]["nik"],
-                    "detail": "NIK stored as a number cell (Excel shows 1.60801E+15)",
-                }
-            )
+            truth_rows.append(nik_number_cell(p, rows[p]["nik"]))
 
     from openpyxl import Workbook
 
