@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from simpul.console import table
+from simpul.console import bilingual, table
 from simpul.warehouse.engine import qualified
 
 WIB = timezone(timedelta(hours=7), "WIB")
@@ -79,7 +79,7 @@ def status_check() -> tuple[int, str]:
 
     with read_warehouse() as (wh, src):
         lines = problems(collect(wh))
-    notes = [f"({src.note_id} / {src.note_en})"] if src.note_en else []
+    notes = [f"({bilingual(src.note_id, src.note_en)})"] if src.note_en else []
     if not external_channels():
         notes.append(
             "(catatan: belum ada saluran peringatan eksternal / note: no external alert channel)"
@@ -146,7 +146,7 @@ def status_report(limit: int = 10) -> str:
         r["bytes"] = human_bytes(r["bytes"])
     head = [f"Warehouse: {url}"]
     if src.note_en:
-        head.append(f"({src.note_id} / {src.note_en})")
+        head.append(f"({bilingual(src.note_id, src.note_en)})")
     found = problems(h)
     attention = (
         "Perlu perhatian / needs attention\n" + "\n".join(f"- {line}" for line in found)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from simpul.console import fail, print_table
+from simpul.console import bilingual, fail, print_table
 
 WIB = timezone(timedelta(hours=7), "WIB")
 
@@ -33,7 +33,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     with read_warehouse() as (wh, src):  # a load holding DuckDB: a copy taken now
         path = build_dashboard(wh, out)
     if src.note_en:
-        print(f"({src.note_id} / {src.note_en})")
+        print(f"({bilingual(src.note_id, src.note_en)})")
     print(f"dasbor / dashboard: {path}")
     return 0
 
