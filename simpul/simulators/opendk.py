@@ -94,7 +94,9 @@ def _check_zip(data: bytes) -> tuple[str, int] | JSONResponse:
                 "/ ZIP harus berisi tepat satu penduduk_dd_mm_YYYY_opendk.xlsx",
             )
         book = books[0]
-        dd, mm, yyyy = INNER_NAME.match(Path(book.filename).name).groups()
+        named = INNER_NAME.match(Path(book.filename).name)
+        assert named is not None  # books holds only matching names
+        dd, mm, yyyy = named.groups()
         try:
             date(int(yyyy), int(mm), int(dd))
         except ValueError:
