@@ -85,13 +85,10 @@ def record(
         if wh is not None:
             _write_db(wh, entry)
         elif to_db:
-            from simpul.warehouse import open_warehouse
+            from simpul.warehouse import warehouse
 
-            own = open_warehouse()
-            try:
+            with warehouse() as own:
                 _write_db(own, entry)
-            finally:
-                own.dispose()
     except Exception as exc:  # noqa: BLE001 - the file entry is the record of truth
         log.warning("audit row not written to ops.audit: %s", type(exc).__name__)
     return entry

@@ -41,14 +41,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 def cmd_freshness(args: argparse.Namespace) -> int:
     from simpul.config import load_config
     from simpul.orchestration.freshness import freshness_report
-    from simpul.warehouse import open_warehouse
+    from simpul.warehouse import warehouse
 
     cfg = load_config()
-    wh = open_warehouse()
-    try:
+    with warehouse() as wh:
         rows = freshness_report(wh, cfg)
-    finally:
-        wh.dispose()
     print_table(
         rows,
         ["pipeline", "source", "schedule", "last_loaded", "age_hours", "freshness_hours", "state"],
@@ -60,16 +57,13 @@ def cmd_freshness(args: argparse.Namespace) -> int:
 
 
 def _held_load(load_id: str) -> dict[str, Any]:
-    from simpul.warehouse import open_warehouse
+    from simpul.warehouse import warehouse
 
-    wh = open_warehouse()
-    try:
+    with warehouse() as wh:
         rows = wh.query(
             "select load_id, pipeline, status, rows_received from ops.loads where load_id = :id",
             {"id": load_id},
         )
-    finally:
-        wh.dispose()
     if not rows:
         raise OperatorError(
             f"no load {load_id} in ops.loads / muatan {load_id} tidak ada di ops.loads"
