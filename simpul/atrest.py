@@ -111,7 +111,7 @@ def secure_crypto_available(conn: Any) -> bool:
     try:
         conn.execute("LOAD httpfs")
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure means: no httpfs here
         return False
 
 

@@ -11,21 +11,12 @@ import json
 import logging
 import os
 import sys
-from typing import Any
 
 from simpul.config import ConfigError
+from simpul.console import table
 
-
-def _table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
-    if not rows:
-        return "(no rows)"
-    columns = columns or list(rows[0])
-    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
-    sep = "  ".join("-" * w for w in widths)
-    body = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join([line, sep, *body])
+# simpul/padan/cli.py still imports the old private name (the padan stream owns that file).
+_table = table
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -33,7 +24,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     result = run(args.pipeline)
     print(
-        _table(
+        table(
             [
                 {
                     "pipeline": args.pipeline,
@@ -57,26 +48,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from simpul.orchestration.cli import load_summary
     from simpul.pipeline import replay
 
     result = replay(args.pipeline, args.load_id)
-    print(
-        _table(
-            [
-                {
-                    k: result[k]
-                    for k in (
-                        "load_id",
-                        "status",
-                        "rows_received",
-                        "rows_loaded",
-                        "rows_quarantined",
-                        "rows_duplicate",
-                    )
-                }
-            ]
-        )
-    )
+    print(table([load_summary(result)]))
     return 0
 
 
@@ -146,7 +122,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, default=str, indent=2))
     else:
-        print(_table(rows, result.columns) if result.columns else "(no rows)")
+        print(table(rows, result.columns) if result.columns else "(no rows)")
     return 0
 
 
@@ -174,7 +150,8 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from simpul.config import home
-    from simpul.securefs import doctor, harden
+    from simpul.doctor import doctor
+    from simpul.securefs import harden
 
     if args.fix:
         print(f"{harden(home())} izin diperketat / permissions tightened under {home()}")
@@ -219,9 +196,9 @@ def cmd_mapping_check(args: argparse.Namespace) -> int:
         print(f"missing columns / kolom tidak ada: {report['missing_columns']}")
     if report["unused_columns"]:
         print(f"columns not used / kolom tidak dipakai: {report['unused_columns']}")
-    print(_table(report["columns"]))
+    print(table(report["columns"]))
     if report["rules"]:
-        print(_table(report["rules"]))
+        print(table(report["rules"]))
     print(
         f"would quarantine / akan dikarantina: {report['would_quarantine']} of "
         f"{report['rows']} rows (mapping only; the expectation suite runs in the pipeline)"

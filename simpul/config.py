@@ -16,10 +16,12 @@ import os
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+M = TypeVar("M", bound=BaseModel)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "simpul.yaml"
@@ -225,23 +227,30 @@ class SimpulConfig(BaseModel):
                 s.conn_id = f"simpul_{name}"
 
 
-def load_config(path: Path | str | None = None) -> SimpulConfig:
-    """Read and validate the config; errors name the file and the offending key."""
-    path = Path(path or os.environ.get("SIMPUL_CONFIG") or DEFAULT_CONFIG)
+def load_yaml_model(path: Path, model: type[M], what: str, error: type[Exception]) -> M:
+    """A YAML file read into a pydantic ``model``; ``error`` names the file and each offending
+    key (``simpul.yaml``, the exchange agreements: every operator-edited YAML file)."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        raise error(f"{path}: {what} file not found") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise error(f"{path}: not valid YAML: {exc}") from None
     try:
-        return SimpulConfig.model_validate(raw or {})
+        return model.model_validate(raw or {})
     except ValidationError as exc:
-        lines = [f"{path}: invalid config"]
+        lines = [f"{path}: invalid {what}"]
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"])
-            lines.append(f"  {loc}: {err['msg']}")
-        raise ConfigError("\n".join(lines)) from None
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"  {loc}: {msg}")
+        raise error("\n".join(lines)) from None
+
+
+def load_config(path: Path | str | None = None) -> SimpulConfig:
+    """Read and validate the config; errors name the file and the offending key."""
+    path = Path(path or os.environ.get("SIMPUL_CONFIG") or DEFAULT_CONFIG)
+    return load_yaml_model(path, SimpulConfig, "config", ConfigError)
 
 
 class Paths(BaseModel):

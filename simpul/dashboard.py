@@ -492,7 +492,7 @@ def health_section(data: dict) -> str:
             }
         )
     parts.append(
-        _table(
+        _html_table(
             rows,
             [
                 ("pipeline", "pipeline"),
@@ -520,7 +520,7 @@ def health_section(data: dict) -> str:
         for a in h.exchanges
     ]
     parts.append(
-        _table(
+        _html_table(
             ex_rows,
             [
                 ("agreement", "perjanjian / agreement"),
@@ -544,7 +544,7 @@ def health_section(data: dict) -> str:
         for a in data.get("alert_log") or []
     ]
     parts.append(
-        _table(
+        _html_table(
             log_rows,
             [
                 ("at", "waktu / time"),
@@ -562,7 +562,7 @@ def _h2(id_: str, en: str) -> str:
     return f'<h2>{e(id_)} <span class="en">/ {e(en)}</span></h2>'
 
 
-def _table(rows: list[dict], cols: list[tuple[str, str]], num: set[str] | None = None) -> str:
+def _html_table(rows: list[dict], cols: list[tuple[str, str]], num: set[str] | None = None) -> str:
     num = num or set()
     if not rows:
         return '<p class="muted">tidak ada data / no data</p>'
@@ -636,7 +636,7 @@ def render(data: dict) -> str:
     recent = [{**r, "error_pct": f"{r['error_rate'] * 100:.1f}%"} for r in reversed(loads[-15:])]
     runs.append("<h3>Muatan terakhir / Latest loads</h3>")
     runs.append(
-        _table(
+        _html_table(
             recent,
             [
                 ("loaded_at", "waktu / time"),
@@ -696,7 +696,7 @@ def render(data: dict) -> str:
         )
         + '<p class="muted">Batang: jam sejak muatan sukses terakhir; garis putus: batas. / '
         "Bars: hours since the last successful load; dashed line: the limit.</p>"
-        + _table(
+        + _html_table(
             rows,
             [
                 ("pipeline", "pipeline"),
@@ -736,7 +736,7 @@ def render(data: dict) -> str:
         parts.append(
             "<section>"
             + _h2("Kiriman menunggu", "Deliveries waiting")
-            + _table(
+            + _html_table(
                 data["exchange"],
                 [
                     ("agency", "instansi / agency"),

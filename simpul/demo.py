@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from simpul.config import load_config, paths, warehouse_url
+from simpul.console import table
 
 DEMO_PSEUDONYM_KEY = "simpul-demo-pseudonym-key-not-for-production-use"
 DEMO_DEFECT_RATE = 0.02
@@ -104,20 +105,17 @@ def _run_padan(wh: Any) -> dict[str, Any]:
 
 
 def _print_padan(padan: dict[str, Any], padan_only: list[dict[str, Any]]) -> None:
-    from simpul.cli import _table
-
     print(
         f"\nPadan NIK: agency people linked to SIAK (model {padan.get('model_version')}, "
         f"{padan.get('seconds')}s; tertaut = linked, tinjau = in review, tidak_cocok = unmatched):"
     )
-    print(_table(padan.get("counts") or []))
+    print(table(padan.get("counts") or []))
     print("\nFindings only record linkage could make / temuan yang hanya bisa dari padan NIK:")
-    print(_table(padan_only) if padan_only else "  (none / tidak ada)")
+    print(table(padan_only) if padan_only else "  (none / tidak ada)")
     print("  uv run simpul padan review   # the review queue (NIK masked except differing digits)")
 
 
 def run_demo(population: int | None = None, seed: int = 42, days: int = 0) -> int:
-    from simpul.cli import _table
     from simpul.exchange.demo import run_exchange_demo
     from simpul.pipeline import run
     from simpul.simulators.runner import serve_all
@@ -191,21 +189,21 @@ def run_demo(population: int | None = None, seed: int = 42, days: int = 0) -> in
     finally:
         for server in servers.values():
             server.stop()
-    print(_table(results))
+    print(table(results))
     if history:
         print(f"\nNext {days} day(s) of SIAK changes / perubahan SIAK {days} hari berikutnya:")
-        print(_table(history))
+        print(table(history))
     print(
         "\nEvery record received is loaded, quarantined with its reasons, a duplicate (an exact "
         "copy, or identical to the current record), or held:\n  received = loaded + quarantined "
         "+ duplicate + held (checked on every load).\n"
     )
-    print(_table([{"table": t, "rows": n} for t, n in counts.items()]))
+    print(table([{"table": t, "rows": n} for t, n in counts.items()]))
     print("\nCross-agency findings / temuan lintas instansi (marts.rekonsiliasi):")
-    print(_table(findings))
+    print(table(findings))
     _print_padan(padan, padan_only)
     print("\nExchanges delivered (signed manifest, receipt echoes its hash):")
-    print(_table(deliveries))
+    print(table(deliveries))
     print("\nNext / selanjutnya:")
     print(
         '  uv run simpul sql "select nama_desa, count(*) from marts.penduduk group by 1 order by 1"'

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from simpul import atrest
+from simpul.digest import sha256_file as _sha256
 
 MANIFEST = "_manifest.json"
 DATA = "data.parquet"
@@ -75,14 +76,6 @@ def new_load_id(source: str, stream: str, now: datetime | None = None) -> str:
 def schema_hash(schema: pa.Schema) -> str:
     text = ",".join(f"{f.name}:{f.type}" for f in schema)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def land(

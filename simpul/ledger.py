@@ -213,10 +213,9 @@ def rejected_alert(
     if not load_id:
         return None
     from simpul.orchestration.alerts import Alert
-    from simpul.warehouse import open_warehouse
+    from simpul.warehouse import warehouse
 
-    wh = open_warehouse()
-    try:
+    with warehouse() as wh:
         if not _table_exists(wh, "ops", "files"):
             return None
         rows = wh.query(
@@ -224,8 +223,6 @@ def rejected_alert(
             "and status = 'rejected' order by name",
             {"id": load_id},
         )
-    finally:
-        wh.dispose()
     if not rows:
         return None
     return Alert(

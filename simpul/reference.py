@@ -6,14 +6,13 @@ transaction, so a correction to a code list is one edit in ``simpul/reference``.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from datetime import UTC, datetime
 
 import pyarrow as pa
 import sqlalchemy as sa
 
-from simpul.domain.regions import REFERENCE_DIR
+from simpul.domain.regions import REFERENCE_DIR, reference_rows
 from simpul.warehouse.engine import Warehouse
 
 WILAYAH_FILES = (
@@ -32,11 +31,6 @@ def _digest(names: list[str]) -> str:
     return h.hexdigest()
 
 
-def _read(name: str) -> list[dict[str, str]]:
-    with (REFERENCE_DIR / name).open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
 def load_reference(wh: Warehouse, force: bool = False) -> dict[str, int]:
     """Load ref.wilayah and ref.kode if their source files changed; returns rows loaded."""
     files = [f for f, _, _ in WILAYAH_FILES] + [CODES_FILE]
@@ -50,12 +44,12 @@ def load_reference(wh: Warehouse, force: bool = False) -> dict[str, int]:
             return loaded
         rows: dict[str, list] = {"kode": [], "tingkat": [], "kode_induk": [], "nama": []}
         for name, level, parent in WILAYAH_FILES:
-            for r in _read(name):
+            for r in reference_rows(name):
                 rows["kode"].append(r["code"])
                 rows["tingkat"].append(level)
                 rows["kode_induk"].append(r[parent] if parent else None)
                 rows["nama"].append(r["name"])
-        codes = _read(CODES_FILE)
+        codes = reference_rows(CODES_FILE)
         kode = pa.table(
             {
                 "daftar": [r["list"] for r in codes],

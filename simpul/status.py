@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from simpul.console import bilingual, table
 from simpul.warehouse.engine import qualified
 
 WIB = timezone(timedelta(hours=7), "WIB")
@@ -31,8 +32,6 @@ def wib(value: Any) -> str:
 
 def health_tables(h: Any) -> list[str]:
     """The health picture as text tables (pipelines, exchanges, open alerts)."""
-    from simpul.cli import _table
-
     pipes = [
         {
             "pipeline": p["pipeline"],
@@ -67,9 +66,9 @@ def health_tables(h: Any) -> list[str]:
         for a in h.alerts
     ]
     return [
-        "Kesehatan pipeline / pipeline health\n" + _table(pipes),
-        "Pertukaran data / exchange\n" + _table(ex),
-        "Peringatan terbuka / open alerts\n" + _table(alerts),
+        "Kesehatan pipeline / pipeline health\n" + table(pipes),
+        "Pertukaran data / exchange\n" + table(ex),
+        "Peringatan terbuka / open alerts\n" + table(alerts),
     ]
 
 
@@ -80,7 +79,7 @@ def status_check() -> tuple[int, str]:
 
     with read_warehouse() as (wh, src):
         lines = problems(collect(wh))
-    notes = [f"({src.note_id} / {src.note_en})"] if src.note_en else []
+    notes = [f"({bilingual(src.note_id, src.note_en)})"] if src.note_en else []
     if not external_channels():
         notes.append(
             "(catatan: belum ada saluran peringatan eksternal / note: no external alert channel)"
@@ -91,7 +90,6 @@ def status_check() -> tuple[int, str]:
 
 
 def status_report(limit: int = 10) -> str:
-    from simpul.cli import _table
     from simpul.orchestration.alerts import NO_CHANNEL_WARNING, alert_log_file, external_channels
     from simpul.orchestration.health import collect, problems, read_warehouse
 
@@ -148,7 +146,7 @@ def status_report(limit: int = 10) -> str:
         r["bytes"] = human_bytes(r["bytes"])
     head = [f"Warehouse: {url}"]
     if src.note_en:
-        head.append(f"({src.note_id} / {src.note_en})")
+        head.append(f"({bilingual(src.note_id, src.note_en)})")
     found = problems(h)
     attention = (
         "Perlu perhatian / needs attention\n" + "\n".join(f"- {line}" for line in found)
@@ -163,21 +161,20 @@ def status_report(limit: int = 10) -> str:
             "\n".join(head),
             attention,
             *health_tables(h),
-            "Last loads / muatan terakhir\n" + _table(loads),
+            "Last loads / muatan terakhir\n" + table(loads),
             *(
                 [
                     "Pulls waiting to resume (not loaded yet) / penarikan menunggu dilanjutkan "
-                    "(belum dimuat)\n" + _table(partial)
+                    "(belum dimuat)\n" + table(partial)
                 ]
                 if partial
                 else []
             ),
-            "Tables / tabel\n" + _table(counts),
-            "Quarantine / karantina\n" + _table(quarantine),
-            "Files rejected or waiting (last run) / berkas ditolak atau menunggu\n"
-            + _table(files),
-            "Data-quality findings / temuan kualitas data\n" + _table(rules),
-            "Exchange deliveries waiting / kiriman menunggu\n" + _table(exchange),
+            "Tables / tabel\n" + table(counts),
+            "Quarantine / karantina\n" + table(quarantine),
+            "Files rejected or waiting (last run) / berkas ditolak atau menunggu\n" + table(files),
+            "Data-quality findings / temuan kualitas data\n" + table(rules),
+            "Exchange deliveries waiting / kiriman menunggu\n" + table(exchange),
             *tail,
         ]
     )

@@ -180,33 +180,3 @@ def _build_data_docs(context: Any, gx_suite: Any, result: Any, site_dir: Path, r
     for image in (site_dir / "static" / "images").glob("*"):
         if image.suffix in {".gif", ".png"}:
             image.unlink()
-
-
-def cross_source_duplicates(
-    frame: pd.DataFrame,
-    existing_keys: set[str],
-    rows: pd.Series,
-    *,
-    key: str = "nik",
-    severity: Severity = "warn",
-) -> pd.DataFrame:
-    """Rows whose ``key`` another source already delivered (e.g. NIKs in core from OpenSID).
-
-    The same person in SIAK and in a village's OpenSID is expected, so the default is a
-    warning that survivorship (``warehouse/survivorship.yaml``) decides between them; pass
-    ``severity="error"`` for entities that must come from one source only. Vectorised: a set
-    lookup over the column, no row loop. Returns failures in ``FAILURE_COLUMNS`` form.
-    """
-    values = frame[key].astype("string")
-    hit = values.isin(existing_keys).fillna(False).to_numpy(dtype=bool)
-    return pd.DataFrame(
-        {
-            "row": rows.to_numpy(dtype="int64")[hit],
-            "rule": f"{key}_cross_source",
-            "severity": severity,
-            "field": key,
-            "reason_en": f"this {key} was already delivered by another source",
-            "reason_id": f"{key} ini sudah dikirim oleh sumber lain",
-        },
-        columns=FAILURE_COLUMNS,
-    )

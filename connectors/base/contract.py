@@ -95,6 +95,20 @@ class Connector(ABC):
         raise NotImplementedError(f"connector {self.id!r} reports no deletions for {stream!r}")
 
 
+class PagedConnector(Connector):
+    """A source read page by page that can resume a pull: subclasses write
+    :meth:`read_pages` once, and :meth:`read` is every page of it."""
+
+    resumable: ClassVar[bool] = True
+
+    def read(
+        self, stream: str, *, since: str | None, result: ReadResult
+    ) -> Iterator[pa.RecordBatch]:
+        for batch, _ in self.read_pages(stream, since=since, result=result):
+            if batch is not None:
+                yield batch
+
+
 def rows_to_batch(rows: list[dict[str, Any]], columns: list[str] | None = None) -> pa.RecordBatch:
     """JSON rows -> an all-string batch; keys missing in a row become null."""
     if columns is None:

@@ -81,7 +81,8 @@ def _cell(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if hasattr(value, "isoformat"):
-        return value.isoformat()
+        iso: str = value.isoformat()
+        return iso
     text = str(value)
     if "\x00" in text:  # PostgreSQL text cannot hold NUL: keep the spot visible, not the byte
         text = text.replace("\x00", "\ufffd")
@@ -114,7 +115,7 @@ def _number_cell_note(column: str, value: Any) -> str | None:
 
 
 def _batches(
-    rows: Iterator[tuple[int, list[Any]] | tuple[int, list[Any], str]],
+    rows: Iterator[tuple[int, list[Any]] | tuple[int, list[Any], str | None]],
     columns: list[str],
     name: str,
 ) -> Iterator[pa.RecordBatch]:
@@ -189,7 +190,7 @@ def read_xlsx(
     finally:
         try:
             wb.close()
-        except Exception:  # noqa: BLE001, S110 - closing a broken workbook may fail too
+        except Exception:  # noqa: BLE001 - closing a broken workbook may fail too
             pass
 
 
@@ -250,7 +251,7 @@ def _streamed_rows(
     from connectors.base.xlsx_stream import XlsxStreamError, iter_rows
 
     src = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
-    it = iter_rows(src, sheet)  # type: ignore[arg-type]
+    it = iter_rows(src, sheet)
     number = 0
     while True:
         try:
@@ -334,7 +335,7 @@ def read_excel(
         try:
             if wb is not None:
                 wb.close()
-        except Exception:  # noqa: BLE001, S110
+        except Exception:  # noqa: BLE001
             pass
 
 
@@ -355,7 +356,7 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _safe_rows(ws, name: str) -> Iterator[tuple]:
+def _safe_rows(ws: Any, name: str) -> Iterator[tuple[Any, ...]]:
     rows = ws.iter_rows(values_only=True)
     number = 0
     while True:
@@ -585,4 +586,5 @@ def read_csv(
 
 def open_bytes(path: str) -> bytes:
     with fsspec.open(path, "rb") as fh:
-        return fh.read()
+        data: bytes = fh.read()
+    return data

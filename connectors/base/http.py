@@ -46,12 +46,15 @@ class HttpError(Exception):
         self.status = status
         self.retriable = retriable
 
-    def __reduce__(self):  # keyword-only fields survive pickling (worker -> supervisor)
+    def __reduce__(self) -> tuple[Any, ...]:
+        # keyword-only fields survive pickling (worker -> supervisor)
         return (_restore_error, (type(self), self.args, dict(self.__dict__)))
 
 
-def _restore_error(cls: type, args: tuple, state: dict[str, Any]) -> HttpError:
-    exc = Exception.__new__(cls)
+def _restore_error(
+    cls: type[HttpError], args: tuple[Any, ...], state: dict[str, Any]
+) -> HttpError:
+    exc: HttpError = Exception.__new__(cls)
     exc.args = args
     exc.__dict__.update(state)
     return exc
@@ -161,7 +164,7 @@ class RetryPolicy:
         asked = retry_after_seconds(retry_after)
         if asked is not None:
             return min(asked, self.budget_seconds)
-        d = min(self.backoff_base * (2 ** (attempt - 1)), self.backoff_max)
+        d = min(self.backoff_base * (2.0 ** (attempt - 1)), self.backoff_max)
         return d * (1 + random.uniform(-self.jitter, self.jitter))
 
 
@@ -271,7 +274,7 @@ class HttpClient:
             resp: requests.Response | None = None
             retry_after: str | None = None
             try:
-                if credentials:
+                if credentials and self.auth is not None:
                     self.auth.apply(self.session, headers, refresh=False)
                 self.requests_sent += 1
                 resp = self.session.request(
@@ -307,7 +310,7 @@ class HttpClient:
                 resp = None
             if resp is not None:
                 status = resp.status_code
-                if status == 401 and credentials and not refreshed:
+                if status == 401 and credentials and self.auth is not None and not refreshed:
                     refreshed = True
                     try:
                         self.auth.apply(self.session, {}, refresh=True)

@@ -80,7 +80,8 @@ class _Prefixed:
         if self._head:
             out, self._head = self._head, b""
             return out
-        return self._source.read(size)
+        data: bytes = self._source.read(size)
+        return data
 
 
 def _forget(elem: Any) -> None:

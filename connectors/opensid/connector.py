@@ -28,56 +28,11 @@ from connectors.base.files import (
     FileFormatError,
     read_excel,
 )
+from simpul.domain.opensid import SHEET, TEMPLATE_COLUMNS
 from simpul.domain.regions import normalise_name, villages
 
 log = logging.getLogger(__name__)
 
-SHEET = "Data Penduduk"
-TEMPLATE_COLUMNS = [
-    "alamat",
-    "dusun",
-    "rw",
-    "rt",
-    "nama",
-    "no_kk",
-    "nik",
-    "sex",
-    "tempatlahir",
-    "tanggallahir",
-    "agama_id",
-    "pendidikan_kk_id",
-    "pendidikan_sedang_id",
-    "pekerjaan_id",
-    "status_kawin",
-    "kk_level",
-    "warganegara_id",
-    "ayah_nik",
-    "nama_ayah",
-    "ibu_nik",
-    "nama_ibu",
-    "golongan_darah_id",
-    "akta_lahir",
-    "dokumen_pasport",
-    "tanggal_akhir_paspor",
-    "dokumen_kitas",
-    "akta_perkawinan",
-    "tanggalperkawinan",
-    "akta_perceraian",
-    "tanggalperceraian",
-    "cacat_id",
-    "cara_kb_id",
-    "hamil",
-    "ktp_el",
-    "status_rekam",
-    "alamat_sekarang",
-    "status_dasar",
-    "suku",
-    "tag_id_card",
-    "id_asuransi",
-    "no_asuransi",
-    "lat",
-    "lng",
-]
 KODE_DESA = "_kode_desa"
 FILE_MTIME = "_file_mtime"
 OUTPUT_COLUMNS = [

@@ -14,13 +14,13 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import requests
 
-from connectors.base.contract import Connector, ReadResult, StreamSpec, rows_to_batch
+from connectors.base.contract import PagedConnector, ReadResult, StreamSpec, rows_to_batch
 from connectors.base.http import HttpClient, RetryPolicy, TokenAuth, login_error
 
 MAX_LIMIT = 500
 
 
-class OssConnector(Connector):
+class OssConnector(PagedConnector):
     id = "oss"
     streams: ClassVar[dict[str, StreamSpec]] = {
         "izin": StreamSpec("izin", ("nomor_izin",), "updated_at"),
@@ -63,15 +63,6 @@ class OssConnector(Connector):
             return body["access_token"], body.get("expires_in")
 
         self.http.auth = TokenAuth(login)
-
-    resumable = True
-
-    def read(
-        self, stream: str, *, since: str | None, result: ReadResult
-    ) -> Iterator[pa.RecordBatch]:
-        for batch, _ in self.read_pages(stream, since=since, result=result):
-            if batch is not None:
-                yield batch
 
     def read_pages(
         self,

@@ -10,11 +10,11 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import requests
 
-from connectors.base.contract import Connector, ReadResult, StreamSpec, rows_to_batch
+from connectors.base.contract import PagedConnector, ReadResult, StreamSpec, rows_to_batch
 from connectors.base.http import HttpClient, RetryPolicy, TokenAuth, login_error
 
 
-class SiakConnector(Connector):
+class SiakConnector(PagedConnector):
     id = "siak"
     streams: ClassVar[dict[str, StreamSpec]] = {
         "penduduk": StreamSpec("penduduk", ("NIK",), "UPDATED_AT", deleted_field="DELETED_AT"),
@@ -58,15 +58,6 @@ class SiakConnector(Connector):
             return resp.json()["access_token"]
 
         self.http.auth = TokenAuth(login)
-
-    resumable = True
-
-    def read(
-        self, stream: str, *, since: str | None, result: ReadResult
-    ) -> Iterator[pa.RecordBatch]:
-        for batch, _ in self.read_pages(stream, since=since, result=result):
-            if batch is not None:
-                yield batch
 
     def read_pages(
         self,

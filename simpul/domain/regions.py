@@ -13,7 +13,8 @@ import pandas as pd
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 
 
-def _rows(name: str) -> list[dict[str, str]]:
+def reference_rows(name: str) -> list[dict[str, str]]:
+    """The rows of one shipped reference CSV (regions, code lists): the one reader of them."""
     with (REFERENCE_DIR / name).open(encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
 
@@ -25,7 +26,7 @@ def province_codes() -> frozenset[str]:
     Only Sumatera Selatan's list ships; the 38 province codes are short and stable, so they are
     listed here (Kemendagri 2025: 11-19, 21, 31-36, 51-53, 61-65, 71-76, 81-82, 91-96).
     """
-    codes = {r["code"] for r in _rows("idn_area_sumsel_16_provinces.csv")}
+    codes = {r["code"] for r in reference_rows("idn_area_sumsel_16_provinces.csv")}
     codes |= {
         "11",
         "12",
@@ -72,12 +73,12 @@ def province_codes() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def villages() -> dict[str, str]:
     """Village code (dotted, 16.08.01.2006) -> name, for all of Sumatera Selatan."""
-    return {r["code"]: r["name"] for r in _rows("idn_area_sumsel_16_villages.csv")}
+    return {r["code"]: r["name"] for r in reference_rows("idn_area_sumsel_16_villages.csv")}
 
 
 @lru_cache(maxsize=1)
 def districts() -> dict[str, str]:
-    return {r["code"]: r["name"] for r in _rows("idn_area_sumsel_16_districts.csv")}
+    return {r["code"]: r["name"] for r in reference_rows("idn_area_sumsel_16_districts.csv")}
 
 
 def normalise_name(name: str) -> str:
@@ -171,6 +172,6 @@ def match_village_names(names: pd.Series, kecamatan: pd.Series | str) -> pd.Seri
 def code_lists() -> dict[str, dict[str, str]]:
     """Code list name -> {code: label} from siak_reference_codes.csv."""
     out: dict[str, dict[str, str]] = {}
-    for r in _rows("siak_reference_codes.csv"):
+    for r in reference_rows("siak_reference_codes.csv"):
         out.setdefault(r["list"], {})[r["code"]] = r["label"]
     return out

@@ -16,10 +16,9 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from simpul.config import PROJECT_ROOT, home, lookup_secret
+from simpul.config import PROJECT_ROOT, home, load_yaml_model, lookup_secret
 from simpul.exchange.datasets import DATASETS
 from simpul.exchange.errors import AgreementError, ExchangeConfigError
 
@@ -342,21 +341,7 @@ class AgreementsFile(BaseModel):
 def load_agreements(path: Path | str | None = None) -> AgreementsFile:
     """Read and validate the agreements; errors name the file and the offending key."""
     path = Path(path or os.environ.get("SIMPUL_EXCHANGE_AGREEMENTS") or DEFAULT_AGREEMENTS)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AgreementError(f"{path}: agreements file not found") from None
-    except yaml.YAMLError as exc:
-        raise AgreementError(f"{path}: not valid YAML: {exc}") from None
-    try:
-        return AgreementsFile.model_validate(raw or {})
-    except ValidationError as exc:
-        lines = [f"{path}: invalid agreements"]
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"  {loc}: {msg}")
-        raise AgreementError("\n".join(lines)) from None
+    return load_yaml_model(path, AgreementsFile, "agreements", AgreementError)
 
 
 def plan(agreements: AgreementsFile) -> list[dict[str, Any]]:

@@ -12,16 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-
-def _print(rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
-    from simpul.cli import _table
-
-    print(_table(rows, columns))
-
-
-def _fail(message: str) -> int:
-    print(f"simpul: error: {message}", file=sys.stderr)
-    return 2
+from simpul.console import fail, print_table
 
 
 def _open() -> Any:
@@ -38,7 +29,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     agreements = load_agreements(args.agreements)
     print(f"hub: {agreements.hub_id} (default deny: anything not listed is never sent)\n")
-    _print(
+    print_table(
         plan(agreements),
         [
             "agreement",
@@ -76,7 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             wh, agreements, agreement_id=args.agreement, reviewed_by=args.reviewed_by or None
         )
     except (ExchangeError, ConfigError) as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     finally:
         wh.dispose()
     if args.reviewed_by:
@@ -89,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             args={"reviewed_by": args.reviewed_by},
         )
     outcome = {a.delivery_id: a.outcome for a in [*result["attempts"], *result["receipts"]]}
-    _print(
+    print_table(
         [
             {
                 "delivery_id": q["delivery_id"],
@@ -109,10 +100,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("\n".join(summary["log"]))
     if result["errors"]:
         print("\nTidak disiapkan / not prepared:")
-        _print(result["errors"], ["agreement", "dataset", "error"])
+        print_table(result["errors"], ["agreement", "dataset", "error"])
         return 2 if any(e.get("kind") == "config" for e in result["errors"]) else 1
     if summary["config_error"]:
-        return _fail(summary["config_error"])
+        return fail(summary["config_error"])
     if summary["undelivered"]:
         print(
             "\nAda kiriman yang belum terkirim (tetap di kotak keluar) / something could not "
@@ -137,7 +128,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         rows = outbox(wh, args.status)[: args.limit]
     finally:
         wh.dispose()
-    _print(
+    print_table(
         rows,
         [
             "delivery_id",
@@ -172,9 +163,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"TIDAK SAH / INVALID: {exc}")
         return 1
     except ExchangeError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     print(f"SAH / VALID: delivery {manifest['delivery_id']} from {manifest['hub_id']}")
-    _print(
+    print_table(
         [
             {"file": f["name"], "rows": f.get("rows"), "sha256": f["sha256"]}
             for f in manifest["files"]
@@ -191,7 +182,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     try:
         path = generate_key_file(Path(args.out))
     except FileExistsError:
-        return _fail(f"{args.out} exists / sudah ada: not overwritten")
+        return fail(f"{args.out} exists / sudah ada: not overwritten")
     print(f"kunci privat / private key: {path} (rahasia / keep secret)")
     print(f"kunci publik / public key:  {path.with_suffix('.pub')}")
     print(path.with_suffix(".pub").read_text().strip())
@@ -212,17 +203,17 @@ def cmd_receive(args: argparse.Namespace) -> int:
             else args.hub_public_key
         )
         if not hub:
-            return _fail("--hub-public-key or --hub-public-key-file is required / wajib diisi")
+            return fail("--hub-public-key or --hub-public-key-file is required / wajib diisi")
         key = load_private_key_file(args.key_file) if args.key_file else None
         root = Path(args.drop_dir)
         if not root.is_dir():
-            return _fail(f"{root}: folder tidak ada / drop folder does not exist")
+            return fail(f"{root}: folder tidak ada / drop folder does not exist")
         receipts = process_drop_folder(
             root, hub, args.name or args.addressee or "agency", addressee=args.addressee, key=key
         )
     except (ExchangeError, OSError, ValueError) as exc:
-        return _fail(str(exc))
-    _print(
+        return fail(str(exc))
+    print_table(
         [
             {
                 "delivery_id": r["delivery_id"],
@@ -253,7 +244,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 pseudonym = pseudonymise(nik, pseudonym_key(), "nik")
             rows = disclosures_by_pseudonym(wh, pseudonym or "", args.agency)
             print(f"Diterima {args.agency} tentang orang ini / received about this person:")
-            _print(
+            print_table(
                 rows,
                 [
                     "delivery_id",
@@ -266,7 +257,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 ],
             )
         else:
-            _print(
+            print_table(
                 deliveries_to(wh, args.agency),
                 [
                     "delivery_id",

@@ -19,12 +19,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from simpul.model import TS  # the one UTC timestamp type of the canonical model
+from simpul.warehouse.disclosure import SUPPRESSED_FLAG, suppress_small_cells
 from simpul.warehouse.engine import Warehouse
+from simpul.warehouse.marts import TABLES as MARTS_TABLES
 
 S = pa.string()
 INT = pa.int64()
-TS = pa.timestamp("us", tz="UTC")
-SUPPRESSED_FLAG = "disamarkan"  # added next to a suppressed measure: true = value masked
+# SUPPRESSED_FLAG: added next to a suppressed measure (true = value masked); disclosure control
+# lives in the warehouse layer, which the analyst database shares with the open-data channel.
 
 
 @dataclass
@@ -61,7 +64,7 @@ class Dataset:
         return list(self.schema.names)
 
 
-def _table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+def _arrow_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist([{c: r.get(c) for c in schema.names} for r in rows], schema=schema)
 
 
@@ -120,7 +123,7 @@ def build_selisih(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
     if not _exists(wh, "core", "penduduk_versions"):
         empty = {params["village_source"]: 0, params["register_source"]: 0}
         return DatasetResult(
-            _table([], SELISIH_SCHEMA),
+            _arrow_table([], SELISIH_SCHEMA),
             ["core.penduduk_versions belum ada"],
             metadata={"populasi": empty},
         )
@@ -144,7 +147,7 @@ def build_selisih(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
         r["kolom_berbeda"] = None if r["missing"] else ",".join(c for c in COMPARED if r[f"d_{c}"])
         out.append(r)
     notes = [] if out else ["tidak ada selisih / no differences in this run"]
-    return DatasetResult(_table(out, SELISIH_SCHEMA), notes, metadata={"populasi": sides})
+    return DatasetResult(_arrow_table(out, SELISIH_SCHEMA), notes, metadata={"populasi": sides})
 
 
 # --------------------------------------------------------------------------- (b) Dinas Sosial
@@ -177,29 +180,17 @@ def build_meninggal_bantuan(wh: Warehouse, params: dict[str, Any]) -> DatasetRes
     """Deceased residents still on the assistance list: an empty result is still delivered."""
     if not _exists(wh, "core", "penerima_bantuan"):
         note = "core.penerima_bantuan belum tersedia / assistance list not loaded yet"
-        return DatasetResult(_table([], BANTUAN_SCHEMA), [note])
+        return DatasetResult(_arrow_table([], BANTUAN_SCHEMA), [note])
     if not wh.scalar("select count(*) from core.penerima_bantuan"):
         note = "core.penerima_bantuan kosong / assistance list is empty"
-        return DatasetResult(_table([], BANTUAN_SCHEMA), [note])
+        return DatasetResult(_arrow_table([], BANTUAN_SCHEMA), [note])
     rows = wh.query(BANTUAN_SQL, {"deceased": "2"})
-    return DatasetResult(_table(rows, BANTUAN_SCHEMA))
+    return DatasetResult(_arrow_table(rows, BANTUAN_SCHEMA))
 
 
 # --------------------------------------------------------------------------- (c) Satu Data
 
-AGREGAT_SCHEMA = pa.schema(
-    [
-        ("akhir_bulan", pa.date32()),
-        ("kode_desa", S),
-        ("nama_desa", S),
-        ("kelompok_umur", S),
-        ("umur_min", INT),
-        ("jenis_kelamin", S),
-        ("agama", S),
-        ("pendidikan", S),
-        ("jumlah", INT),
-    ]
-)
+AGREGAT_SCHEMA = MARTS_TABLES["penduduk_bulanan"]  # the open dataset is the mart, unchanged
 
 
 def build_agregat(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
@@ -214,7 +205,7 @@ def build_agregat(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
         "ORDER BY akhir_bulan, kode_desa, umur_min, jenis_kelamin, agama, pendidikan",
         bound,
     )
-    table = _table(rows, AGREGAT_SCHEMA)
+    table = _arrow_table(rows, AGREGAT_SCHEMA)
     periods = sorted({str(r["akhir_bulan"]) for r in rows})
     meta = {
         "periode": f"{periods[0]}/{periods[-1]}" if periods else None,
@@ -288,7 +279,7 @@ def build_laporan_mutu(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
             if path.exists():
                 attachments.append(path)
     notes = [] if rows else ["tidak ada baris terkarantina / nothing in quarantine"]
-    return DatasetResult(_table(rows, MUTU_SCHEMA), notes, attachments)
+    return DatasetResult(_arrow_table(rows, MUTU_SCHEMA), notes, attachments)
 
 
 PADAN_MUTU_SCHEMA = pa.schema(
@@ -319,7 +310,7 @@ def build_padan_mutu(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
     rates = padan_rates(wh, params["source"], per_desa=bool(params.get("per_desa")))
     rows = [{**r, "per_tanggal": today} for r in rates]
     notes = [] if rows else ["padan NIK belum dijalankan / padan NIK has not run for this source"]
-    return DatasetResult(_table(rows, PADAN_MUTU_SCHEMA), notes)
+    return DatasetResult(_arrow_table(rows, PADAN_MUTU_SCHEMA), notes)
 
 
 DATASETS: dict[str, Dataset] = {
@@ -426,38 +417,6 @@ def apply_filter(table: pa.Table, row_filter: Any) -> pa.Table:
         m = pc.fill_null(m, False)
         mask = m if mask is None else pc.and_(mask, m)
     return table.filter(mask) if mask is not None else table
-
-
-def suppress_small_cells(
-    table: pa.Table, measure: str, threshold: int, group_by: list[str] | None = None
-) -> pa.Table:
-    """Mask counts below ``threshold`` (value null, ``disamarkan`` true).
-
-    Primary suppression alone can be undone by subtraction when a group total is public
-    (e.g. a village's population), so when a group (``group_by``) has exactly one masked cell
-    the smallest other non-zero cell of that group is masked too (complementary suppression).
-    Zero counts are not masked: an empty cell discloses no one.
-    """
-    values = table.column(measure).to_pylist()
-    masked = [v is not None and 0 < v < threshold for v in values]
-    if group_by:
-        keys = (
-            [tuple(r) for r in zip(*(table.column(c).to_pylist() for c in group_by), strict=True)]
-            if group_by
-            else []
-        )
-        groups: dict[tuple, list[int]] = {}
-        for i, k in enumerate(keys):
-            groups.setdefault(k, []).append(i)
-        for idx in groups.values():
-            if sum(masked[i] for i in idx) == 1:
-                rest = [i for i in idx if not masked[i] and values[i]]
-                if rest:
-                    masked[min(rest, key=lambda i: (values[i], i))] = True
-    new_values = pa.array([None if m else v for v, m in zip(values, masked, strict=True)], INT)
-    i = table.schema.get_field_index(measure)
-    table = table.set_column(i, measure, new_values)
-    return table.append_column(SUPPRESSED_FLAG, pa.array(masked, pa.bool_()))
 
 
 def shape(

@@ -10,6 +10,7 @@ nothing to send this time.
 from __future__ import annotations
 
 from simpul.config import ConfigError
+from simpul.console import bilingual
 
 
 class AgreementError(ConfigError):
@@ -39,7 +40,7 @@ class NotReady(ExchangeError):
     next cycle."""
 
     def __init__(self, reason_id: str, reason_en: str, *, review: bool = False) -> None:
-        super().__init__(f"{reason_id} / {reason_en}")
+        super().__init__(bilingual(reason_id, reason_en))
         self.reason_id = reason_id
         self.reason_en = reason_en
         self.review = review

@@ -12,6 +12,7 @@ from datetime import datetime
 from statistics import median
 from typing import Any
 
+from simpul.console import table
 from simpul.exchange.store import now_utc
 from simpul.warehouse.engine import Warehouse
 
@@ -59,14 +60,12 @@ def time_to_fix(
 
 def time_to_fix_report(rows: list[dict[str, Any]]) -> str:
     """A short bilingual text report (for the CLI and the weekly feedback mail)."""
-    from simpul.cli import _table
-
     head = (
         "Waktu perbaikan data per sumber (jam) / time to fix per source (hours)\n"
         "resolved = diperbaiki, open = masih dikarantina, "
         "persen_padan = % NIK yang padan dengan SIAK / % of NIKs matching SIAK\n"
     )
-    return head + _table(rows)
+    return head + table(rows)
 
 
 def padan_rates(

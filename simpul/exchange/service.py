@@ -590,7 +590,7 @@ def record_success(
 def _record_failure(
     wh: Warehouse, row: dict[str, Any], agreement: Agreement, exc: Exception, now: datetime
 ) -> timedelta:
-    from simpul.orchestration.alerts import redact
+    from simpul.redact import redact
 
     attempt = row["attempts"] + 1
     delay = backoff(attempt)
@@ -620,7 +620,7 @@ def _cancel(wh: Warehouse, row: dict[str, Any], reason: str, status: str = "canc
 
 
 def _short(exc: Exception) -> str:
-    from simpul.orchestration.alerts import redact
+    from simpul.redact import redact
 
     return redact(f"{type(exc).__name__}: {exc}", 300)
 
@@ -979,17 +979,6 @@ def _alert_overdue(row: dict[str, Any], hours: float) -> None:
             dag_id=f"simpul_exchange_{row['agreement']}",
         )
     )
-
-
-def rows_of(path: Path) -> int:
-    """Row count of a delivered data file (for receivers and checks)."""
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_metadata(path).num_rows
-    import pyarrow.csv as pacsv
-
-    return pacsv.read_csv(path).num_rows
 
 
 __all__ = [

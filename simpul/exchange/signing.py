@@ -13,7 +13,6 @@ the password of the connection ``simpul_exchange_signing``) or ``SIMPUL_EXCHANGE
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import logging
 import os
@@ -24,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from simpul.digest import sha256_bytes, sha256_file
 from simpul.exchange.errors import ExchangeConfigError, VerificationError
 
 KEY_ENV = "SIMPUL_EXCHANGE_SIGNING_KEY"
@@ -34,18 +34,6 @@ SIGNATURE = "manifest.sig"
 SIGNED_FILES = frozenset({MANIFEST, SIGNATURE})
 
 log = logging.getLogger(__name__)
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def canonical_json(obj: Any) -> bytes:

@@ -56,7 +56,7 @@ def record(
 ) -> dict[str, Any]:
     """Append one audit entry: to the file always, and to ``ops.audit`` when the warehouse
     (``wh``, else the configured one) has that table."""
-    from simpul.orchestration.alerts import redact
+    from simpul.redact import redact
 
     now = datetime.now(UTC)
     entry = {
@@ -85,13 +85,10 @@ def record(
         if wh is not None:
             _write_db(wh, entry)
         elif to_db:
-            from simpul.warehouse import open_warehouse
+            from simpul.warehouse import warehouse
 
-            own = open_warehouse()
-            try:
+            with warehouse() as own:
                 _write_db(own, entry)
-            finally:
-                own.dispose()
     except Exception as exc:  # noqa: BLE001 - the file entry is the record of truth
         log.warning("audit row not written to ops.audit: %s", type(exc).__name__)
     return entry

@@ -9,27 +9,17 @@ errors print one bilingual line and exit 2, like the rest of the CLI.
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+from simpul.console import bilingual, fail, print_table
 
 WIB = timezone(timedelta(hours=7), "WIB")
 
 
 class OperatorError(Exception):
     """A refused operator command (message in English and Indonesian)."""
-
-
-def _fail(message: str) -> int:
-    print(f"simpul: error: {message}", file=sys.stderr)
-    return 2
-
-
-def _print_rows(rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
-    from simpul.cli import _table
-
-    print(_table(rows, columns))
 
 
 # --------------------------------------------------------------------------- dashboard
@@ -43,7 +33,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     with read_warehouse() as (wh, src):  # a load holding DuckDB: a copy taken now
         path = build_dashboard(wh, out)
     if src.note_en:
-        print(f"({src.note_id} / {src.note_en})")
+        print(f"({bilingual(src.note_id, src.note_en)})")
     print(f"dasbor / dashboard: {path}")
     return 0
 
@@ -51,15 +41,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 def cmd_freshness(args: argparse.Namespace) -> int:
     from simpul.config import load_config
     from simpul.orchestration.freshness import freshness_report
-    from simpul.warehouse import open_warehouse
+    from simpul.warehouse import warehouse
 
     cfg = load_config()
-    wh = open_warehouse()
-    try:
+    with warehouse() as wh:
         rows = freshness_report(wh, cfg)
-    finally:
-        wh.dispose()
-    _print_rows(
+    print_table(
         rows,
         ["pipeline", "source", "schedule", "last_loaded", "age_hours", "freshness_hours", "state"],
     )
@@ -70,16 +57,13 @@ def cmd_freshness(args: argparse.Namespace) -> int:
 
 
 def _held_load(load_id: str) -> dict[str, Any]:
-    from simpul.warehouse import open_warehouse
+    from simpul.warehouse import warehouse
 
-    wh = open_warehouse()
-    try:
+    with warehouse() as wh:
         rows = wh.query(
             "select load_id, pipeline, status, rows_received from ops.loads where load_id = :id",
             {"id": load_id},
         )
-    finally:
-        wh.dispose()
     if not rows:
         raise OperatorError(
             f"no load {load_id} in ops.loads / muatan {load_id} tidak ada di ops.loads"
@@ -145,9 +129,9 @@ def cmd_release(args: argparse.Namespace) -> int:
     reviewer = args.reviewer or _default_reviewer()
     try:
         result = release_load(args.load_id, reviewer, args.note)
-    except (OperatorError, *OPERATOR_ERRORS) as exc:
-        return _fail(str(exc))
-    _print_rows([_summary(result)])
+    except (OperatorError, *OPERATOR_ERRORS) as exc:  # type: ignore[misc]  # mypy: star-tuple
+        return fail(str(exc))
+    print_table([load_summary(result)])
     print(f"dilepaskan oleh / released by: {reviewer} (audit: simpul audit)")
     return 0
 
@@ -158,7 +142,8 @@ def _default_reviewer() -> str:
     return operator()
 
 
-def _summary(result: dict[str, Any]) -> dict[str, Any]:
+def load_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """The columns that summarise one load (``replay``, ``release``, ``backfill`` print them)."""
     keys = (
         "load_id",
         "status",
@@ -221,9 +206,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     try:
         result = backfill_pipeline(args.pipeline, args.since, args.until)
-    except (OperatorError, *OPERATOR_ERRORS) as exc:
-        return _fail(str(exc))
-    _print_rows([_summary(result)])
+    except (OperatorError, *OPERATOR_ERRORS) as exc:  # type: ignore[misc]  # mypy: star-tuple
+        return fail(str(exc))
+    print_table([load_summary(result)])
     return 0
 
 
@@ -243,13 +228,13 @@ def cmd_alerts_test(args: argparse.Namespace) -> int:
     if set(outcome) <= {"log"}:
         from simpul.orchestration.alerts import alert_log_file
 
-        return _fail(
+        return fail(
             "no external alert channel configured: set SIMPUL_ALERT_WEBHOOK_URL, or the Airflow "
             "connection simpul_alert_smtp with SIMPUL_ALERT_EMAIL_TO, or SIMPUL_ALERT_SMTP_HOST "
             f"and SIMPUL_ALERT_SMTP_TO; the test alert is only in {alert_log_file()} / belum ada "
             "saluran peringatan eksternal; uji peringatan hanya ada di log peringatan"
         )
-    _print_rows([{"channel": k, "result": v} for k, v in outcome.items()])
+    print_table([{"channel": k, "result": v} for k, v in outcome.items()])
     return 0 if all(v in ("sent", "written") for v in outcome.values()) else 1
 
 
@@ -257,7 +242,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from simpul.orchestration.audit import audit_file, read
 
     rows = read(args.limit)
-    _print_rows(
+    print_table(
         [
             {**r, "args": ", ".join(f"{k}={v}" for k, v in (r.get("args") or {}).items() if v)}
             for r in rows

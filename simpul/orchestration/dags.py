@@ -690,16 +690,3 @@ def build_ops_dags(cfg: SimpulConfig | None = None) -> dict[str, DAG]:
         if dag is not None:
             dags[dag.dag_id] = dag
     return dags
-
-
-def build_all() -> dict[str, DAG]:
-    """Everything the ``dags/`` folder registers; an invalid config yields the error DAG only."""
-    from simpul.orchestration.alerts import warn_if_no_channel
-
-    warn_if_no_channel()
-    try:
-        cfg = load_config()
-        return {**build_dags(cfg), **build_ops_dags(cfg)}
-    except ConfigError as exc:
-        log.error("simpul config invalid: %s", exc)
-        return config_error_dag(exc)

@@ -170,8 +170,8 @@ def pipeline_of(dag_id: str | None) -> str | None:
 
 def task_record(context: Any, state: str) -> dict[str, Any]:
     """The row of one task try from an Airflow callback context (no record values)."""
-    from simpul.orchestration.alerts import redact
     from simpul.orchestration.causes import describe
+    from simpul.redact import redact
 
     ti = context.get("ti") or context.get("task_instance")
     dag = context.get("dag")

@@ -23,7 +23,7 @@ def _world_dir(value: str | None) -> Path:
 def cmd_generate(args: argparse.Namespace) -> int:
     from simpul.synth import WorldConfig, generate_world
 
-    kec = tuple(args.kecamatan) if args.kecamatan else ("16.08.01",)
+    kec: tuple[str, ...] | None = tuple(args.kecamatan) if args.kecamatan else ("16.08.01",)
     if args.all_kecamatan:
         kec = None
     cfg = WorldConfig(seed=args.seed, kecamatan=kec, population=args.population)

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from simpul.simulators.faults import FaultState
 from simpul.synth.codes import KABUPATEN_NAME, PROVINCE_NAME, code_lists, regions
+from simpul.synth.defects import CODE_COLUMNS
 
 
 class TokenStore:
@@ -94,13 +95,7 @@ def page_body(
 
 # --- labels ------------------------------------------------------------------------------
 LABEL_LISTS = {
-    "jenis_kelamin": "jenis_kelamin",
-    "agama": "agama",
-    "status_perkawinan": "status_perkawinan_f101_2019",
-    "shdk": "status_hubungan_dalam_keluarga",
-    "pendidikan": "pendidikan_dalam_kk",
-    "pekerjaan": "jenis_pekerjaan",
-    "golongan_darah": "golongan_darah",
+    **CODE_COLUMNS,  # the coded person columns, as the defect injector knows them
     "status_dasar": "status_dasar_opensid",
     "kewarganegaraan": "kewarganegaraan",
     "kode_peristiwa": "peristiwa_opensid",

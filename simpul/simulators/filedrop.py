@@ -149,3 +149,18 @@ def replace_truth(rows: list[dict[str, Any]], row_index: int, kind: str, **chang
             r.update(changes)
             return
     raise KeyError((row_index, kind))
+
+
+def nik_number_cell(row_index: int, nik: str) -> dict[str, Any]:
+    """The truth entry of an intact NIK written as a number cell (Excel shows 1.60801E+15)."""
+    return {
+        "entity": "penduduk",
+        "row_index": row_index,
+        "record_key": nik,
+        "nik": nik,
+        "kind": "nik_number_cell",
+        "field": "nik",
+        "original_value": nik,
+        "delivered_value": nik,
+        "detail": "NIK stored as a number cell (Excel shows 1.60801E+15)",
+    }

@@ -94,7 +94,9 @@ def _check_zip(data: bytes) -> tuple[str, int] | JSONResponse:
                 "/ ZIP harus berisi tepat satu penduduk_dd_mm_YYYY_opendk.xlsx",
             )
         book = books[0]
-        dd, mm, yyyy = INNER_NAME.match(Path(book.filename).name).groups()
+        named = INNER_NAME.match(Path(book.filename).name)
+        assert named is not None  # books holds only matching names
+        dd, mm, yyyy = named.groups()
         try:
             date(int(yyyy), int(mm), int(dd))
         except ValueError:
@@ -116,7 +118,7 @@ def _check_workbook(xlsx: bytes) -> int | JSONResponse:
 
     try:
         wb = openpyxl.load_workbook(io.BytesIO(xlsx), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many types for a broken workbook
+    except Exception:  # noqa: BLE001 - openpyxl raises many types for a broken workbook
         return _fail(422, "invalid_file", "workbook cannot be opened / berkas Excel rusak")
     try:
         if SHEET not in wb.sheetnames:
@@ -186,7 +188,7 @@ def create_opendk_app(
             return _fail(413, "too_large", "upload too large / unggahan terlalu besar")
         try:
             form = await request.form()
-        except Exception:  # malformed multipart
+        except Exception:  # noqa: BLE001 - malformed multipart
             return _fail(400, "invalid_request", "multipart/form-data expected")
         desa = normalise_desa(str(form.get("desa_id") or ""))
         if desa is None:

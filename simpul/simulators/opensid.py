@@ -23,9 +23,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from simpul.domain.opensid import SHEET, TEMPLATE_COLUMNS
 from simpul.simulators.filedrop import (
     drop_time,
     located,
+    nik_number_cell,
     replace_truth,
     rng_for,
     sub_seed,
@@ -34,58 +36,10 @@ from simpul.simulators.filedrop import (
     write_truth,
 )
 from simpul.synth.codes import code_lists
-from simpul.synth.defects import GROUND_TRUTH_SCHEMA, as_text, inject_defects
+from simpul.synth.defects import GROUND_TRUTH_SCHEMA, PERSON_KINDS, as_text, inject_defects
 from simpul.synth.world import PENDUDUK_SCHEMA, World, load_world
 
-SHEET = "Data Penduduk"
 CODES_SHEET = "Kode Data"
-# Must equal connectors/opensid/connector.py TEMPLATE_COLUMNS (a test checks it); the simulator
-# stands for the village system, so it does not import the hub's connector.
-TEMPLATE_COLUMNS = [
-    "alamat",
-    "dusun",
-    "rw",
-    "rt",
-    "nama",
-    "no_kk",
-    "nik",
-    "sex",
-    "tempatlahir",
-    "tanggallahir",
-    "agama_id",
-    "pendidikan_kk_id",
-    "pendidikan_sedang_id",
-    "pekerjaan_id",
-    "status_kawin",
-    "kk_level",
-    "warganegara_id",
-    "ayah_nik",
-    "nama_ayah",
-    "ibu_nik",
-    "nama_ibu",
-    "golongan_darah_id",
-    "akta_lahir",
-    "dokumen_pasport",
-    "tanggal_akhir_paspor",
-    "dokumen_kitas",
-    "akta_perkawinan",
-    "tanggalperkawinan",
-    "akta_perceraian",
-    "tanggalperceraian",
-    "cacat_id",
-    "cara_kb_id",
-    "hamil",
-    "ktp_el",
-    "status_rekam",
-    "alamat_sekarang",
-    "status_dasar",
-    "suku",
-    "tag_id_card",
-    "id_asuransi",
-    "no_asuransi",
-    "lat",
-    "lng",
-]
 # template column -> (canonical column, code list the template uses)
 CODED = {
     "sex": ("jenis_kelamin", "jenis_kelamin"),
@@ -105,18 +59,8 @@ CODE_SHEET_LISTS = {
 }
 # F-1.01 (6 codes) -> OpenSID's older 4-code list (tercatat or not is not kept)
 KAWIN_6_TO_4 = {"1": "1", "2": "2", "3": "2", "4": "3", "5": "3", "6": "4"}
-OPENSID_KINDS = (
-    "duplicate_nik",
-    "nik_date_mismatch",
-    "nik_sex_mismatch",
-    "nik_excel_zeroed",
-    "leading_apostrophe",
-    "nonprinting_chars",
-    "invalid_code",
-    "excel_serial_date",
-    "mixed_date_format",
-    "future_date",
-)
+# every person-record defect but the village-name variant (the file name carries the desa)
+OPENSID_KINDS = tuple(k for k in PERSON_KINDS if k != "village_name_variant")
 FILE_KINDS = ("nik_number_cell",)
 VILLAGE_KINDS = (
     "village_vs_siak_missing",
@@ -323,19 +267,7 @@ class _Village:
         k = min(len(clean), round(len(rows) * self.rate / len(OPENSID_KINDS)))
         for p in sorted(self.r.sample(clean, k)):
             cells.add((p, "nik"))
-            truth_rows.append(
-                {
-                    "entity": "penduduk",
-                    "row_index": p,
-                    "record_key": rows[p]["nik"],
-                    "nik": rows[p]["nik"],
-                    "kind": "nik_number_cell",
-                    "field": "nik",
-                    "original_value": rows[p]["nik"],
-                    "delivered_value": rows[p]["nik"],
-                    "detail": "NIK stored as a number cell (Excel shows 1.60801E+15)",
-                }
-            )
+            truth_rows.append(nik_number_cell(p, rows[p]["nik"]))
         return cells
 
     def _tanggal(self, value: str | None) -> Any:

@@ -20,6 +20,7 @@ File drops (OpenSID workbooks, Dinas Sosial CSV) are written by ``prepare_drops`
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import threading
@@ -166,60 +167,37 @@ Factory = Callable[
 ]
 
 
-def _siak(
-    world_dir: Path,
-    home: Path,
-    defect_rate: float,
-    seed: int,
-    faults: FaultConfig | None,
-    admin: bool,
-) -> tuple[FastAPI, Callable[[str], dict[str, str]]]:
-    from simpul.simulators.siak import create_app
+def _client_credentials_api(system: str) -> Factory:
+    """SIAK and OSS: an API behind a client-credentials token, serving the synthetic world."""
 
-    cid = credential("SIMPUL_SIM_SIAK_CLIENT_ID")
-    secret = credential("SIMPUL_SIM_SIAK_CLIENT_SECRET")
-    app = create_app(
-        world_dir,
-        client_id=cid,
-        client_secret=secret,
-        defect_rate=defect_rate,
-        seed=seed,
-        faults=faults,
-        admin=admin,
-    )
-    return app, lambda url: {
-        "SIMPUL_SIAK_URL": url,
-        "SIMPUL_SIAK_CLIENT_ID": cid,
-        "SIMPUL_SIAK_CLIENT_SECRET": secret,
-    }
+    def factory(
+        world_dir: Path,
+        home: Path,
+        defect_rate: float,
+        seed: int,
+        faults: FaultConfig | None,
+        admin: bool,
+    ) -> tuple[FastAPI, Callable[[str], dict[str, str]]]:
+        create_app = importlib.import_module(f"simpul.simulators.{system}").create_app
+        prefix = f"SIMPUL_{system.upper()}"
+        cid = credential(f"SIMPUL_SIM_{system.upper()}_CLIENT_ID")
+        secret = credential(f"SIMPUL_SIM_{system.upper()}_CLIENT_SECRET")
+        app = create_app(
+            world_dir,
+            client_id=cid,
+            client_secret=secret,
+            defect_rate=defect_rate,
+            seed=seed,
+            faults=faults,
+            admin=admin,
+        )
+        return app, lambda url: {
+            f"{prefix}_URL": url,
+            f"{prefix}_CLIENT_ID": cid,
+            f"{prefix}_CLIENT_SECRET": secret,
+        }
 
-
-def _oss(
-    world_dir: Path,
-    home: Path,
-    defect_rate: float,
-    seed: int,
-    faults: FaultConfig | None,
-    admin: bool,
-) -> tuple[FastAPI, Callable[[str], dict[str, str]]]:
-    from simpul.simulators.oss import create_app
-
-    cid = credential("SIMPUL_SIM_OSS_CLIENT_ID")
-    secret = credential("SIMPUL_SIM_OSS_CLIENT_SECRET")
-    app = create_app(
-        world_dir,
-        client_id=cid,
-        client_secret=secret,
-        defect_rate=defect_rate,
-        seed=seed,
-        faults=faults,
-        admin=admin,
-    )
-    return app, lambda url: {
-        "SIMPUL_OSS_URL": url,
-        "SIMPUL_OSS_CLIENT_ID": cid,
-        "SIMPUL_OSS_CLIENT_SECRET": secret,
-    }
+    return factory
 
 
 def _opendk(
@@ -257,7 +235,12 @@ def _ckan(
     return app, lambda url: {"SIMPUL_CKAN_URL": url, "SIMPUL_CKAN_TOKEN": token}
 
 
-FACTORIES: dict[str, Factory] = {"siak": _siak, "oss": _oss, "opendk": _opendk, "ckan": _ckan}
+FACTORIES: dict[str, Factory] = {
+    "siak": _client_credentials_api("siak"),
+    "oss": _client_credentials_api("oss"),
+    "opendk": _opendk,
+    "ckan": _ckan,
+}
 
 
 def serve_all(

@@ -23,6 +23,7 @@ from simpul.simulators.filedrop import (
     drop_time,
     excel_serial,
     located,
+    nik_number_cell,
     replace_truth,
     rng_for,
     sub_seed,
@@ -31,7 +32,7 @@ from simpul.simulators.filedrop import (
     write_truth,
 )
 from simpul.synth.codes import code_lists, regions
-from simpul.synth.defects import GROUND_TRUTH_SCHEMA, as_text, inject_defects
+from simpul.synth.defects import GROUND_TRUTH_SCHEMA, PERSON_KINDS, as_text, inject_defects
 from simpul.synth.world import load_world
 
 SHEET = "Penduduk"
@@ -74,18 +75,8 @@ SIAK_EXPORT_COLUMNS = [
     "Petugas Entri",
     "Tgl Entri",
 ]
-SIAK_EXPORT_KINDS = (
-    "duplicate_nik",
-    "nik_date_mismatch",
-    "nik_sex_mismatch",
-    "nik_excel_zeroed",
-    "leading_apostrophe",
-    "nonprinting_chars",
-    "invalid_code",
-    "mixed_date_format",
-    "village_name_variant",
-    "future_date",
-)
+# every person-record defect but Excel serial dates (the export is CSV)
+SIAK_EXPORT_KINDS = tuple(k for k in PERSON_KINDS if k != "excel_serial_date")
 STATUS = {"1": "Hidup", "2": "Mati", "3": "Pindah", "4": "Hilang", "6": "Pergi"}
 KAWIN = {
     "1": "Belum Kawin",
@@ -213,19 +204,7 @@ def write_siak_export(
         k = min(len(free), round(len(rows) * defect_rate / len(SIAK_EXPORT_KINDS)))
         for p in sorted(r.sample(free, k)):
             number_cells.add((p, "nik"))
-            truth_rows.append(
-                {
-                    "entity": "penduduk",
-                    "row_index": p,
-                    "record_key": rows[p]["nik"],
-                    "nik": rows[p]["nik"],
-                    "kind": "nik_number_cell",
-                    "field": "nik",
-                    "original_value": rows[p]["nik"],
-                    "delivered_value": rows[p]["nik"],
-                    "detail": "NIK stored as a number cell (Excel shows 1.60801E+15)",
-                }
-            )
+            truth_rows.append(nik_number_cell(p, rows[p]["nik"]))
 
     from openpyxl import Workbook
 

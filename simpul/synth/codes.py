@@ -6,14 +6,13 @@ the frequencies are plausible for rural Sumatera Selatan, not official statistic
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
-REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
+from simpul.domain.regions import code_lists, reference_rows
+
 KABUPATEN = "16.08"
 PROVINCE_NAME = "SUMATERA SELATAN"
 KABUPATEN_NAME = "OGAN KOMERING ULU TIMUR"
@@ -22,20 +21,6 @@ KABUPATEN_NAME = "OGAN KOMERING ULU TIMUR"
 # is spread by village count in ``default_population``.
 KABUPATEN_POPULATION = 650_000
 KNOWN_POPULATION = {"16.08.01": 64_000}
-
-
-def _rows(name: str) -> list[dict[str, str]]:
-    with (REFERENCE_DIR / name).open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-@lru_cache(maxsize=1)
-def code_lists() -> dict[str, dict[str, str]]:
-    """List name -> {code: label} from siak_reference_codes.csv."""
-    out: dict[str, dict[str, str]] = {}
-    for r in _rows("siak_reference_codes.csv"):
-        out.setdefault(r["list"], {})[r["code"]] = r["label"]
-    return out
 
 
 def label(list_name: str, code: str) -> str:
@@ -56,14 +41,18 @@ class Regions:
 def regions() -> Regions:
     return Regions(
         okut_districts={
-            r["code"]: r["name"] for r in _rows("idn_area_okutimur_1608_districts.csv")
+            r["code"]: r["name"] for r in reference_rows("idn_area_okutimur_1608_districts.csv")
         },
         okut_villages={
             r["code"]: (r["district_code"], r["name"])
-            for r in _rows("idn_area_okutimur_1608_villages.csv")
+            for r in reference_rows("idn_area_okutimur_1608_villages.csv")
         },
-        sumsel_districts={r["code"]: r["name"] for r in _rows("idn_area_sumsel_16_districts.csv")},
-        regencies={r["code"]: r["name"] for r in _rows("idn_area_sumsel_16_regencies.csv")},
+        sumsel_districts={
+            r["code"]: r["name"] for r in reference_rows("idn_area_sumsel_16_districts.csv")
+        },
+        regencies={
+            r["code"]: r["name"] for r in reference_rows("idn_area_sumsel_16_regencies.csv")
+        },
     )
 
 

@@ -31,6 +31,10 @@ DEFECT_KINDS = (
     "deceased_receiving_assistance",
     "permit_unknown_nik",
 )
+# the defects one person row of a population register can carry (not the cross-entity ones)
+PERSON_KINDS = tuple(
+    k for k in DEFECT_KINDS if k not in ("deceased_receiving_assistance", "permit_unknown_nik")
+)
 ENTITY_KEYS: dict[str, tuple[str, ...]] = {
     "penduduk": ("nik",),
     "keluarga": ("no_kk",),
@@ -202,7 +206,7 @@ class _Injector:
         self.all_niks.add(nik)
         return True
 
-    def apply(self, i: int, kind: str) -> bool:  # noqa: C901 - one branch per kind, on purpose
+    def apply(self, i: int, kind: str) -> bool:  # one branch per kind, on purpose
         c, r, nf = self.cols, self.r, self.nik_col
         if kind == "duplicate_nik":
             j = r.choice([k for k in r.sample(range(self.n), min(self.n, 8)) if k != i] or [i])

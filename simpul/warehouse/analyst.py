@@ -396,13 +396,10 @@ def run_analyst(sql: str, limit: int | None = None) -> QueryResult:
         )
     path = analyst_db_path()
     if not path.exists():  # a fresh install: publish what there is (ref, empty marts) once
-        from simpul.warehouse import open_warehouse
+        from simpul.warehouse import warehouse
 
-        wh = open_warehouse()
-        try:
+        with warehouse() as wh:
             publish_analyst_db(wh)
-        finally:
-            wh.dispose()
     if not path.exists():  # pragma: no cover - publish_analyst_db always writes on DuckDB
         raise ConfigError(
             f"basis data analis belum ada ({path}): jalankan pembangunan marts / analyst "

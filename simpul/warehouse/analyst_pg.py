@@ -46,7 +46,7 @@ def _typed(conn: sa.Connection, table: str, frame: pd.DataFrame) -> pa.Table:
     """Arrow table of a marts frame; a column pandas saw only NULLs in gets its PostgreSQL
     type (else Arrow infers the null type and disclosure control cannot cast it)."""
     out = pa.Table.from_pandas(frame, preserve_index=False)
-    types = dict(
+    types: dict[str, str] = dict(
         conn.execute(
             sa.text(
                 "select column_name, data_type from information_schema.columns "

@@ -10,7 +10,7 @@ identifiers). Before the analyst database is published:
   step by step (job, then the other attributes, then the five-year age band to a wider band,
   then the desa) and a record still in a class smaller than k is suppressed (left out);
 * aggregate tables get the same small-cell suppression as the open-data channel
-  (:func:`simpul.exchange.datasets.suppress_small_cells`: counts 1..k-1 masked, plus a
+  (:func:`suppress_small_cells`: counts 1..k-1 masked, plus a
   complementary cell per desa and month so that totals cannot undo it).
 
 :func:`small_class_share` measures the result: the share of records in classes smaller than k
@@ -19,11 +19,14 @@ identifiers). Before the analyst database is published:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import pyarrow as pa
 
 K = 5
 SUPPRESSED = "disamarkan"  # a generalised-away value, as the open-data channel names it
+SUPPRESSED_FLAG = "disamarkan"  # added next to a suppressed measure: true = value masked
 
 # Declared quasi-identifiers per person-level table (what a neighbour may know of a person).
 QUASI_IDENTIFIERS: dict[str, list[str]] = {
@@ -126,8 +129,6 @@ def protect(name: str, table: pa.Table, k: int = K) -> tuple[pa.Table, dict[str,
             df["umur_min"] = df["umur_min"].astype("Int64")
         return pa.Table.from_pandas(df, schema=schema, preserve_index=False), stats
     if name in MEASURES:
-        from simpul.exchange.datasets import suppress_small_cells
-
         measure, group = MEASURES[name]
         if measure not in table.column_names:
             return table, {}
@@ -147,3 +148,37 @@ def protect(name: str, table: pa.Table, k: int = K) -> tuple[pa.Table, dict[str,
                 out = out.set_column(i, col, pa.array(values, out.schema.field(col).type))
         return out, {"masked_cells": sum(masked.to_pylist())}
     return table, {}
+
+
+def suppress_small_cells(
+    table: pa.Table, measure: str, threshold: int, group_by: Sequence[str] | None = None
+) -> pa.Table:
+    """Mask counts below ``threshold`` (value null, ``disamarkan`` true).
+
+    Primary suppression alone can be undone by subtraction when a group total is public
+    (e.g. a village's population), so when a group (``group_by``) has exactly one masked cell
+    the smallest other non-zero cell of that group is masked too (complementary suppression).
+    Zero counts are not masked: an empty cell discloses no one.
+    """
+    values = table.column(measure).to_pylist()
+    masked = [v is not None and 0 < v < threshold for v in values]
+    if group_by:
+        keys = (
+            [tuple(r) for r in zip(*(table.column(c).to_pylist() for c in group_by), strict=True)]
+            if group_by
+            else []
+        )
+        groups: dict[tuple, list[int]] = {}
+        for i, k in enumerate(keys):
+            groups.setdefault(k, []).append(i)
+        for idx in groups.values():
+            if sum(masked[i] for i in idx) == 1:
+                rest = [i for i in idx if not masked[i] and values[i]]
+                if rest:
+                    masked[min(rest, key=lambda i: (values[i], i))] = True
+    new_values = pa.array(
+        [None if m else v for v, m in zip(values, masked, strict=True)], pa.int64()
+    )
+    i = table.schema.get_field_index(measure)
+    table = table.set_column(i, measure, new_values)
+    return table.append_column(SUPPRESSED_FLAG, pa.array(masked, pa.bool_()))

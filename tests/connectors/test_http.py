@@ -25,7 +25,7 @@ def server():
     script = Script()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             script.seen.append((self.path, dict(self.headers)))
             status, headers, body = script.responses.pop(0)
             self.send_response(status)

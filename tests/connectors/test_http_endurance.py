@@ -46,7 +46,7 @@ def _serve(script: Script):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             script.seen.append((self.path, dict(self.headers)))
             item = script.next()
             if item[0] == "reset":

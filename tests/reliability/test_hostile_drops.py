@@ -10,7 +10,7 @@ import os
 from simpul.cli import main
 from simpul.warehouse import open_warehouse
 
-from .corpus.make import ROWS, csv_bytes  # noqa: I001
+from .corpus.make import ROWS, csv_bytes
 
 SECRET = "SIMPUL_SIAK_CLIENT_SECRET=hunter2-do-not-echo"
 

@@ -11,7 +11,7 @@ import os
 import pandas as pd
 
 from connectors.base.files import FileFormatError
-from simpul.orchestration.alerts import escape_controls, redact
+from simpul.redact import escape_controls, redact
 from simpul.reports import write_dq_report
 
 KEY_B64 = base64.b64encode(bytes(range(7, 39))).decode()  # 32 raw bytes, like a signing key

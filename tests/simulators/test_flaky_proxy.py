@@ -20,7 +20,7 @@ def upstream():
     body = json.dumps({"data": ["x" * 40] * 50}).encode()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(body)))

@@ -207,7 +207,7 @@ def test_the_channel_token_is_never_sent_to_another_origin(
     other = _Recorder()
 
     class Redirect(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self.send_response(307)
             self.send_header("Location", other.url)
             self.end_headers()
