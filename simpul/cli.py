@@ -15,9 +15,6 @@ import sys
 from simpul.config import ConfigError
 from simpul.console import table
 
-# simpul/padan/cli.py still imports the old private name (the padan stream owns that file).
-_table = table
-
 
 def cmd_run(args: argparse.Namespace) -> int:
     from simpul.pipeline import run

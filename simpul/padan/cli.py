@@ -9,7 +9,7 @@ from typing import Any
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from simpul.cli import _table
+    from simpul.console import table as _table
     from simpul.padan.store import run_padan
     from simpul.warehouse import open_warehouse
 
@@ -31,7 +31,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from simpul.cli import _table
+    from simpul.console import table as _table
     from simpul.padan.store import ReviewError, decide_review, review_queue
     from simpul.warehouse import open_warehouse
 
