@@ -153,20 +153,23 @@ def lock_wait_seconds() -> float:
         return 120.0
 
 
-def open_warehouse(url: str | None = None, wait: float | None = None) -> Warehouse:
+def open_warehouse(
+    url: str | None = None, wait: float | None = None, check: bool = True
+) -> Warehouse:
     """Open the warehouse at ``url`` or the configured default, checked to be at the schema
     head (upgraded first for embedded DuckDB or ``SIMPUL_AUTO_MIGRATE=1``, see
     :func:`ensure_current`), with current reference tables.
 
     A DuckDB file held by another process is waited for up to ``wait`` seconds (default
-    :func:`lock_wait_seconds`); after that the lock error is raised as it is.
+    :func:`lock_wait_seconds`); after that the lock error is raised as it is. ``check=False``
+    skips the schema check (``simpul db``, which upgrades or reports the schema itself).
     """
     url = url or warehouse_url()
     deadline = time.monotonic() + (lock_wait_seconds() if wait is None else wait)
     delay = 0.2
     while True:
         try:
-            return _open(url)
+            return _open(url, check)
         except Exception as exc:
             if not is_lock_error(exc):
                 raise
@@ -205,7 +208,7 @@ def auto_migrate(url: str) -> bool:
     return url.startswith("duckdb:")
 
 
-def _open(url: str) -> Warehouse:
+def _open(url: str, check: bool = True) -> Warehouse:
     if url.startswith("duckdb:///"):
         from pathlib import Path
 
@@ -213,6 +216,8 @@ def _open(url: str) -> Warehouse:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     wh = Warehouse(_create_engine(url))
+    if not check:
+        return wh
     try:
         ensure_current(wh, auto=auto_migrate(url))
     except BaseException:

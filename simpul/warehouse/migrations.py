@@ -120,14 +120,22 @@ def migrate(wh: Warehouse) -> list[str]:
     return upgrade(wh)
 
 
-def _known(rev: str) -> None:
+def _known(rev: str, target: bool = False) -> None:
     try:
-        script().get_revision(rev)
+        found = script().get_revision(rev)
     except Exception:  # noqa: BLE001 - Alembic raises several kinds for an unknown id
+        found = None
+    if found is not None:
+        return
+    if target:
         raise SchemaError(
-            f"gudang data pada revisi {rev} yang tidak dikenal kode ini (lebih baru?) / the "
-            f"warehouse is at revision {rev}, unknown to this code (a newer release?)"
-        ) from None
+            f"revisi {rev} tidak ada (lihat `simpul db history`) / no revision {rev} (see "
+            "`simpul db history`)"
+        )
+    raise SchemaError(
+        f"gudang data pada revisi {rev} yang tidak dikenal kode ini (lebih baru?) / the "
+        f"warehouse is at revision {rev}, unknown to this code (a newer release?)"
+    )
 
 
 def _upgrade(wh: Warehouse, to: str) -> list[str]:
@@ -142,7 +150,7 @@ def _upgrade(wh: Warehouse, to: str) -> list[str]:
     if before is not None:
         _known(before)
     target = head() if to == "head" else to
-    _known(target)
+    _known(target, target=True)
     with wh.engine.connect() as conn:
         for schema in SCHEMAS:
             conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
