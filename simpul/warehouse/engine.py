@@ -226,6 +226,11 @@ def _open(url: str, check: bool = True) -> Warehouse:
     return wh
 
 
+def forget_reference_check(wh: Warehouse) -> None:
+    """The next open checks the reference tables again (called by every upgrade)."""
+    _REFERENCE_CHECKED.discard(wh.url)
+
+
 def ensure_current(wh: Warehouse, auto: bool) -> None:
     """Cheap check that the schema is at head (one query). Behind: upgrade when ``auto``,
     else refuse. Reference tables are checked after an upgrade and, with ``auto``, once per
@@ -245,7 +250,6 @@ def ensure_current(wh: Warehouse, auto: bool) -> None:
             )
         COUNTS["upgrades"] += 1
         migrations.upgrade(wh)
-        _REFERENCE_CHECKED.discard(wh.url)
     if wh.url not in _REFERENCE_CHECKED and (auto or at != head):
         COUNTS["reference_checks"] += 1
         load_reference(wh)

@@ -103,6 +103,9 @@ def upgrade(wh: Warehouse, to: str = "head") -> list[str]:
     On PostgreSQL a session advisory lock serialises concurrent callers (two deploy jobs);
     DuckDB already allows one writer process only.
     """
+    from simpul.warehouse.engine import forget_reference_check
+
+    forget_reference_check(wh)  # after an upgrade the reference tables are checked again
     if wh.dialect != "postgresql":
         return _upgrade(wh, to)
     with wh.engine.connect() as guard:
