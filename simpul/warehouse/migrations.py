@@ -24,7 +24,6 @@ from alembic.script import ScriptDirectory
 from simpul.warehouse.engine import Warehouse
 
 SCRIPT_DIR = Path(__file__).with_name("schema")
-SCHEMAS = ("ref", "raw", "core", "marts", "ops")
 # the runner before Alembic: its versions in the order it applied them (ids "0001" ... "0031")
 LEGACY_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 19, 23, 27, 31)
 
@@ -155,9 +154,6 @@ def _upgrade(wh: Warehouse, to: str) -> list[str]:
     target = head() if to == "head" else to
     _known(target, target=True)
     with wh.engine.connect() as conn:
-        for schema in SCHEMAS:
-            conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        conn.commit()
         command.upgrade(alembic_config(conn), target)
         conn.commit()
     return _between(before, current(wh))
