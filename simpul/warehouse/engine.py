@@ -242,6 +242,7 @@ def ensure_current(wh: Warehouse, auto: bool) -> None:
     at, head = migrations.current(wh), migrations.head()
     if at != head:
         if not auto:
+            at = at or migrations.legacy_revision(wh)  # made by the runner before Alembic?
             raise WarehouseNotUpgradedError(
                 f"skema gudang data belum mutakhir (revisi {at or 'kosong'}, kode perlu {head}): "
                 f"jalankan `simpul db upgrade` (cadangkan dulu) / the warehouse schema is at "

@@ -146,8 +146,9 @@ def test_released_warehouse_is_upgraded_in_place(released, warehouse_url, fresh_
     assert migrations.current(wh) is None
     assert migrations.legacy_revision(wh) == f"{released:04d}"
     monkeypatch.setenv("SIMPUL_AUTO_MIGRATE", "0")
-    with pytest.raises(WarehouseNotUpgradedError, match="simpul db upgrade"):
+    with pytest.raises(WarehouseNotUpgradedError, match="simpul db upgrade") as refused:
         open_warehouse()
+    assert f"revision {released:04d}" in str(refused.value)
 
     applied = migrations.upgrade(wh)
 
