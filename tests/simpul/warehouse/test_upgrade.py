@@ -296,3 +296,36 @@ def test_open_checks_once_and_loads_reference_once_per_process(simpul_home):
         open_warehouse().dispose()
     done = {k: engine.COUNTS[k] - before[k] for k in before}
     assert done == {"head_checks": 4, "upgrades": 1, "reference_checks": 1}
+
+
+def test_the_frozen_schema_still_holds_every_column_the_code_writes(tmp_path):
+    """A column added to the model (or a marts/merge schema) without a revision fails here,
+    instead of silently missing from every upgraded warehouse."""
+    from simpul.model import ENTITIES, LINEAGE, PENDUDUK
+    from simpul.warehouse import marts, merge
+    from simpul.warehouse.reconciliation import SCHEMA as REKONSILIASI
+
+    wh = Warehouse(sa.create_engine(f"duckdb:///{tmp_path / 'head.duckdb'}"))
+    migrations.upgrade(wh)
+
+    def columns(schema: str, table: str) -> set[str]:
+        return {
+            r["column_name"]
+            for r in wh.query(
+                "select column_name from information_schema.columns "
+                "where table_schema = :s and table_name = :t",
+                {"s": schema, "t": table},
+            )
+        }
+
+    wanted = {("marts", "rekonsiliasi"): set(REKONSILIASI.names)}
+    for ent in ENTITIES.values():
+        wanted[("core", ent.name)] = set(ent.column_names) | {f.name for f in LINEAGE}
+    wanted[("core", "penduduk_versions")] = set(merge.versions_schema(PENDUDUK).names)
+    wanted[("core", "penduduk_history")] = set(merge.history_schema(PENDUDUK).names)
+    wanted[("ops", "merge_conflicts")] = set(merge.CONFLICTS.names)
+    for name, schema in marts.TABLES.items():
+        wanted[("marts", name)] = set(schema.names)
+    missing = {t: sorted(cols - columns(*t)) for t, cols in wanted.items() if cols - columns(*t)}
+    wh.dispose()
+    assert not missing, f"add a revision for {missing}"
