@@ -251,7 +251,7 @@ def ensure_current(wh: Warehouse, auto: bool) -> None:
             )
         COUNTS["upgrades"] += 1
         migrations.upgrade(wh)
-    if wh.url not in _REFERENCE_CHECKED and (auto or at != head):
+    if auto and wh.url not in _REFERENCE_CHECKED:
         COUNTS["reference_checks"] += 1
         load_reference(wh)
         _REFERENCE_CHECKED.add(wh.url)
