@@ -9,8 +9,7 @@ from connectors.base.http import HttpError
 from simpul.config import ConfigError
 from simpul.landing import LandingError
 from simpul.pipeline import PipelineError
-from simpul.warehouse.engine import WarehouseBusyError, WarehouseNotUpgradedError
-from simpul.warehouse.migrations import SchemaError
+from simpul.warehouse.engine import SchemaError, WarehouseBusyError, WarehouseNotUpgradedError
 from simpul.warehouse.ops import ReconcileError
 
 OPERATOR_ERRORS: tuple[type[BaseException], ...] = (

@@ -196,6 +196,10 @@ class WarehouseNotUpgradedError(RuntimeError):
     """The warehouse schema is behind this code and upgrading at open is off."""
 
 
+class SchemaError(RuntimeError):
+    """The warehouse schema is not what this code can upgrade (unknown or newer revision)."""
+
+
 def auto_migrate(url: str) -> bool:
     """Upgrade at open? ``SIMPUL_AUTO_MIGRATE`` (1/0) when set; otherwise only for embedded
     DuckDB (the demo and a laptop need no extra command; a shared PostgreSQL is upgraded once

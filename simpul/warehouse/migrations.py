@@ -21,15 +21,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from simpul.warehouse.engine import Warehouse
+from simpul.warehouse.engine import SchemaError, Warehouse
+
+__all__ = ["SchemaError", "current", "head", "history", "upgrade"]
 
 SCRIPT_DIR = Path(__file__).with_name("schema")
 # the runner before Alembic: its versions in the order it applied them (ids "0001" ... "0031")
 LEGACY_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 19, 23, 27, 31)
-
-
-class SchemaError(RuntimeError):
-    """The warehouse schema is not what this code needs (behind, ahead or unknown)."""
 
 
 def alembic_config(connection: sa.engine.Connection | None = None) -> Config:
