@@ -151,6 +151,8 @@ def _upgrade(wh: Warehouse, to: str) -> list[str]:
         _known(before)
     target = head() if to == "head" else to
     _known(target, target=True)
+    if before is not None and target in _between(None, before):
+        return []  # already there or past it: revisions only go forward
     with wh.engine.connect() as conn:
         command.upgrade(alembic_config(conn), target)
         conn.commit()

@@ -225,6 +225,8 @@ def test_cli_upgrades_an_old_warehouse_and_reports(warehouse_url, monkeypatch, c
     out = capsys.readouterr().out
     assert "0027 -> 0031" in out or f"0027 -> {migrations.head()}" in out
     assert main(["db", "current"]) == 0
+    assert main(["db", "upgrade", "--to", "0012"]) == 0  # past it already: nothing to do
+    assert "already at revision" in capsys.readouterr().out
     assert main(["db", "upgrade", "--to", "9999"]) == 2
     assert "9999" in capsys.readouterr().err
     assert main(["db", "history"]) == 0
