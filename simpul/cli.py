@@ -281,11 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
     from simpul.orchestration.cli import add_parser as add_operations
     from simpul.padan.cli import add_parser as add_padan
     from simpul.simulators.cli import add_parser as add_simulate
+    from simpul.warehouse.db_cli import add_parser as add_db
 
     add_operations(sub)
     add_exchange(sub)
     add_simulate(sub)
     add_padan(sub)
+    add_db(sub)
     return parser
 
 

@@ -124,6 +124,7 @@ def run_demo(population: int | None = None, seed: int = 42, days: int = 0) -> in
     from simpul.warehouse.pseudonym import allow_demo_key
 
     allow_demo_key()  # synthetic people only: the public demo key is accepted in this process
+    os.environ.setdefault("SIMPUL_AUTO_MIGRATE", "1")  # the demo upgrades its own warehouse
     if not os.environ.get("SIMPUL_PSEUDONYM_KEY"):
         os.environ["SIMPUL_PSEUDONYM_KEY"] = DEMO_PSEUDONYM_KEY
         print("Note: using the demo pseudonym key; set SIMPUL_PSEUDONYM_KEY in production.")

@@ -9,7 +9,7 @@ from connectors.base.http import HttpError
 from simpul.config import ConfigError
 from simpul.landing import LandingError
 from simpul.pipeline import PipelineError
-from simpul.warehouse.engine import WarehouseBusyError
+from simpul.warehouse.engine import SchemaError, WarehouseBusyError, WarehouseNotUpgradedError
 from simpul.warehouse.ops import ReconcileError
 
 OPERATOR_ERRORS: tuple[type[BaseException], ...] = (
@@ -20,6 +20,8 @@ OPERATOR_ERRORS: tuple[type[BaseException], ...] = (
     PipelineError,
     ReconcileError,
     WarehouseBusyError,
+    WarehouseNotUpgradedError,
+    SchemaError,
     sqlalchemy.exc.ProgrammingError,
     sqlalchemy.exc.OperationalError,
 )

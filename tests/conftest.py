@@ -23,6 +23,11 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
 
+# Tests open fresh warehouses on both engines and expect them at head: upgrade at open, as the
+# embedded default does (production PostgreSQL is upgraded by `simpul db upgrade` instead;
+# tests of that refusal set SIMPUL_AUTO_MIGRATE=0 themselves).
+os.environ.setdefault("SIMPUL_AUTO_MIGRATE", "1")
+
 PG_ADMIN_URL = os.environ.get(
     "SIMPUL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

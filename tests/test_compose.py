@@ -608,3 +608,13 @@ def test_the_operator_commands_in_the_production_guide_exist():
         args = parser.parse_args(cmd.split())
         assert callable(args.func), cmd
     assert "production.md" in (ROOT / "docs" / "operations.md").read_text()
+
+
+def test_the_init_job_upgrades_the_warehouse_and_tasks_do_not(production):
+    """The schema changes once per deployment (`simpul db upgrade` in airflow-init); every
+    task only checks that it is at head (SIMPUL_AUTO_MIGRATE off), so no two workers race."""
+    script = production["services"]["airflow-init"]["command"][-1]
+    assert "simpul db upgrade" in script
+    assert script.index("airflow db migrate") < script.index("simpul db upgrade")
+    for name in DAG_SERVICES:
+        assert production["services"][name]["environment"]["SIMPUL_AUTO_MIGRATE"] == "0"

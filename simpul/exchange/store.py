@@ -1,9 +1,9 @@
 """Exchange tables in ``ops``: the outbox, the append-only evidence log, the disclosure index.
 
-Created idempotently by :func:`ensure_exchange_schema` (portable DDL, DuckDB and PostgreSQL)
-until a numbered migration takes them over (see ``EXCHANGE_DDL``). ``ops.exchange_log`` is only
-ever inserted into; on PostgreSQL a trigger refuses UPDATE and DELETE. The disclosure index
-holds the keyed NIK pseudonym (HMAC, :mod:`simpul.warehouse.pseudonym`), never the NIK.
+Created by the schema revisions 0007 and 0019 (frozen DDL, DuckDB and PostgreSQL), never at run
+time. ``ops.exchange_log`` is only ever inserted into; on PostgreSQL a trigger refuses UPDATE,
+DELETE and TRUNCATE. The disclosure index holds the keyed NIK pseudonym (HMAC,
+:mod:`simpul.warehouse.pseudonym`), never the NIK.
 """
 
 from __future__ import annotations
@@ -17,78 +17,12 @@ from sqlalchemy.engine import Connection
 
 from simpul.warehouse.engine import Warehouse
 
-TS = "TIMESTAMP WITH TIME ZONE"
-EXCHANGE_DDL: tuple[str, ...] = (
-    f"""CREATE TABLE IF NOT EXISTS ops.exchange_outbox (
-        delivery_id VARCHAR PRIMARY KEY, agreement VARCHAR NOT NULL, agency VARCHAR NOT NULL,
-        dataset VARCHAR NOT NULL, channel VARCHAR NOT NULL, status VARCHAR NOT NULL,
-        "rows" BIGINT NOT NULL, manifest_sha256 VARCHAR NOT NULL, signature VARCHAR NOT NULL,
-        path VARCHAR NOT NULL, attempts INTEGER NOT NULL, next_attempt_at {TS},
-        last_error VARCHAR, created_at {TS} NOT NULL, sent_at {TS}, receipt_sha256 VARCHAR,
-        receipt_at {TS}, purged_at {TS})""",
-    f"""CREATE TABLE IF NOT EXISTS ops.exchange_log (
-        event_id VARCHAR PRIMARY KEY, delivery_id VARCHAR NOT NULL, agreement VARCHAR NOT NULL,
-        agency VARCHAR NOT NULL, dataset VARCHAR NOT NULL, purpose VARCHAR,
-        legal_basis VARCHAR, "rows" BIGINT, manifest_sha256 VARCHAR, signature VARCHAR,
-        status VARCHAR NOT NULL, attempt INTEGER, sent_at {TS}, receipt_sha256 VARCHAR,
-        receipt_at {TS}, detail VARCHAR, logged_at {TS} NOT NULL)""",
-    """CREATE INDEX IF NOT EXISTS exchange_outbox_due
-        ON ops.exchange_outbox (status, next_attempt_at)""",
-    """CREATE INDEX IF NOT EXISTS exchange_log_delivery ON ops.exchange_log (delivery_id)""",
-    """CREATE TABLE IF NOT EXISTS ops.exchange_disclosures (
-        delivery_id VARCHAR NOT NULL, agreement VARCHAR NOT NULL, agency VARCHAR NOT NULL,
-        dataset VARCHAR NOT NULL, subject_pseudonym VARCHAR NOT NULL, kunci_id VARCHAR NOT NULL,
-        PRIMARY KEY (delivery_id, subject_pseudonym))""",
-    """CREATE INDEX IF NOT EXISTS exchange_disclosures_subject
-        ON ops.exchange_disclosures (subject_pseudonym, agency)""",
-)
-# migration 19: what a delivery contains (for "once per change") and which partition it is
-# (e.g. one village's share of a partitioned agreement)
-EXCHANGE_DDL_V19: tuple[str, ...] = (
-    "ALTER TABLE ops.exchange_outbox ADD COLUMN IF NOT EXISTS content_sha256 VARCHAR",
-    "ALTER TABLE ops.exchange_outbox ADD COLUMN IF NOT EXISTS part VARCHAR",
-    """CREATE INDEX IF NOT EXISTS exchange_outbox_latest
-        ON ops.exchange_outbox (agreement, dataset, created_at)""",
-)
-PG_APPEND_ONLY = (
-    """CREATE OR REPLACE FUNCTION ops.exchange_log_append_only() RETURNS trigger
-       LANGUAGE plpgsql AS $$ BEGIN
-         RAISE EXCEPTION 'ops.exchange_log is append-only / log hanya boleh ditambah';
-       END $$""",
-    """CREATE TRIGGER exchange_log_append_only BEFORE UPDATE OR DELETE ON ops.exchange_log
-       FOR EACH ROW EXECUTE FUNCTION ops.exchange_log_append_only()""",
-)
-
 
 def ensure_exchange_schema(wh: Warehouse) -> None:
-    """Create the exchange tables if missing (idempotent; migration 7 does the same)."""
-    with wh.begin() as conn:
-        conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS ops")
-        create_exchange_tables(conn)
-        add_content_columns(conn)
-
-
-def add_content_columns(conn: Connection) -> None:
-    """Migration 19's columns (idempotent)."""
-    for ddl in EXCHANGE_DDL_V19:
-        conn.exec_driver_sql(ddl)
-
-
-def create_exchange_tables(conn: Connection) -> None:
-    """The DDL and, on PostgreSQL, the append-only trigger; safe to run again."""
-    for ddl in EXCHANGE_DDL:
-        conn.exec_driver_sql(ddl)
-    if conn.dialect.name == "postgresql":
-        has = conn.execute(
-            sa.text(
-                "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'ops' "
-                "AND c.relname = 'exchange_log' AND t.tgname = 'exchange_log_append_only'"
-            )
-        ).scalar()
-        if not has:
-            for ddl in PG_APPEND_ONLY:
-                conn.exec_driver_sql(ddl)
+    """Nothing to create: revisions 0007 and 0019 (``simpul db upgrade``) hold the exchange
+    tables, and :func:`simpul.warehouse.open_warehouse` refuses a warehouse not at head. Kept
+    so callers need not know."""
+    del wh
 
 
 def now_utc() -> datetime:

@@ -18,11 +18,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-# The DDL proposed for a warehouse migration (both DuckDB and PostgreSQL accept it).
-AUDIT_DDL = """CREATE TABLE ops.audit (
-    audit_id VARCHAR PRIMARY KEY, audited_at TIMESTAMP WITH TIME ZONE NOT NULL,
-    operator VARCHAR NOT NULL, host VARCHAR, command VARCHAR NOT NULL, pipeline VARCHAR,
-    load_id VARCHAR, args_json VARCHAR, outcome VARCHAR NOT NULL, detail VARCHAR)"""
+# ops.audit: schema revision 0008 (frozen DDL)
 
 
 def audit_file() -> Path:

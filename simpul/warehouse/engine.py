@@ -153,19 +153,23 @@ def lock_wait_seconds() -> float:
         return 120.0
 
 
-def open_warehouse(url: str | None = None, wait: float | None = None) -> Warehouse:
-    """Open the warehouse at ``url`` or the configured default, migrated and with current
-    reference tables (reloaded only when the shipped files changed).
+def open_warehouse(
+    url: str | None = None, wait: float | None = None, check: bool = True
+) -> Warehouse:
+    """Open the warehouse at ``url`` or the configured default, checked to be at the schema
+    head (upgraded first for embedded DuckDB or ``SIMPUL_AUTO_MIGRATE=1``, see
+    :func:`ensure_current`), with current reference tables.
 
     A DuckDB file held by another process is waited for up to ``wait`` seconds (default
-    :func:`lock_wait_seconds`); after that the lock error is raised as it is.
+    :func:`lock_wait_seconds`); after that the lock error is raised as it is. ``check=False``
+    skips the schema check (``simpul db``, which upgrades or reports the schema itself).
     """
     url = url or warehouse_url()
     deadline = time.monotonic() + (lock_wait_seconds() if wait is None else wait)
     delay = 0.2
     while True:
         try:
-            return _open(url)
+            return _open(url, check)
         except Exception as exc:
             if not is_lock_error(exc):
                 raise
@@ -182,10 +186,33 @@ def open_warehouse(url: str | None = None, wait: float | None = None) -> Warehou
             delay = min(delay * 1.5, 2.0)
 
 
-def _open(url: str) -> Warehouse:
-    from simpul.reference import load_reference
-    from simpul.warehouse.migrations import migrate
+AUTO_MIGRATE_ENV = "SIMPUL_AUTO_MIGRATE"
+_REFERENCE_CHECKED: set[str] = set()
+# how often each step ran in this process (measured per pipeline run; see tests)
+COUNTS = {"head_checks": 0, "upgrades": 0, "reference_checks": 0}
 
+
+class WarehouseNotUpgradedError(RuntimeError):
+    """The warehouse schema is behind this code and upgrading at open is off."""
+
+
+class SchemaError(RuntimeError):
+    """The warehouse schema is not what this code can upgrade (unknown or newer revision)."""
+
+
+def auto_migrate(url: str) -> bool:
+    """Upgrade at open? ``SIMPUL_AUTO_MIGRATE`` (1/0) when set; otherwise only for embedded
+    DuckDB (the demo and a laptop need no extra command; a shared PostgreSQL is upgraded once
+    per deployment by ``simpul db upgrade``)."""
+    value = os.environ.get(AUTO_MIGRATE_ENV, "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    return url.startswith("duckdb:")
+
+
+def _open(url: str, check: bool = True) -> Warehouse:
     if url.startswith("duckdb:///"):
         from pathlib import Path
 
@@ -193,13 +220,45 @@ def _open(url: str) -> Warehouse:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     wh = Warehouse(_create_engine(url))
+    if not check:
+        return wh
     try:
-        migrate(wh)
-        load_reference(wh)
+        ensure_current(wh, auto=auto_migrate(url))
     except BaseException:
         wh.dispose()
         raise
     return wh
+
+
+def forget_reference_check(wh: Warehouse) -> None:
+    """The next open checks the reference tables again (called by every upgrade)."""
+    _REFERENCE_CHECKED.discard(wh.url)
+
+
+def ensure_current(wh: Warehouse, auto: bool) -> None:
+    """Cheap check that the schema is at head (one query). Behind: upgrade when ``auto``,
+    else refuse. Reference tables are checked after an upgrade and, with ``auto``, once per
+    process (``simpul db upgrade`` loads them at deployment)."""
+    from simpul.reference import load_reference
+    from simpul.warehouse import migrations
+
+    COUNTS["head_checks"] += 1
+    at, head = migrations.current(wh), migrations.head()
+    if at != head:
+        if not auto:
+            at = at or migrations.legacy_revision(wh)  # made by the runner before Alembic?
+            raise WarehouseNotUpgradedError(
+                f"skema gudang data belum mutakhir (revisi {at or 'kosong'}, kode perlu {head}): "
+                f"jalankan `simpul db upgrade` (cadangkan dulu) / the warehouse schema is at "
+                f"revision {at or 'none'}, this code needs {head}: run `simpul db upgrade` "
+                f"(back up first)"
+            )
+        COUNTS["upgrades"] += 1
+        migrations.upgrade(wh)
+    if auto and wh.url not in _REFERENCE_CHECKED:
+        COUNTS["reference_checks"] += 1
+        load_reference(wh)
+        _REFERENCE_CHECKED.add(wh.url)
 
 
 def _create_engine(url: str) -> Engine:

@@ -129,20 +129,19 @@ def test_soft_delete_closes_history_and_is_undone_by_a_newer_version(warehouse_u
     wh.dispose()
 
 
-def test_migration_gives_existing_core_rows_a_history(warehouse_url, monkeypatch):
-    with monkeypatch.context() as m:
-        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
-        wh = open_warehouse()
-        with wh.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "insert into core.penduduk (nik, kode_desa, rt, updated_at, _load_id, _source, "
-                    "_extracted_at) values ('1608014101900001', '16.08.01.2006', '001', :t, 'l1', "
-                    "'siak', :t)"
-                ),
-                {"t": datetime(2026, 10, 1, tzinfo=UTC)},
-            )
-        wh.dispose()
+def test_migration_gives_existing_core_rows_a_history(warehouse_url):
+    wh = open_warehouse(check=False)
+    assert migrations.upgrade(wh, to="0002") == ["0001", "0002"]
+    with wh.begin() as conn:
+        conn.execute(
+            sa.text(
+                "insert into core.penduduk (nik, kode_desa, rt, updated_at, _load_id, _source, "
+                "_extracted_at) values ('1608014101900001', '16.08.01.2006', '001', :t, 'l1', "
+                "'siak', :t)"
+            ),
+            {"t": datetime(2026, 10, 1, tzinfo=UTC)},
+        )
+    wh.dispose()
     wh = open_warehouse()
     assert wh.query("select nik, rt, valid_from, is_current from core.penduduk_history") == [
         {

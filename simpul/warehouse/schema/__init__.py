@@ -1,0 +1,2 @@
+"""Alembic revisions of the warehouse schema (``versions/``, frozen DDL; see
+:mod:`simpul.warehouse.migrations`)."""
