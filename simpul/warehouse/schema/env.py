@@ -21,7 +21,7 @@ class DuckDBImpl(DefaultImpl):
     transactional_ddl = True
 
 
-def _record(ctx, step, heads, run_args) -> None:  # noqa: ANN001 - Alembic's callback
+def _record(ctx, step, heads, run_args) -> None:
     if not step.is_upgrade or getattr(step, "is_stamp", False):
         return
     rev = step.up_revision
