@@ -243,6 +243,18 @@ class Store:
             os.replace(tmp, dest)
         return commit is None or bool(names)
 
+    def remove(self, rel: str) -> None:
+        """Delete ``rel`` from the store (and the working copy); gone already is fine."""
+        self.forget(rel)
+        if not self.remote:
+            shutil.rmtree(self.local / rel, ignore_errors=True)
+            return
+        try:
+            if self.fs.exists(self.key(rel)):
+                self.fs.rm(self.key(rel), recursive=True)
+        except FileNotFoundError:
+            pass
+
     def forget(self, rel: str) -> None:
         """Drop the working copy of ``rel`` (the store keeps it)."""
         if self.remote:
