@@ -94,7 +94,8 @@ def storage_options(url: str) -> dict[str, Any]:
         )
     protocol = url.split("://", 1)[0] if "://" in url else "file"
     if protocol in ("s3", "s3a"):
-        opts: dict[str, Any] = {}
+        # no listing cache: another host's upload must be seen at once
+        opts: dict[str, Any] = {"use_listings_cache": False}
         key = lookup_secret(STORAGE_CONN_ID, "login", "SIMPUL_STORAGE_KEY_ID")
         secret = lookup_secret(STORAGE_CONN_ID, "password", "SIMPUL_STORAGE_SECRET")
         if key and secret:
