@@ -265,9 +265,10 @@ class Paths(BaseModel):
         return self._area("reports")
 
     def _area(self, area: Literal["landing", "staging", "reports"]) -> Path:
-        if not os.environ.get(f"SIMPUL_{area.upper()}_URL"):
+        from simpul.storage import AREA_ENV, store
+
+        if not os.environ.get(AREA_ENV[area]):
             return self.home / area
-        from simpul.storage import store
 
         return store(area).local
 

@@ -56,10 +56,29 @@ STORAGE_CONN_ID = "simpul_storage"
 SFTP_CONN_ID = "simpul_sftp"
 _LOCAL = ("file", "local")
 
+# the settings (constants, so tests/test_compose.py sees that the stack must pass them)
+LANDING_URL_ENV = "SIMPUL_LANDING_URL"
+STAGING_URL_ENV = "SIMPUL_STAGING_URL"
+REPORTS_URL_ENV = "SIMPUL_REPORTS_URL"
+OUTBOX_URL_ENV = "SIMPUL_OUTBOX_URL"
+AREA_ENV: dict[str, str] = {
+    "landing": LANDING_URL_ENV,
+    "staging": STAGING_URL_ENV,
+    "reports": REPORTS_URL_ENV,
+    "outbox": OUTBOX_URL_ENV,
+}
+KEY_ID_ENV = "SIMPUL_STORAGE_KEY_ID"
+SECRET_ENV = "SIMPUL_STORAGE_SECRET"
+ENDPOINT_ENV = "SIMPUL_STORAGE_ENDPOINT_URL"
+SSE_ENV = "SIMPUL_STORAGE_SSE"
+SFTP_KEY_FILE_ENV = "SIMPUL_SFTP_KEY_FILE"
+SFTP_KNOWN_HOSTS_ENV = "SIMPUL_SFTP_KNOWN_HOSTS"
+SFTP_PASSWORD_ENV = "SIMPUL_SFTP_PASSWORD"
+
 
 def area_url(area: Area) -> str:
     """The configured root URL of ``area`` (``SIMPUL_<AREA>_URL``) or its default folder."""
-    value = os.environ.get(f"SIMPUL_{area.upper()}_URL", "").strip()
+    value = os.environ.get(AREA_ENV[area], "").strip()
     if not value:
         return str(home() / area)
     if "://" not in value and not value.startswith("/"):
@@ -96,29 +115,29 @@ def storage_options(url: str) -> dict[str, Any]:
     if protocol in ("s3", "s3a"):
         # no listing cache: another host's upload must be seen at once
         opts: dict[str, Any] = {"use_listings_cache": False}
-        key = lookup_secret(STORAGE_CONN_ID, "login", "SIMPUL_STORAGE_KEY_ID")
-        secret = lookup_secret(STORAGE_CONN_ID, "password", "SIMPUL_STORAGE_SECRET")
+        key = lookup_secret(STORAGE_CONN_ID, "login", KEY_ID_ENV)
+        secret = lookup_secret(STORAGE_CONN_ID, "password", SECRET_ENV)
         if key and secret:
             opts.update(key=key, secret=secret)
-        endpoint = lookup_secret(STORAGE_CONN_ID, "url", "SIMPUL_STORAGE_ENDPOINT_URL")
+        endpoint = lookup_secret(STORAGE_CONN_ID, "url", ENDPOINT_ENV)
         if endpoint:
             opts["endpoint_url"] = endpoint
-        sse = os.environ.get("SIMPUL_STORAGE_SSE")
+        sse = os.environ.get(SSE_ENV)
         if sse:
             opts["s3_additional_kwargs"] = {"ServerSideEncryption": sse}
         return opts
     if protocol in ("sftp", "ssh"):
         opts = {}
-        key_file = os.environ.get("SIMPUL_SFTP_KEY_FILE")
+        key_file = os.environ.get(SFTP_KEY_FILE_ENV)
         if key_file:
             opts["client_keys"] = [key_file]
-        known = os.environ.get("SIMPUL_SFTP_KNOWN_HOSTS") or str(Path("~/.ssh/known_hosts"))
+        known = os.environ.get(SFTP_KNOWN_HOSTS_ENV) or str(Path("~/.ssh/known_hosts"))
         known = os.path.expanduser(known)
         if os.path.exists(known):
             opts["known_hosts"] = known
         else:
             log.warning("SFTP host key not verified: set SIMPUL_SFTP_KNOWN_HOSTS")
-        password = lookup_secret(SFTP_CONN_ID, "password", "SIMPUL_SFTP_PASSWORD")
+        password = lookup_secret(SFTP_CONN_ID, "password", SFTP_PASSWORD_ENV)
         if password:
             opts["password"] = password
         return opts

@@ -61,9 +61,9 @@ LEASE = timedelta(minutes=10)  # a claimed row is retried after this if its send
 def outbox_dir() -> Path:
     """The outbox folder this process writes (``SIMPUL_OUTBOX_URL``: its local working copy
     when the outbox is in shared storage, see :mod:`simpul.storage`)."""
-    from simpul.storage import store
+    from simpul.storage import OUTBOX_URL_ENV, store
 
-    return store("outbox").local if os.environ.get("SIMPUL_OUTBOX_URL") else home() / "outbox"
+    return store("outbox").local if os.environ.get(OUTBOX_URL_ENV) else home() / "outbox"
 
 
 def _outbox_copy(row: dict[str, Any]) -> Path:
