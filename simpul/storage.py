@@ -354,3 +354,45 @@ def publish_reports(load_id: str, reports: dict[str, str]) -> dict[str, str]:
         return reports
     st.publish(load_id)
     return {k: st.uri(f"{load_id}/{Path(v).name}") for k, v in reports.items()}
+
+
+def check() -> list[tuple[str, str, str | None]]:
+    """``(area, where, problem or None)`` per area: a remote store is written, read back and
+    cleaned with a small probe object, so an operator sees a wrong endpoint, key or bucket
+    before the first delivery does (``python -m simpul.storage``)."""
+    import uuid
+
+    out: list[tuple[str, str, str | None]] = []
+    for area in AREAS:
+        st = store(area)
+        problem = None
+        if st.remote:
+            rel = f".simpul-probe-{uuid.uuid4().hex[:8]}"
+            try:
+                st.fs.pipe_file(st.key(rel), b"ok")
+                if st.fs.cat_file(st.key(rel)) != b"ok":
+                    problem = "read back differs / isi terbaca berbeda"
+                st.fs.rm(st.key(rel))
+            except Exception as exc:  # noqa: BLE001 - reported, never raised
+                problem = f"{type(exc).__name__}: {_short(exc)}"
+        else:
+            try:
+                st.local.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                problem = f"{type(exc).__name__}: {exc.strerror or exc}"
+        out.append((area, st.uri(), problem))
+    return out
+
+
+def main() -> int:
+    """Print where each area lives and whether it works; exit 1 when one does not."""
+    bad = 0
+    for area, where, problem in check():
+        bad += problem is not None
+        status = "ok" if problem is None else f"GAGAL / FAILED: {problem}"
+        print(f"{area:8} {where}  {status}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

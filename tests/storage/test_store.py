@@ -87,3 +87,16 @@ def test_unreachable_store_is_a_clear_operator_error(simpul_home, monkeypatch) -
     text = str(info.value)
     assert "s3://simpul-nowhere/landing/siak/penduduk/" in text and "upload failed" in text
     assert "gagal mengunggah" in text and "very-secret-value" not in text
+
+
+def test_check_reports_each_area(simpul_home, s3_env: str, monkeypatch, capsys) -> None:
+    from simpul import storage
+
+    monkeypatch.setenv("SIMPUL_LANDING_URL", f"{s3_env}/landing")
+    monkeypatch.setenv("SIMPUL_OUTBOX_URL", "s3://no-such-bucket-simpul/outbox")
+    assert storage.main() == 1
+    lines = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines())
+    assert lines["landing"].endswith("ok") and lines["staging"].endswith("ok")
+    assert "FAILED" in lines["outbox"] and "testing-secret" not in lines["outbox"]
+    fs, root = storage.filesystem(s3_env)
+    assert not [p for p in fs.find(root) if ".simpul-probe" in p]  # probes cleaned up
