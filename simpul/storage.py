@@ -177,6 +177,13 @@ class Store:
             self._root = root.rstrip("/")
         return self._fs
 
+    @property
+    def _atomic_put(self) -> bool:
+        """Object stores publish an object whole with one PUT; file servers need a rename."""
+        protocol = self.fs.protocol
+        protocols = protocol if isinstance(protocol, (tuple, list)) else (protocol,)
+        return bool({"s3", "s3a", "gs", "gcs", "az", "abfs"} & set(protocols))
+
     def key(self, rel: str) -> str:
         """The filesystem path of ``rel`` (a '/'-separated path below the root)."""
         self.fs  # noqa: B018 - resolves _root
@@ -188,25 +195,10 @@ class Store:
             return str(self.local / rel) if rel else str(self.local)
         return f"{redact(self.url)}/{rel.strip('/')}" if rel else redact(self.url)
 
-    def exists(self, rel: str) -> bool:
-        if not self.remote:
-            return (self.local / rel).exists()
-        return bool(self.fs.exists(self.key(rel)))
-
     def read_text(self, rel: str) -> str:
         if not self.remote:
             return (self.local / rel).read_text(encoding="utf-8")
         return self.fs.cat_file(self.key(rel)).decode("utf-8")
-
-    def listdir(self, rel: str) -> list[str]:
-        """Names directly below ``rel`` (empty when it does not exist)."""
-        if not self.remote:
-            folder = self.local / rel
-            return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-        key = self.key(rel)
-        if not self.fs.exists(key):
-            return []
-        return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(key, detail=False))
 
     # -- moving folders between the working copy and the store ----------------------------
     def publish(self, rel: str, commit: str | None = None) -> None:
@@ -221,7 +213,12 @@ class Store:
         for path in [p for p in files if p not in last] + last:
             target = self.key(f"{rel}/{path.relative_to(folder).as_posix()}")
             try:
-                self.fs.put_file(str(path), target)
+                if path in last and not self._atomic_put:
+                    # SFTP writes in place: the commit file appears whole, by rename
+                    self.fs.put_file(str(path), target + ".partial")
+                    self.fs.mv(target + ".partial", target)
+                else:
+                    self.fs.put_file(str(path), target)
             except Exception as exc:  # noqa: BLE001 - any client error: one clear message
                 raise StorageError(
                     f"{self.uri(rel)}: gagal mengunggah / upload failed ({type(exc).__name__}: "
@@ -246,7 +243,7 @@ class Store:
                 f"{self.uri(rel)}: tidak dapat dibaca / not readable ({type(exc).__name__}: "
                 f"{_short(exc)})"
             ) from None
-        names = [k[len(base) + 1 :] for k in remote]
+        names = [k[len(base) + 1 :] for k in remote if not k.endswith(".partial")]
         order = [n for n in names if n != commit] + ([commit] if commit in names else [])
         for name in order:
             dest = folder / name

@@ -161,3 +161,37 @@ def test_dinsos_pipeline_from_sftp_into_object_storage(
         assert ("bantuan_2026q3.csv", "skipped") in {(f["name"], f["status"]) for f in files}
     finally:
         wh.dispose()
+
+
+def test_landing_on_an_sftp_store(sshd, simpul_home: Path, tmp_path: Path, monkeypatch) -> None:
+    """An SFTP server as the landing area: sealed there (manifest renamed into place last),
+    read back on another host, checked against its SHA-256."""
+    import shutil
+
+    from connectors.base.contract import rows_to_batch
+    from simpul import storage
+    from simpul.config import paths
+    from simpul.landing import find_manifest, land
+    from tests.siak_rows import person
+
+    monkeypatch.setenv("SIMPUL_SFTP_KEY_FILE", str(sshd["client_key"]))
+    monkeypatch.setenv("SIMPUL_SFTP_KNOWN_HOSTS", str(sshd["known_hosts"]))
+    remote = tmp_path / "sftp-landing"
+    remote.mkdir()
+    monkeypatch.setenv(
+        "SIMPUL_LANDING_URL", f"sftp://{sshd['user']}@127.0.0.1:{sshd['port']}{remote}"
+    )
+    manifest = land(
+        iter([rows_to_batch([person(i) for i in range(1, 4)])]),
+        root=paths().landing,
+        source="siak",
+        stream="penduduk",
+    )
+    storage.publish_delivery(manifest.load_id)
+    sealed = remote / "siak" / "penduduk" / manifest.load_id
+    assert sorted(p.name for p in sealed.iterdir()) == ["_manifest.json", "data.parquet"]
+
+    shutil.rmtree(simpul_home / "cache")
+    assert storage.fetch_delivery(manifest.load_id)
+    again = find_manifest(paths().landing, manifest.load_id)
+    assert again.row_count == 3 and again.sha256 == manifest.sha256
