@@ -269,7 +269,6 @@ class Paths(BaseModel):
 
         if not os.environ.get(AREA_ENV[area]):
             return self.home / area
-
         return store(area).local
 
     @property
