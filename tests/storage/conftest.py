@@ -7,6 +7,7 @@ the SFTP tests skip with the reason; in CI (``CI=true``) a missing sshd fails in
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -21,6 +22,10 @@ import pytest
 S3_PORT = int(os.environ.get("SIMPUL_TEST_S3_PORT", "19201"))
 SSH_PORT = int(os.environ.get("SIMPUL_TEST_SSH_PORT", "19202"))
 BUCKET = "simpul-shared"
+
+# asyncssh logs "Connection closed" at INFO from finalizers that run at interpreter exit, after
+# pytest closed its capture streams ("--- Logging error ---" noise); warnings still show
+logging.getLogger("asyncssh").setLevel(logging.WARNING)
 
 
 def _wait_port(port: int, proc: subprocess.Popen, what: str, seconds: float = 30.0) -> None:
