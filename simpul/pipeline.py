@@ -204,7 +204,9 @@ def _extract_resumable(
     root = paths().landing
     started = time.monotonic()
     request = {"since": since, "until": until, "deleted_since": deleted_since}
+    storage.fetch_partials(p.source, p.stream)  # a pull another worker host broke off
     partial = PartialDelivery.open(root, p.source, p.stream, request)
+    storage.settle_partials(p.source, p.stream, keep=partial.load_id)
     load_id = partial.load_id
     http = getattr(connector, "http", None)
     if http is not None:
@@ -239,12 +241,14 @@ def _extract_resumable(
             ):
                 if batch is not None and until is not None:
                     batch = next(_before([batch], spec.cursor_field, until))
+                parts_before = len(partial.state["parts"])
                 partial.append(
                     batch,
                     state,
                     (result.cursor_min, result.cursor_max),
                     connector.bytes_transferred(),
                 )
+                storage.publish_partial(partial, parts_before)
     finally:
         partial.note_bytes(connector.bytes_transferred())
         partial.save()
@@ -254,6 +258,7 @@ def _extract_resumable(
         cursor_to=None if until is not None else partial.safe_cursor(),
     )
     storage.publish_delivery(manifest.load_id)
+    storage.settle_partials(p.source, p.stream, keep=None)  # its parts are in the delivery
     log.info(
         "landed %s: %d rows, %d bytes over %d run(s), in %.1fs",
         manifest.load_id,

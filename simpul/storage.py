@@ -24,7 +24,8 @@ folder's *commit file* (a landed delivery's ``_manifest.json``, a staging folder
 complete or not at all, the same guarantee the local rename gives. A task on another host calls
 :meth:`Store.fetch`, which downloads a committed folder into its own working copy (each file to
 ``*.partial``, then renamed; the commit file last), after which the code reads local files as on
-one host.
+one host. A resumable pull (:mod:`simpul.landing_resume`) uploads each page and then its
+progress record, so a retry on another host continues after the last landed page.
 
 Credentials never appear in a URL: S3 keys come from the Airflow connection ``simpul_storage``
 (login = access key id, password = secret key, host / extra ``url`` = endpoint) or from
@@ -201,14 +202,17 @@ class Store:
         return self.fs.cat_file(self.key(rel)).decode("utf-8")
 
     # -- moving folders between the working copy and the store ----------------------------
-    def publish(self, rel: str, commit: str | None = None) -> None:
-        """Upload the working copy's folder ``rel`` (every file below it, streamed from disk),
-        the ``commit`` file last: another host trusts the folder once that file is there.
-        A local store is used in place: nothing to do."""
+    def publish(self, rel: str, commit: str | None = None, only: list[str] | None = None) -> None:
+        """Upload the working copy's folder ``rel`` (every file below it, or the relative
+        paths ``only``; streamed from disk), the ``commit`` file last: another host trusts the
+        folder once that file is there. A local store is used in place: nothing to do."""
         if not self.remote:
             return
         folder = self.local / rel
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and ".partial" not in p.name)
+        if only is not None:
+            files = [folder / name for name in only]
+        else:
+            files = sorted(p for p in folder.rglob("*") if p.is_file() and ".partial" not in p.name)
         last = [p for p in files if commit and p.relative_to(folder).as_posix() == commit]
         for path in [p for p in files if p not in last] + last:
             target = self.key(f"{rel}/{path.relative_to(folder).as_posix()}")
@@ -319,6 +323,73 @@ def fetch_delivery(load_id: str) -> bool:
     from simpul.landing import MANIFEST
 
     return store("landing").fetch(delivery_rel(load_id), MANIFEST)
+
+
+def fetch_partials(source: str, stream: str) -> None:
+    """Before a resumable pull: unsealed partial pulls of the stream that another host left
+    in the store (parts and ``_progress.json``, which is uploaded last) into the working copy,
+    so this host resumes them instead of pulling everything again."""
+    from simpul.landing import MANIFEST
+    from simpul.landing_resume import PROGRESS
+
+    st = store("landing")
+    if not st.remote:
+        return
+    base = f"{source}/{stream}"
+    try:
+        names = st.fs.ls(st.key(base), detail=False) if st.fs.exists(st.key(base)) else []
+    except Exception as exc:  # noqa: BLE001
+        raise StorageError(
+            f"{st.uri(base)}: tidak dapat dibaca / not readable ({type(exc).__name__})"
+        ) from None
+    for name in names:
+        load_id = name.rstrip("/").rsplit("/", 1)[-1]
+        rel = f"{base}/{load_id}"
+        local = st.local / rel
+        if (local / PROGRESS).exists() or (local / MANIFEST).exists():
+            continue
+        if st.fs.exists(st.key(f"{rel}/{PROGRESS}")) and not st.fs.exists(
+            st.key(f"{rel}/{MANIFEST}")
+        ):
+            st.fetch(rel, PROGRESS)
+
+
+def publish_partial(partial: Any, parts_before: int) -> None:
+    """After a page: its part file (if it had rows) and the progress record (last) to the
+    store, so a retry on another host resumes from here."""
+    from simpul.landing_resume import PARTS, PROGRESS
+
+    st = store("landing")
+    if not st.remote:
+        return
+    rel = partial.folder.relative_to(st.local).as_posix()
+    new = [f"{PARTS}/{name}" for name in partial.state["parts"][parts_before:]]
+    st.publish(rel, PROGRESS, only=[*new, PROGRESS])
+
+
+def settle_partials(source: str, stream: str, keep: str | None) -> None:
+    """Partial pulls of the stream in the store other than ``keep`` (discarded by this run,
+    or sealed: their parts are joined into the delivery) are removed there."""
+    from simpul.landing import MANIFEST
+    from simpul.landing_resume import PARTS, PROGRESS
+
+    st = store("landing")
+    if not st.remote:
+        return
+    base = f"{source}/{stream}"
+    if not st.fs.exists(st.key(base)):
+        return
+    for name in st.fs.ls(st.key(base), detail=False):
+        load_id = name.rstrip("/").rsplit("/", 1)[-1]
+        rel = f"{base}/{load_id}"
+        if load_id == keep or not st.fs.exists(st.key(f"{rel}/{PROGRESS}")):
+            continue
+        if st.fs.exists(st.key(f"{rel}/{MANIFEST}")):  # sealed: only the leftovers go
+            for leftover in (PROGRESS, PARTS):
+                if st.fs.exists(st.key(f"{rel}/{leftover}")):
+                    st.fs.rm(st.key(f"{rel}/{leftover}"), recursive=True)
+        else:
+            st.remove(rel)
 
 
 def publish_stage(load_id: str) -> None:

@@ -150,3 +150,55 @@ def test_default_areas_stay_under_simpul_home(simpul_home):
     for area in ("landing", "staging", "reports", "outbox"):
         st = store(area)
         assert not st.remote and st.local == simpul_home / area
+
+
+def test_pull_broken_on_one_host_resumes_on_another(shared, monkeypatch):
+    """The pages landed before the link dropped are in the bucket with their progress record;
+    the retry on another worker host fetches only the pages after the break."""
+    from simpul import pipeline
+    from simpul.config import load_config
+
+    fs, bucket, home = shared["fs"], shared["bucket"], shared["home"]
+    cfg = load_config()
+    cfg.sources["siak"].page_size = 40
+    real = pipeline.build_connector
+    broken = {"after": 3}
+    served: list[int] = []
+
+    def breaking(cfg, source):
+        connector = real(cfg, source)
+        pages = connector.read_pages
+
+        def read_pages(*args, **kwargs):
+            for i, item in enumerate(pages(*args, **kwargs)):
+                if broken["after"] is not None and i == broken["after"]:
+                    raise ConnectionError("the mobile link dropped")
+                served.append(i)
+                yield item
+
+        connector.read_pages = read_pages
+        return connector
+
+    monkeypatch.setattr(pipeline, "build_connector", breaking)
+    with pytest.raises(Exception, match="unreachable"):
+        pipeline.extract(PIPE, cfg)
+    progress = [p for p in fs.find(f"{bucket}/landing/siak/penduduk") if "_progress" in p]
+    (load_id,) = {p.split("/")[-2] for p in progress}
+    parts = fs.find(f"{bucket}/landing/siak/penduduk/{load_id}/parts")
+    assert len(parts) == 3 and not fs.exists(
+        f"{bucket}/landing/siak/penduduk/{load_id}/_manifest.json"
+    )
+
+    _other_host(home)
+    broken["after"] = None
+    served.clear()
+    ex = pipeline.extract(PIPE, cfg)
+    assert ex["load_id"] == load_id and ex["pull_runs"] == 2
+    assert len(served) == 8 - 3  # 301 rows in pages of 40: only the 5 after the break
+    delivery = f"{bucket}/landing/siak/penduduk/{load_id}"
+    assert sorted(p.rsplit("/", 1)[-1] for p in fs.find(delivery)) == [
+        "_manifest.json",
+        "data.parquet",
+    ]  # parts and progress gone: joined into the sealed delivery
+    _other_host(home)
+    assert pipeline.transform(PIPE, load_id)["received"] == ex["rows"] == 301
