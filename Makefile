@@ -21,6 +21,7 @@ demo: setup
 test: setup
 	@bash scripts/ensure-postgres.sh
 	@bash scripts/ensure-chromium.sh
+	@bash scripts/ensure-sshd.sh
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen pytest
 

@@ -258,17 +258,27 @@ class Paths(BaseModel):
 
     home: Path
 
+    # landing, staging and reports may live in shared storage (simpul.storage): these are the
+    # local folders the code works in, i.e. the area itself or its working copy
+
     @property
     def landing(self) -> Path:
-        return self.home / "landing"
+        return self._area("landing")
 
     @property
     def staging(self) -> Path:
-        return self.home / "staging"
+        return self._area("staging")
 
     @property
     def reports(self) -> Path:
-        return self.home / "reports"
+        return self._area("reports")
+
+    def _area(self, area: Literal["landing", "staging", "reports"]) -> Path:
+        from simpul.storage import AREA_ENV, store
+
+        if not os.environ.get(AREA_ENV[area]):
+            return self.home / area
+        return store(area).local
 
     @property
     def world(self) -> Path:

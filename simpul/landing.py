@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -284,6 +284,9 @@ def find_manifest(root: Path, load_id: str) -> Manifest:
     if not path.exists():
         raise LandingError(f"no sealed delivery {load_id} under {root}")
     manifest = Manifest(**json.loads(path.read_text()))
+    if manifest.path.parent != path.parent:
+        # landed on another host or under another home (shared storage: simpul.storage)
+        manifest = replace(manifest, file=str(path.parent / manifest.path.name))
     if _sha256(manifest.path) != manifest.sha256:
         raise LandingError(f"{manifest.path}: SHA-256 does not match its manifest (tampered?)")
     return manifest

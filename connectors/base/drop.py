@@ -39,7 +39,6 @@ from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, ClassVar
 
-import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -126,7 +125,10 @@ class FileDrop:
     known: Mapping[str, str] = field(default_factory=dict)  # sha256 -> load_id that loaded it
 
     def __post_init__(self) -> None:
-        self.fs, self.root = fsspec.core.url_to_fs(self.url)
+        # credentials and host keys from the environment / Airflow connections, never the URL
+        from simpul.storage import filesystem
+
+        self.fs, self.root = filesystem(self.url)
         self.local = "file" in (
             self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
         )
@@ -165,6 +167,11 @@ class FileDrop:
                 )
             if not stat.S_ISREG(st.st_mode):
                 return (f"{name}: not a regular file", f"{name}: bukan berkas biasa")
+        elif info.get("type") == "link" or info.get("islink"):  # SFTP lists links unfollowed
+            return (
+                f"{name}: a symbolic link; links are never followed, copy the file itself",
+                f"{name}: tautan simbolik; tautan tidak pernah diikuti, salin berkasnya",
+            )
         elif info.get("type") not in (None, "file"):
             return (f"{name}: not a regular file", f"{name}: bukan berkas biasa")
         size = int(info.get("size") or 0)

@@ -274,6 +274,9 @@ def build_laporan_mutu(wh: Warehouse, params: dict[str, Any]) -> DatasetResult:
     )
     attachments = []
     for load_id in sorted({r["load_id"] for r in rows} | {r["load_id"] for r in recent}):
+        from simpul.storage import store
+
+        store("reports").fetch(load_id)  # written on another host: shared storage
         for name in ("laporan_mutu_data.html", "laporan_mutu_data.csv"):
             path = paths().reports / load_id / name
             if path.exists():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 import uuid
@@ -58,7 +59,33 @@ LEASE = timedelta(minutes=10)  # a claimed row is retried after this if its send
 
 
 def outbox_dir() -> Path:
-    return home() / "outbox"
+    """The outbox folder this process writes (``SIMPUL_OUTBOX_URL``: its local working copy
+    when the outbox is in shared storage, see :mod:`simpul.storage`)."""
+    from simpul.storage import OUTBOX_URL_ENV, store
+
+    return store("outbox").local if os.environ.get(OUTBOX_URL_ENV) else home() / "outbox"
+
+
+def _outbox_copy(row: dict[str, Any]) -> Path:
+    """The delivery's folder on this host: in shared storage, fetched (signature last) by a
+    dispatcher on another host than the one that built it."""
+    from simpul.storage import store
+
+    st = store("outbox")
+    if not st.remote:
+        return Path(row["path"])
+    st.fetch(row["delivery_id"], SIGNATURE)
+    return st.local / row["delivery_id"]
+
+
+def _outbox_remove(row: dict[str, Any]) -> None:
+    """A delivery's folder gone from this host and from shared storage."""
+    from simpul.storage import store
+
+    shutil.rmtree(row["path"], ignore_errors=True)
+    st = store("outbox")
+    if st.remote:
+        st.remove(row["delivery_id"])
 
 
 def backoff(attempt: int) -> timedelta:
@@ -336,6 +363,9 @@ def _prepare_part(
     (tmp / MANIFEST).write_bytes(manifest_bytes)
     (tmp / SIGNATURE).write_text(signature + "\n")
     tmp.rename(final)
+    from simpul.storage import store
+
+    store("outbox").publish(delivery_id, SIGNATURE)  # shared storage: signature last
 
     row = {
         "delivery_id": delivery_id,
@@ -386,7 +416,7 @@ def _prepare_part(
         if disclosures is not None:
             wh.bulk_insert(conn, "ops.exchange_disclosures", disclosures)
     if superseded is not None:
-        shutil.rmtree(superseded["path"], ignore_errors=True)
+        _outbox_remove(superseded)
     if agreement.mode == "delta":
         _save_state(agreement_id, state_key, delivery_id, hashes)
     log.info(
@@ -519,7 +549,7 @@ class Attempt:
 
 
 def _outgoing(row: dict[str, Any]) -> channels.Outgoing:
-    path = Path(row["path"])
+    path = _outbox_copy(row)
     manifest = json.loads((path / MANIFEST).read_bytes())
     return channels.Outgoing(
         row["delivery_id"], path, manifest, row["manifest_sha256"], row.get("part")
@@ -630,7 +660,7 @@ def self_check(row: dict[str, Any]) -> str | None:
 
     Anchored on the manifest hash in ``ops.exchange_outbox``, so it holds across a rotation of
     the signing key; a changed outbox folder is never sent."""
-    path = Path(row["path"])
+    path = _outbox_copy(row)
     try:
         if sha256_file(path / MANIFEST) != row["manifest_sha256"]:
             return "manifest changed in the outbox"
@@ -801,7 +831,7 @@ def purge(wh: Warehouse, agreements: AgreementsFile, *, now: datetime | None = N
         days = agreement.retention_days if agreement else 0
         if row["receipt_at"] is None or row["receipt_at"] + timedelta(days=days) > now:
             continue
-        shutil.rmtree(row["path"], ignore_errors=True)
+        _outbox_remove(row)
         with wh.begin() as conn:
             conn.execute(
                 sa.text("UPDATE ops.exchange_outbox SET purged_at = :t WHERE delivery_id = :id"),
