@@ -9,6 +9,7 @@ from connectors.base.http import HttpError
 from simpul.config import ConfigError
 from simpul.landing import LandingError
 from simpul.pipeline import PipelineError
+from simpul.storage import StorageError
 from simpul.warehouse.engine import SchemaError, WarehouseBusyError, WarehouseNotUpgradedError
 from simpul.warehouse.ops import ReconcileError
 
@@ -22,6 +23,7 @@ OPERATOR_ERRORS: tuple[type[BaseException], ...] = (
     WarehouseBusyError,
     WarehouseNotUpgradedError,
     SchemaError,
+    StorageError,
     sqlalchemy.exc.ProgrammingError,
     sqlalchemy.exc.OperationalError,
 )

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from connectors.base.files import ROW_PROBLEM, ROW_WARNING, SOURCE_FILE, SOURCE_ROW
-from simpul import atrest, ledger, storage
+from simpul import atrest, handoffs, ledger
 from simpul.config import ConfigError, PipelineSettings, SimpulConfig, load_config, paths
 from simpul.landing import MANIFEST, Manifest, find_manifest, land, new_load_id, stream_lock
 from simpul.mapping import Mapper, MappingIssue, load_mapping
@@ -142,7 +142,7 @@ def _extract(
             cursor_from=deleted_since,
             cursor_to=None if until is not None else (lambda: dres.cursor_max),
         )
-        storage.publish_delivery(deletions.load_id)
+        handoffs.publish_delivery(deletions.load_id)
     result = ReadResult()
     batches = connector.read(p.stream, since=since, result=result)
     if until is not None:
@@ -163,7 +163,7 @@ def _extract(
         ledger.write_sidecar(Path(manifest.file).parent, result.files)
         for f in ledger.rejected(result.files):
             log.warning("file rejected: %s", f["reason_en"])
-    storage.publish_delivery(manifest.load_id)
+    handoffs.publish_delivery(manifest.load_id)
     log.info(
         "landed %s: %d rows in %.1fs",
         manifest.load_id,
@@ -204,9 +204,9 @@ def _extract_resumable(
     root = paths().landing
     started = time.monotonic()
     request = {"since": since, "until": until, "deleted_since": deleted_since}
-    storage.fetch_partials(p.source, p.stream)  # a pull another worker host broke off
+    handoffs.fetch_partials(p.source, p.stream)  # a pull another worker host broke off
     partial = PartialDelivery.open(root, p.source, p.stream, request)
-    storage.settle_partials(p.source, p.stream, keep=partial.load_id)
+    handoffs.settle_partials(p.source, p.stream, keep=partial.load_id)
     load_id = partial.load_id
     http = getattr(connector, "http", None)
     if http is not None:
@@ -216,7 +216,7 @@ def _extract_resumable(
         deletions = None
         if spec.deleted_field:
             del_id = deletions_load_id(load_id)
-            if storage.fetch_delivery(del_id):
+            if handoffs.fetch_delivery(del_id):
                 deletions = find_manifest(root, del_id)  # landed by the run that broke off
             else:
                 dres = ReadResult()
@@ -232,7 +232,7 @@ def _extract_resumable(
                     cursor_from=deleted_since,
                     cursor_to=None if until is not None else (lambda: dres.cursor_max),
                 )
-                storage.publish_delivery(del_id)
+                handoffs.publish_delivery(del_id)
         result = ReadResult(partial.state.get("cursor_min"), partial.state.get("cursor_max"))
         resume = partial.resume
         if not (resume or {}).get("done"):
@@ -248,7 +248,7 @@ def _extract_resumable(
                     (result.cursor_min, result.cursor_max),
                     connector.bytes_transferred(),
                 )
-                storage.publish_partial(partial, parts_before)
+                handoffs.publish_partial(partial, parts_before)
     finally:
         partial.note_bytes(connector.bytes_transferred())
         partial.save()
@@ -257,8 +257,8 @@ def _extract_resumable(
         # a bounded backfill never moves the cursor: later changes may not be fetched yet
         cursor_to=None if until is not None else partial.safe_cursor(),
     )
-    storage.publish_delivery(manifest.load_id)
-    storage.settle_partials(p.source, p.stream, keep=None)  # its parts are in the delivery
+    handoffs.publish_delivery(manifest.load_id)
+    handoffs.settle_partials(p.source, p.stream, keep=None)  # its parts are in the delivery
     log.info(
         "landed %s: %d rows, %d bytes over %d run(s), in %.1fs",
         manifest.load_id,
@@ -295,7 +295,7 @@ def deletions_load_id(load_id: str) -> str:
 def _deletions(load_id: str) -> Manifest | None:
     """The sealed deletion feed landed with ``load_id``, if its source sends one."""
     del_id = deletions_load_id(load_id)
-    if not storage.fetch_delivery(del_id):
+    if not handoffs.fetch_delivery(del_id):
         return None
     return find_manifest(paths().landing, del_id)
 
@@ -324,7 +324,7 @@ def transform(
     """
     cfg = _config(cfg)
     p = cfg.pipeline(name)
-    storage.fetch_delivery(load_id)
+    handoffs.fetch_delivery(load_id)
     manifest = find_manifest(paths().landing, load_id)
     mapper = Mapper(load_mapping(p.mapping))
     drift = schema_drift(name, p, manifest, mapper)
@@ -483,9 +483,9 @@ def transform(
             stage / "data_docs", paths().reports / load_id / "data_docs", dirs_exist_ok=True
         )
         result["reports"]["data_docs"] = str(paths().reports / load_id / "data_docs")
-    result["reports"] = storage.publish_reports(load_id, result["reports"])
+    result["reports"] = handoffs.publish_reports(load_id, result["reports"])
     (stage / "summary.json").write_text(json.dumps(result, indent=2))
-    storage.publish_stage(load_id)
+    handoffs.publish_stage(load_id)
     log.info(
         "validated %s: %d valid, %d quarantined, %d duplicate, %d warned",
         load_id,
@@ -589,8 +589,8 @@ def schema_drift(
     if base is None or base["load_id"] == manifest.load_id or not base["landed_file"]:
         return None
     path = Path(base["landed_file"]).parent / MANIFEST
-    if not path.exists() and storage.fetch_delivery(base["load_id"]):  # landed on another host
-        path = paths().landing / storage.delivery_rel(base["load_id"]) / MANIFEST
+    if not path.exists() and handoffs.fetch_delivery(base["load_id"]):  # landed on another host
+        path = paths().landing / handoffs.delivery_rel(base["load_id"]) / MANIFEST
     try:
         before = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -667,9 +667,9 @@ def load(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[str, 
     """Merge valid rows into core, quarantine the rest, record the load: one transaction."""
     cfg = _config(cfg)
     p = cfg.pipeline(name)
-    storage.fetch_delivery(load_id)
+    handoffs.fetch_delivery(load_id)
     manifest = find_manifest(paths().landing, load_id)
-    storage.fetch_stage(load_id)
+    handoffs.fetch_stage(load_id)
     stage = _staging(load_id)
     summary = json.loads((stage / "summary.json").read_text())
     with _lock(cfg, name):

@@ -169,7 +169,7 @@ def test_landing_on_an_sftp_store(sshd, simpul_home: Path, tmp_path: Path, monke
     import shutil
 
     from connectors.base.contract import rows_to_batch
-    from simpul import storage
+    from simpul import handoffs
     from simpul.config import paths
     from simpul.landing import find_manifest, land
     from tests.siak_rows import person
@@ -187,11 +187,11 @@ def test_landing_on_an_sftp_store(sshd, simpul_home: Path, tmp_path: Path, monke
         source="siak",
         stream="penduduk",
     )
-    storage.publish_delivery(manifest.load_id)
+    handoffs.publish_delivery(manifest.load_id)
     sealed = remote / "siak" / "penduduk" / manifest.load_id
     assert sorted(p.name for p in sealed.iterdir()) == ["_manifest.json", "data.parquet"]
 
     shutil.rmtree(simpul_home / "cache")
-    assert storage.fetch_delivery(manifest.load_id)
+    assert handoffs.fetch_delivery(manifest.load_id)
     again = find_manifest(paths().landing, manifest.load_id)
     assert again.row_count == 3 and again.sha256 == manifest.sha256

@@ -13,7 +13,7 @@ from tests.siak_rows import person
 
 
 def _land() -> str:
-    from simpul.storage import publish_delivery
+    from simpul.handoffs import publish_delivery
 
     manifest = land(
         iter([rows_to_batch([person(i) for i in range(1, 4)])]),
@@ -48,9 +48,9 @@ def test_landed_parquet_stays_encrypted_in_the_bucket(landing_in_s3, monkeypatch
     assert head["ServerSideEncryption"] == "AES256"
 
     shutil.rmtree(landing_in_s3["home"] / "cache")
-    from simpul import atrest, storage
+    from simpul import atrest, handoffs
 
-    assert storage.fetch_delivery(load_id)
+    assert handoffs.fetch_delivery(load_id)
     manifest = find_manifest(paths().landing, load_id)
     assert atrest.read_table(manifest.file).num_rows == 3
 
