@@ -352,17 +352,15 @@ def marts_dag(cfg: SimpulConfig) -> DAG | None:
 def settle_task() -> Any:
     """The ``settle`` sensor of a DAG that runs once per batch of loads (marts, padan): it
     waits in reschedule mode, holding no pool slot, until the batch has settled."""
+    from airflow.sdk import BaseSensorOperator
 
-    @task.sensor(
-        task_id="settle",
-        mode="reschedule",
-        poke_interval=15,
-        timeout=batch_timeout(),
+    class SettleSensor(BaseSensorOperator):
+        def poke(self, context: Any) -> Any:
+            return settle_batch(dict(context))
+
+    return SettleSensor(
+        task_id="settle", mode="reschedule", poke_interval=15, timeout=batch_timeout()
     )
-    def settle(**context: Any) -> Any:
-        return settle_batch(context)
-
-    return settle()
 
 
 def batch_timeout() -> float:

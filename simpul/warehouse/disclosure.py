@@ -20,9 +20,12 @@ identifiers). Before the analyst database is published:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
+
+if TYPE_CHECKING:  # pandas only for annotations: the exchange DAG file parses without it
+    import pandas as pd
 
 K = 5
 SUPPRESSED = "disamarkan"  # a generalised-away value, as the open-data channel names it
