@@ -92,6 +92,28 @@ def _pairs(failures: pd.DataFrame) -> set[tuple[int, str, str]]:
     return set(failures[["row", "rule", "severity"]].itertuples(index=False, name=None))
 
 
+def test_mapping_per_distinct_value_equals_mapping_per_row(world: Path, monkeypatch) -> None:
+    """Mapping on distinct values (``mapping._per_distinct``) gives the very table and issues
+    of mapping every row."""
+    import simpul.mapping as mapping_module
+
+    def apply(mapping: str, frame: pd.DataFrame):
+        mapper = Mapper(load_mapping(mapping))
+        for col in mapper.check_columns(list(frame.columns)):
+            frame[col] = pd.Series(pd.NA, index=frame.index, dtype="string")
+        return mapper.apply(frame, pd.Series(range(1, len(frame) + 1)))
+
+    for mapping, (_, rows) in _agency_rows(world).items():
+        source = pd.DataFrame(rows).astype("string")
+        for frame in (source, _scramble(source, 3)):
+            fast_table, fast_issues = apply(mapping, frame.copy())
+            with monkeypatch.context() as m:
+                m.setattr(mapping_module, "_per_distinct", lambda raw, fn: fn(raw))
+                ref_table, ref_issues = apply(mapping, frame.copy())
+            assert fast_table.equals(ref_table), mapping
+            assert fast_issues == ref_issues, mapping
+
+
 def test_vectorised_findings_equal_gx_findings(world: Path) -> None:
     seen_rules: set[str] = set()
     for mapping, (suite, rows) in _agency_rows(world).items():
