@@ -121,7 +121,6 @@ def current_duplicates(
     equal content too). Another source's agreeing record is not a duplicate: it is evidence
     the reconciliation needs."""
     from simpul.model import entity
-    from simpul.warehouse.pseudonym import canonical
 
     out = pd.Series(False, index=frame.index)
     if not candidates.any():
@@ -141,6 +140,107 @@ def current_duplicates(
         return out
     cols = [c for c in ent.column_names if c != "updated_at"]
     key_cols = list(ent.key)
+    if not wh.scalar(f"SELECT count(*) FROM {table} WHERE _source = :src", {"src": source}):
+        return out  # the source's first delivery: nothing to compare with
+    sub = frame.loc[candidates.to_numpy(), cols]
+    mine = _canonical_columns(sub, cols)
+    if mine is None:  # a column type whose text form Arrow does not share with canonical()
+        return _current_duplicates_per_row(wh, table, order, gone, ent, frame, candidates, source)
+    keys = _key_text(mine, key_cols)
+    key_sql = (
+        quote_ident(key_cols[0])
+        if len(key_cols) == 1
+        else " || '|' || ".join(f"CAST({quote_ident(k)} AS VARCHAR)" for k in key_cols)
+    )
+    distinct = sorted(set(keys))
+    select = ", ".join(quote_ident(c) for c in cols)
+    # a big delivery: one scan of the source's versions beats many IN lists
+    chunks = [distinct] if len(distinct) > 5000 else [
+        distinct[i : i + 1000] for i in range(0, len(distinct), 1000)
+    ]  # fmt: skip
+    stored: list[pd.DataFrame] = []
+    for chunk in chunks:
+        params: dict[str, Any] = {"src": source}
+        where = ""
+        if len(chunks) > 1 or len(distinct) <= 5000:
+            params |= {f"k{j}": k for j, k in enumerate(chunk)}
+            where = f" AND {key_sql} IN ({', '.join(':k' + str(j) for j in range(len(chunk)))})"
+        with wh.engine.connect() as conn:
+            result = conn.execute(
+                sa.text(
+                    f"SELECT {select}, {gone} AS _gone FROM {table} WHERE _source = :src{where} "
+                    f"ORDER BY {order}"
+                ),
+                params,
+            )
+            stored.append(pd.DataFrame(result.fetchall(), columns=[*cols, "_gone"]))
+    theirs_frame = pd.concat(stored, ignore_index=True)
+    theirs = _canonical_columns(theirs_frame[cols], cols)
+    if theirs is None:
+        return _current_duplicates_per_row(wh, table, order, gone, ent, frame, candidates, source)
+    theirs["_key"] = _key_text(theirs, key_cols)
+    theirs["_gone"] = theirs_frame["_gone"].astype(bool).to_numpy()
+    # the newest version of this source per key (rows come newest first)
+    theirs = theirs.drop_duplicates("_key", keep="first").set_index("_key")
+    found = theirs.reindex(keys)
+    same = found["_gone"].eq(False).to_numpy(dtype=bool).copy()  # deleted: never equal
+    for c in cols:
+        a = mine[c].to_numpy(dtype=object)
+        b = found[c].to_numpy(dtype=object)
+        a_null, b_null = pd.isna(a), pd.isna(b)
+        equal = (a_null & b_null) | (~a_null & ~b_null & (a == b))
+        same = same & equal
+    out.iloc[candidates.to_numpy().nonzero()[0]] = same
+    return out
+
+
+def _canonical_columns(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame | None:
+    """:func:`~simpul.warehouse.pseudonym.canonical` of every value, column by column (Arrow
+    casts to text): only for text, date and integer columns, whose Arrow text is ``str`` /
+    ``date.isoformat``; None for any other type (the per-row path then compares)."""
+    import pyarrow as pa
+
+    out = {}
+    for c in cols:
+        arr = pa.array(frame[c].to_numpy(dtype=object), from_pandas=True)
+        t = arr.type
+        if not (
+            pa.types.is_string(t)
+            or pa.types.is_large_string(t)
+            or pa.types.is_date32(t)
+            or pa.types.is_integer(t)
+            or pa.types.is_null(t)
+        ):
+            return None
+        out[c] = pd.Series(arr.cast(pa.string()).to_pandas(), dtype=object)
+    return pd.DataFrame(out)
+
+
+def _key_text(canon: pd.DataFrame, key_cols: list[str]) -> list[str]:
+    """Record keys as ``key_of`` spells them: parts joined by '|', a null part as ''."""
+    parts = [canon[k].where(canon[k].notna(), "").astype(str) for k in key_cols]
+    joined = parts[0]
+    for p in parts[1:]:
+        joined = joined + "|" + p
+    return joined.tolist()
+
+
+def _current_duplicates_per_row(
+    wh: Warehouse,
+    table: str,
+    order: str,
+    gone: str,
+    ent: Any,
+    frame: pd.DataFrame,
+    candidates: pd.Series,
+    source: str,
+) -> pd.Series:
+    """:func:`current_duplicates` value by value in Python (any column type)."""
+    from simpul.warehouse.pseudonym import canonical
+
+    out = pd.Series(False, index=frame.index)
+    cols = [c for c in ent.column_names if c != "updated_at"]
+    key_cols = list(ent.key)
 
     def key_of(row: dict[str, Any]) -> str:
         return "|".join("" if row.get(k) is None else str(canonical(row[k])) for k in key_cols)
@@ -156,9 +256,6 @@ def current_duplicates(
     current: dict[str, tuple | None] = {}
     distinct = sorted(set(keys))
     select = ", ".join(quote_ident(c) for c in cols)
-    if not wh.scalar(f"SELECT count(*) FROM {table} WHERE _source = :src", {"src": source}):
-        return out  # the source's first delivery: nothing to compare with
-    # a big delivery: one scan of the source's versions beats many IN lists
     chunks = [distinct] if len(distinct) > 5000 else [
         distinct[i : i + 1000] for i in range(0, len(distinct), 1000)
     ]  # fmt: skip
