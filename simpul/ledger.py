@@ -152,34 +152,14 @@ def current_duplicates(
         if len(key_cols) == 1
         else " || '|' || ".join(f"CAST({quote_ident(k)} AS VARCHAR)" for k in key_cols)
     )
-    distinct = sorted(set(keys))
-    select = ", ".join(quote_ident(c) for c in cols)
-    # a big delivery: one scan of the source's versions beats many IN lists
-    chunks = [distinct] if len(distinct) > 5000 else [
-        distinct[i : i + 1000] for i in range(0, len(distinct), 1000)
-    ]  # fmt: skip
-    stored: list[pd.DataFrame] = []
-    for chunk in chunks:
-        params: dict[str, Any] = {"src": source}
-        where = ""
-        if len(chunks) > 1 or len(distinct) <= 5000:
-            params |= {f"k{j}": k for j, k in enumerate(chunk)}
-            where = f" AND {key_sql} IN ({', '.join(':k' + str(j) for j in range(len(chunk)))})"
-        with wh.engine.connect() as conn:
-            result = conn.execute(
-                sa.text(
-                    f"SELECT {select}, {gone} AS _gone FROM {table} WHERE _source = :src{where} "
-                    f"ORDER BY {order}"
-                ),
-                params,
-            )
-            stored.append(pd.DataFrame(result.fetchall(), columns=[*cols, "_gone"]))
-    theirs_frame = pd.concat(stored, ignore_index=True)
+    theirs_frame = _stored_versions(
+        wh, table, cols, gone, key_sql, sorted(set(keys)), source, order
+    )
     theirs = _canonical_columns(theirs_frame[cols], cols)
     if theirs is None:
         return _current_duplicates_per_row(wh, table, order, gone, ent, frame, candidates, source)
     theirs["_key"] = _key_text(theirs, key_cols)
-    theirs["_gone"] = theirs_frame["_gone"].astype(bool).to_numpy()
+    theirs["_gone"] = theirs_frame["_gone"].astype(object).fillna(False).astype(bool).to_numpy()
     # the newest version of this source per key (rows come newest first)
     theirs = theirs.drop_duplicates("_key", keep="first").set_index("_key")
     found = theirs.reindex(keys)
@@ -194,6 +174,45 @@ def current_duplicates(
     return out
 
 
+def _stored_versions(
+    wh: Warehouse,
+    table: str,
+    cols: list[str],
+    gone: str,
+    key_sql: str,
+    keys: list[str],
+    source: str,
+    order: str,
+) -> pd.DataFrame:
+    """The versions ``source`` delivered of ``keys``, newest first: the keys go to a temporary
+    table the engine joins with, and DuckDB hands the rows back as Arrow."""
+    import pyarrow as pa
+
+    select = ", ".join(f"t.{quote_ident(c)}" for c in cols)
+    with wh.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS _simpul_dup_keys")
+        conn.exec_driver_sql("CREATE TEMP TABLE _simpul_dup_keys (_record_key VARCHAR)")
+        wh.bulk_insert(
+            conn, "_simpul_dup_keys", pa.table({"_record_key": pa.array(keys, pa.string())})
+        )
+        sql = (
+            f"SELECT {select}, {gone} AS _gone FROM {table} t JOIN _simpul_dup_keys k "
+            f"ON {key_sql} = k._record_key WHERE t._source = {{src}} ORDER BY {order}"
+        )
+        if wh.dialect == "duckdb":
+            raw = conn.connection.driver_connection
+            got = raw.sql(sql.format(src="?"), params=[source]).to_arrow_table()
+            out = got.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t))
+        else:
+            with conn.connection.driver_connection.cursor() as cur:
+                cur.execute(sql.format(src="%s"), [source])
+                rows = cur.fetchall()
+            out = pd.DataFrame.from_records(rows, columns=[*cols, "_gone"])
+        conn.exec_driver_sql("DROP TABLE _simpul_dup_keys")
+    out.columns = [*cols, "_gone"]
+    return out
+
+
 def _canonical_columns(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame | None:
     """:func:`~simpul.warehouse.pseudonym.canonical` of every value, column by column (Arrow
     casts to text): only for text, date and integer columns, whose Arrow text is ``str`` /
@@ -202,7 +221,11 @@ def _canonical_columns(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame | N
 
     out = {}
     for c in cols:
-        arr = pa.array(frame[c].to_numpy(dtype=object), from_pandas=True)
+        col = frame[c]
+        if isinstance(col.dtype, pd.ArrowDtype):  # as the engine returned it
+            arr = pa.array(col)
+        else:
+            arr = pa.array(col.to_numpy(dtype=object), from_pandas=True)
         t = arr.type
         if not (
             pa.types.is_string(t)
