@@ -327,7 +327,16 @@ def _derive_one(ent: Entity, r: dict[str, Any]) -> tuple[dict | None, list[dict]
 
 
 def _same(a: dict, b: dict, cols: Iterable[str]) -> bool:
-    return all(canonical(a.get(c)) == canonical(b.get(c)) for c in cols)
+    """Equal canonical text in every column. Two values of one type that compare equal have
+    the same canonical text (str of equal values; the same UTC instant), so only the others
+    are turned into text: most columns of a changed record are unchanged."""
+    for c in cols:
+        x, y = a.get(c), b.get(c)
+        if type(x) is type(y) and x == y:
+            continue
+        if canonical(x) != canonical(y):
+            return False
+    return True
 
 
 def _sync(
