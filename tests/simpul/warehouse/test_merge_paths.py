@@ -98,6 +98,7 @@ def test_row_hashes_by_duckdb_equal_the_python_row_hash():
     text is :func:`merge.row_hash` of every row (unicode, separators, nulls, dates)."""
     from datetime import date
 
+    import duckdb  # noqa: F401 - imported: _row_hashes takes the DuckDB path at any size
     import pyarrow as pa
 
     from simpul.model import entity
