@@ -99,7 +99,10 @@ def run_suite(
     if engine == "vectorised":
         rest = []
         for check in checks:
-            evaluated = _evaluate(check.expectation, data)
+            try:
+                evaluated = _evaluate(check.expectation, data)
+            except Exception:  # noqa: BLE001 - GX runs it and reports why it cannot
+                evaluated = None
             if evaluated is None:
                 rest.append(check)
                 continue
