@@ -121,7 +121,6 @@ def current_duplicates(
     equal content too). Another source's agreeing record is not a duplicate: it is evidence
     the reconciliation needs."""
     from simpul.model import entity
-    from simpul.warehouse.pseudonym import canonical
 
     out = pd.Series(False, index=frame.index)
     if not candidates.any():
@@ -141,6 +140,130 @@ def current_duplicates(
         return out
     cols = [c for c in ent.column_names if c != "updated_at"]
     key_cols = list(ent.key)
+    if not wh.scalar(f"SELECT count(*) FROM {table} WHERE _source = :src", {"src": source}):
+        return out  # the source's first delivery: nothing to compare with
+    sub = frame.loc[candidates.to_numpy(), cols]
+    mine = _canonical_columns(sub, cols)
+    if mine is None:  # a column type whose text form Arrow does not share with canonical()
+        return _current_duplicates_per_row(wh, table, order, gone, ent, frame, candidates, source)
+    keys = _key_text(mine, key_cols)
+    key_sql = (
+        quote_ident(key_cols[0])
+        if len(key_cols) == 1
+        else " || '|' || ".join(f"CAST({quote_ident(k)} AS VARCHAR)" for k in key_cols)
+    )
+    theirs_frame = _stored_versions(
+        wh, table, cols, gone, key_sql, sorted(set(keys)), source, order
+    )
+    theirs = _canonical_columns(theirs_frame[cols], cols)
+    if theirs is None:
+        return _current_duplicates_per_row(wh, table, order, gone, ent, frame, candidates, source)
+    theirs["_key"] = _key_text(theirs, key_cols)
+    theirs["_gone"] = theirs_frame["_gone"].astype(object).fillna(False).astype(bool).to_numpy()
+    # the newest version of this source per key (rows come newest first)
+    theirs = theirs.drop_duplicates("_key", keep="first").set_index("_key")
+    found = theirs.reindex(keys)
+    same = found["_gone"].eq(False).to_numpy(dtype=bool).copy()  # deleted: never equal
+    for c in cols:
+        a = mine[c].to_numpy(dtype=object)
+        b = found[c].to_numpy(dtype=object)
+        a_null, b_null = pd.isna(a), pd.isna(b)
+        equal = (a_null & b_null) | (~a_null & ~b_null & (a == b))
+        same = same & equal
+    out.iloc[candidates.to_numpy().nonzero()[0]] = same
+    return out
+
+
+def _stored_versions(
+    wh: Warehouse,
+    table: str,
+    cols: list[str],
+    gone: str,
+    key_sql: str,
+    keys: list[str],
+    source: str,
+    order: str,
+) -> pd.DataFrame:
+    """The versions ``source`` delivered of ``keys``, newest first: the keys go to a temporary
+    table the engine joins with, and DuckDB hands the rows back as Arrow."""
+    import pyarrow as pa
+
+    select = ", ".join(f"t.{quote_ident(c)}" for c in cols)
+    with wh.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS _simpul_dup_keys")
+        conn.exec_driver_sql("CREATE TEMP TABLE _simpul_dup_keys (_record_key VARCHAR)")
+        wh.bulk_insert(
+            conn, "_simpul_dup_keys", pa.table({"_record_key": pa.array(keys, pa.string())})
+        )
+        sql = (
+            f"SELECT {select}, {gone} AS _gone FROM {table} t JOIN _simpul_dup_keys k "
+            f"ON {key_sql} = k._record_key WHERE t._source = {{src}} ORDER BY {order}"
+        )
+        if wh.dialect == "duckdb":
+            raw = conn.connection.driver_connection
+            got = raw.sql(sql.format(src="?"), params=[source]).to_arrow_table()
+            out = got.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t))
+        else:
+            with conn.connection.driver_connection.cursor() as cur:
+                cur.execute(sql.format(src="%s"), [source])
+                rows = cur.fetchall()
+            out = pd.DataFrame.from_records(rows, columns=[*cols, "_gone"])
+        conn.exec_driver_sql("DROP TABLE _simpul_dup_keys")
+    out.columns = [*cols, "_gone"]
+    return out
+
+
+def _canonical_columns(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame | None:
+    """:func:`~simpul.warehouse.pseudonym.canonical` of every value, column by column (Arrow
+    casts to text): only for text, date and integer columns, whose Arrow text is ``str`` /
+    ``date.isoformat``; None for any other type (the per-row path then compares)."""
+    import pyarrow as pa
+
+    out = {}
+    for c in cols:
+        col = frame[c]
+        if isinstance(col.dtype, pd.ArrowDtype):  # as the engine returned it
+            arr = pa.array(col)
+        else:
+            arr = pa.array(col.to_numpy(dtype=object), from_pandas=True)
+        t = arr.type
+        if not (
+            pa.types.is_string(t)
+            or pa.types.is_large_string(t)
+            or pa.types.is_date32(t)
+            or pa.types.is_integer(t)
+            or pa.types.is_null(t)
+        ):
+            return None
+        out[c] = pd.Series(arr.cast(pa.string()).to_pandas(), dtype=object)
+    return pd.DataFrame(out)
+
+
+def _key_text(canon: pd.DataFrame, key_cols: list[str]) -> list[str]:
+    """Record keys as ``key_of`` spells them: parts joined by '|', a null part as ''."""
+    parts = [canon[k].where(canon[k].notna(), "").astype(str) for k in key_cols]
+    joined = parts[0]
+    for p in parts[1:]:
+        joined = joined + "|" + p
+    return joined.tolist()
+
+
+def _current_duplicates_per_row(
+    wh: Warehouse,
+    table: str,
+    order: str,
+    gone: str,
+    ent: Any,
+    frame: pd.DataFrame,
+    candidates: pd.Series,
+    source: str,
+) -> pd.Series:
+    """:func:`current_duplicates` value by value in Python (any column type)."""
+    from simpul.warehouse.pseudonym import canonical
+
+    out = pd.Series(False, index=frame.index)
+    cols = [c for c in ent.column_names if c != "updated_at"]
+    key_cols = list(ent.key)
 
     def key_of(row: dict[str, Any]) -> str:
         return "|".join("" if row.get(k) is None else str(canonical(row[k])) for k in key_cols)
@@ -156,9 +279,6 @@ def current_duplicates(
     current: dict[str, tuple | None] = {}
     distinct = sorted(set(keys))
     select = ", ".join(quote_ident(c) for c in cols)
-    if not wh.scalar(f"SELECT count(*) FROM {table} WHERE _source = :src", {"src": source}):
-        return out  # the source's first delivery: nothing to compare with
-    # a big delivery: one scan of the source's versions beats many IN lists
     chunks = [distinct] if len(distinct) > 5000 else [
         distinct[i : i + 1000] for i in range(0, len(distinct), 1000)
     ]  # fmt: skip

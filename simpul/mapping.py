@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import yaml
@@ -193,7 +194,7 @@ class Mapper:
             if f.transform == "village":
                 value, bad = self._village(frame, f, raw)
             else:
-                value, bad = self._convert(name, f, raw)
+                value, bad = _per_distinct(raw, lambda s, n=name, f=f: self._convert(n, f, s))
             out[name] = value
             if f.name_check:
                 issues.extend(self._check_name(frame, name, f.name_check, value, rows))
@@ -268,7 +269,7 @@ class Mapper:
         if f.concat:
             parts = []
             for col, width in zip(f.concat, f.pad or [0] * len(f.concat), strict=True):
-                p = clean_digits(frame[col])
+                p = _per_distinct(frame[col].astype("string"), clean_digits)
                 parts.append(p.str.zfill(width) if width else p)
             joined = parts[0]
             for p in parts[1:]:
@@ -313,6 +314,34 @@ class Mapper:
             val = _parse_dates(val, f.date_formats or [], f.excel_serial)
         bad = present & pd.Series(val, index=raw.index).isna()
         return val, bad.fillna(False).astype(bool)
+
+
+def _per_distinct(raw: pd.Series, fn):
+    """``fn(raw)`` computed on the distinct values of ``raw`` and spread back over its rows.
+
+    Every conversion here is value by value (cleaning, codes, labels, dates), so the result is
+    the same; a column of codes, dates or village parts has few distinct values among many
+    rows, so each regex and date parse runs a fraction of the times. ``fn`` returns a Series
+    or a (Series, Series) pair. Columns with mostly distinct values (names) run directly.
+    """
+    head = raw.iloc[:10_000]
+    if len(raw) > 20_000 and head.nunique() * 2 > len(head):  # names, NIKs: not worth it
+        return fn(raw)
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    if len(uniques) * 2 > len(raw):
+        return fn(raw)
+    distinct = pd.Series(
+        pd.array(list(uniques) + [pd.NA], dtype=raw.dtype)  # the last one stands for null
+    )
+    codes = np.where(codes < 0, len(uniques), codes)
+    out = fn(distinct)
+
+    def spread(s: pd.Series) -> pd.Series:
+        taken = s.iloc[codes]
+        taken.index = raw.index
+        return taken
+
+    return tuple(spread(o) for o in out) if isinstance(out, tuple) else spread(out)
 
 
 def _dot(m) -> str:

@@ -22,18 +22,32 @@ _SPACES = (
 )
 WHITESPACE_RUN = f"[{_SPACES}]+"
 DIGIT_NOISE = f"[{_SPACES}.\\-'`’]"
+# A value :func:`clean_text` could change: a non-printing character, whitespace or an
+# apostrophe at the start, whitespace at the end, whitespace other than one plain space.
+_NEEDS_CLEANING = (
+    f"{NONPRINTING}|^[{_SPACES}'`’]|[{_SPACES}]$|[{_SPACES.replace(' ', '')}]|  "
+)
 
 
 def clean_text(s: pd.Series) -> pd.Series:
     """Strip non-printing characters and a leading apostrophe, collapse spaces.
 
     Empty strings and a lone "-" (the usual "nothing" in Indonesian exports) become null.
+    One guard pass finds the values that need it (few, in real exports); the cleaning chain
+    runs on those only, every other value is already its own cleaned form.
     """
     s = s.astype("string")
+    flagged = s.str.contains(_NEEDS_CLEANING, regex=True).fillna(False).to_numpy(dtype=bool)
+    if flagged.any():
+        s = s.copy()
+        s[flagged] = _clean_chain(s[flagged])
+    return s.mask(s.isin(["", "-"]), pd.NA)
+
+
+def _clean_chain(s: pd.Series) -> pd.Series:
     s = s.str.replace(NONPRINTING, " ", regex=True)
     s = s.str.strip().str.lstrip("'`’").str.strip()
-    s = s.str.replace(WHITESPACE_RUN, " ", regex=True)
-    return s.mask(s.isin(["", "-"]), pd.NA)
+    return s.str.replace(WHITESPACE_RUN, " ", regex=True)
 
 
 def clean_digits(s: pd.Series) -> pd.Series:

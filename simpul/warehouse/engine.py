@@ -24,6 +24,9 @@ from simpul.config import warehouse_url
 log = logging.getLogger(__name__)
 
 
+DUCKDB_ROW_GROUP = 122_880  # rows per DuckDB row group
+
+
 def quote_ident(name: str) -> str:
     """Quote one SQL identifier; names never come from data, but quote them all the same."""
     return '"' + name.replace('"', '""') + '"'
@@ -99,10 +102,21 @@ class Warehouse:
             raw = conn.connection.driver_connection
             name = "_simpul_bulk"
             raw.register(name, table)
+            # A parallel insert of more than one row group leaves partly filled row groups,
+            # which the *next* checkpoint merges: seconds of rewriting a 650,000-resident
+            # warehouse in whatever small load comes next. One thread fills them whole (and
+            # is no slower: the rows come from memory).
+            big = table.num_rows > DUCKDB_ROW_GROUP
+            threads = None
+            if big:
+                threads = conn.exec_driver_sql("SELECT current_setting('threads')").scalar()
+                conn.exec_driver_sql("SET threads = 1")
             try:
                 conn.exec_driver_sql(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {name}")
             finally:
                 raw.unregister(name)
+                if threads is not None:
+                    conn.exec_driver_sql(f"SET threads = {int(threads)}")
         else:
             with conn.connection.driver_connection.cursor() as cur:
                 copy_arrow(cur, f"{target} ({cols})", table)

@@ -63,13 +63,18 @@ def _ensure_raw_table(conn: Connection, wh: Warehouse, table: str, columns: list
 
 
 def _lineage(table: pa.Table, manifest: Manifest) -> pa.Table:
+    """The delivery's lineage on every row: constants, repeated by Arrow (no Python lists)."""
     n = table.num_rows
     extracted = datetime.fromisoformat(manifest.extracted_at)
-    table = table.append_column("_load_id", pa.array([manifest.load_id] * n, pa.string()))
-    table = table.append_column("_source", pa.array([manifest.source] * n, pa.string()))
+    table = table.append_column("_load_id", _constant(manifest.load_id, pa.string(), n))
+    table = table.append_column("_source", _constant(manifest.source, pa.string(), n))
     return table.append_column(
-        "_extracted_at", pa.array([extracted] * n, pa.timestamp("us", tz="UTC"))
+        "_extracted_at", _constant(extracted, pa.timestamp("us", tz="UTC"), n)
     )
+
+
+def _constant(value: Any, type_: pa.DataType, n: int) -> pa.Array:
+    return pa.repeat(pa.scalar(value, type_), n)
 
 
 def _merge(conn: Connection, wh: Warehouse, ent: Entity, rows: pa.Table, now: datetime) -> int:
@@ -151,9 +156,9 @@ def commit_delivery(
             f = findings.rename_columns(
                 ["row_number" if c == "row" else c for c in findings.column_names]
             )
-            f = f.append_column("load_id", pa.array([manifest.load_id] * f.num_rows, pa.string()))
+            f = f.append_column("load_id", _constant(manifest.load_id, pa.string(), f.num_rows))
             f = f.append_column(
-                "found_at", pa.array([now] * f.num_rows, pa.timestamp("us", tz="UTC"))
+                "found_at", _constant(now, pa.timestamp("us", tz="UTC"), f.num_rows)
             )
             wh.bulk_insert(conn, "ops.dq_findings", f)
 
@@ -250,10 +255,15 @@ def _quarantine(conn, wh, ent, manifest, mapped, landed, findings, now) -> None:
         by_row.setdefault(f["row"], []).append(f)
     rows_out: dict[str, list] = {c: [] for c in QUARANTINE_SCHEMA.names}
     landed_rows = landed.column_names
-    for q in quarantined.select(["_row", *ent.key]).to_pylist():
+    qrows = quarantined.select(["_row", *ent.key]).to_pylist()
+    raws = (
+        landed.take(pa.array([q["_row"] - 1 for q in qrows], pa.int64())).to_pylist()
+        if landed_rows
+        else [{} for _ in qrows]
+    )  # the delivered rows, taken in one go
+    for q, raw in zip(qrows, raws, strict=True):
         row = q["_row"]
         fs = sorted(by_row.get(row, []), key=lambda f: f["rule"])
-        raw = landed.slice(row - 1, 1).to_pylist()[0] if landed_rows else {}
         for col, val in (
             ("load_id", manifest.load_id),
             ("source", manifest.source),

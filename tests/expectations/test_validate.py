@@ -84,7 +84,8 @@ def test_data_docs_are_built_without_personal_data(validated, frame: pd.DataFram
 
 
 def test_gx_result_holds_positions_not_values(frame: pd.DataFrame, monkeypatch):
-    """The result GX hands back carries indices only (no unexpected values, no index query)."""
+    """Where GX validates (``engine="gx"``, and checks the vectorised pass leaves to it), the
+    result it hands back carries indices only (no unexpected values, no index query)."""
     from great_expectations.datasource.fluent.interfaces import Batch
 
     from simpul import validate
@@ -98,7 +99,7 @@ def test_gx_result_holds_positions_not_values(frame: pd.DataFrame, monkeypatch):
         return result
 
     monkeypatch.setattr(Batch, "validate", spy)
-    validate.run_suite(frame, "penduduk", pd.Series(range(1, 10)), kabupaten="16.08")
+    validate.run_suite(frame, "penduduk", pd.Series(range(1, 10)), engine="gx", kabupaten="16.08")
     payload = str(seen[0].to_json_dict())
     assert "unexpected_list" not in payload and "unexpected_index_query" not in payload
     assert "unexpected_index_list" in payload

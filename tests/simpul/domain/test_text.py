@@ -36,6 +36,8 @@ def _samples() -> pd.Series:
             continue
         c = chr(code)
         values += [f"a{c}b", f"{c}x {c}", c, f"'{c}12.0", f"12{c}{c}3.0", f" {c}'ab  c{c}"]
+        # clean_text's guard (only flagged values are cleaned) at the edges and in runs
+        values += [f"x{c}", f"{c}x", f"'{c}x", f"x {c}y", f"x{c} y", f"{c}{c}", f"{c}-", f"-{c}"]
     return pd.Series(values, dtype="string")
 
 
