@@ -147,6 +147,7 @@ def run(a: dict[str, Any]) -> dict[str, Any]:
     # arrow rows get dlt's row hash (``_dlt_id``) only on request; SCD2 needs it
     os.environ["NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID"] = "true"
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")  # no network calls
     import dlt
 
     t = time.monotonic()
