@@ -78,8 +78,6 @@ CREATE OR REPLACE TEMP MACRO clean_digits(x) AS nullif(regexp_replace(regexp_rep
   regexp_replace(x, {_q(NONPRINTING)}, '', 'g'), '\\.0$', ''), {_q(DIGIT_NOISE)}, '', 'g'), '');
 CREATE OR REPLACE TEMP MACRO label_key(x) AS upper(regexp_replace(x, {_q(WHITESPACE_RUN)}, '', 'g'));
 CREATE OR REPLACE TEMP MACRO zfill(x, w) AS CASE WHEN length(x) < w THEN lpad(x, w, '0') ELSE x END;
-CREATE OR REPLACE TEMP MACRO in_ns(d) AS
-  CASE WHEN d BETWEEN DATE '1677-09-22' AND DATE '2262-04-10' THEN d END;
 CREATE OR REPLACE TEMP MACRO days_in(y, m) AS
   day(last_day(make_date(y, greatest(least(m, 12), 1), 1)));
 CREATE OR REPLACE TEMP MACRO nik_structure_ok(n) AS n IS NULL OR (
@@ -141,8 +139,8 @@ def _lookups(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _date_sql(x: str) -> str:
-    """``tanggal_lahir``: three formats in order, then an Excel serial; pandas' range."""
-    return f"""in_ns(coalesce(
+    """``tanggal_lahir``: three formats in order, then an Excel serial."""
+    return f"""(coalesce(
       CASE WHEN regexp_full_match({x}, '[0-9]{{1,2}}-[0-9]{{1,2}}-[0-9]{{4}}')
            THEN try_strptime({x}, '%d-%m-%Y')::DATE END,
       CASE WHEN regexp_full_match({x}, '[0-9]{{1,2}}/[0-9]{{1,2}}/[0-9]{{4}}')
