@@ -131,9 +131,7 @@ def _failures(schema: Any, df: pd.DataFrame, rows: pd.Series, severity: str) -> 
             "row": rows.to_numpy()[fc["index"].astype("int64").to_numpy()],
             "rule": fc["check"].astype("string").to_numpy(),
             "severity": severity,
-            "field": [
-                FIELD.get(r, c) for r, c in zip(fc["check"], fc["column"], strict=True)
-            ],
+            "field": [FIELD.get(r, c) for r, c in zip(fc["check"], fc["column"], strict=True)],
         }
     )
     # a frame-wide check reports one failure case per column of the row: keep one per row
@@ -192,15 +190,10 @@ def run(a: dict[str, Any]) -> dict[str, Any]:
         pipelines_dir=a["pipelines_dir"],
     )
     disposition: dict[str, Any] = {"disposition": "merge", "strategy": strategy}
-    hints: dict[str, Any] = (
-        {"primary_key": "nik"} if strategy == "upsert" else {"merge_key": "nik"}
-    )
-    pipe.run(
-        dlt.resource(valid, name="penduduk", write_disposition=disposition, **hints),
-        loader_file_format="parquet",
-    )
+    hints: dict[str, Any] = {"primary_key": "nik"} if strategy == "upsert" else {"merge_key": "nik"}
     pipe.run(
         [
+            dlt.resource(valid, name="penduduk", write_disposition=disposition, **hints),
             dlt.resource(quarantine, name="quarantine", write_disposition="append"),
             dlt.resource(findings.assign(load_id=load_id), name="findings",
                          write_disposition="append"),

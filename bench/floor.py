@@ -76,7 +76,8 @@ CREATE OR REPLACE TEMP MACRO clean_text(x) AS nullif(nullif(regexp_replace(regex
   {_q("^['`’]+")}, ''), {strip}, '', 'g'), {_q(WHITESPACE_RUN)}, ' ', 'g'), ''), '-');
 CREATE OR REPLACE TEMP MACRO clean_digits(x) AS nullif(regexp_replace(regexp_replace(
   regexp_replace(x, {_q(NONPRINTING)}, '', 'g'), '\\.0$', ''), {_q(DIGIT_NOISE)}, '', 'g'), '');
-CREATE OR REPLACE TEMP MACRO label_key(x) AS upper(regexp_replace(x, {_q(WHITESPACE_RUN)}, '', 'g'));
+CREATE OR REPLACE TEMP MACRO label_key(x) AS
+  upper(regexp_replace(x, {_q(WHITESPACE_RUN)}, '', 'g'));
 CREATE OR REPLACE TEMP MACRO zfill(x, w) AS CASE WHEN length(x) < w THEN lpad(x, w, '0') ELSE x END;
 CREATE OR REPLACE TEMP MACRO days_in(y, m) AS
   day(last_day(make_date(y, greatest(least(m, 12), 1), 1)));
@@ -151,21 +152,27 @@ def _date_sql(x: str) -> str:
            THEN DATE '1899-12-30' + CAST(floor(CAST({x} AS DOUBLE)) AS INT) END))"""
 
 
+ISO = (
+    "[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?)?"
+    "(Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
+
+
 def _ts_sql(x: str) -> str:
     """``updated_at``: ISO 8601, as UTC."""
     return f"""CASE WHEN regexp_full_match({x},
-        '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([T ][0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}}(\\.[0-9]+)?)?)?(Z|[+-][0-9]{{2}}:?[0-9]{{2}})?')
+        '{ISO}')
         THEN try_cast({x} AS TIMESTAMPTZ) END"""
 
 
 def _map_sql(kode_kab: str) -> str:
     """Landed text -> canonical columns, with the raw presence each mapping finding needs."""
-    coded = []
+    coded, joins = [], []
     for field, (col, _) in CODED.items():
-        coded.append(
-            f"(SELECT code FROM _lookup l WHERE l.field = '{field}' "
-            f"AND l.k = label_key(clean_text(r.{col}))) AS {field}, "
-            f"clean_text(r.{col}) IS NOT NULL AS {field}__p"
+        coded.append(f"l_{field}.code AS {field}, clean_text(r.{col}) IS NOT NULL AS {field}__p")
+        joins.append(
+            f"LEFT JOIN _lookup l_{field} ON l_{field}.field = '{field}' "
+            f"AND l_{field}.k = label_key(clean_text(r.{col}))"
         )
     return f"""
 CREATE OR REPLACE TEMP TABLE _mapped AS
@@ -188,7 +195,7 @@ m AS (SELECT r._row,
   clean_text(r.NO_RW) AS rw__t, clean_text(r.NO_RT) AS rt__t,
   clean_text(r.UPDATED_AT) AS updated_at__t,
   {", ".join(coded)}
-  FROM r),
+  FROM r {" ".join(joins)}),
 d AS (SELECT *, {_date_sql("tanggal_lahir__t")} AS tanggal_lahir,
   {_ts_sql("updated_at__t")} AS updated_at,
   CASE WHEN regexp_replace(rw__t, '\\.0$', '') IN ('-', '0', '00', '000') THEN NULL
@@ -222,7 +229,8 @@ def _findings_sql(max_len: dict[str, int]) -> str:
     add("mapping_kode_desa_name", "warn", "kode_desa",
         "kel_name IS NOT NULL AND kode_desa IS NOT NULL AND "
         "(v.code IS NULL OR v.code <> kode_desa)",
-        "_mapped LEFT JOIN _villages v ON v.kec = substr(kode_desa, 1, 8) AND v.name = kel_name")  # fmt: skip
+        "_mapped LEFT JOIN _villages v ON v.kec = substr(kode_desa, 1, 8) "
+        "AND v.name = kel_name")  # fmt: skip
     for c, limit in max_len.items():
         add("max_length", "error", c, f"length({c}) > {limit}")
     # the suite (expectations/penduduk.py)
@@ -237,11 +245,13 @@ def _findings_sql(max_len: dict[str, int]) -> str:
         "(SELECT substr(ref, 1, 15) FROM _dangling)")  # fmt: skip
     add("nik_region", "warn", "nik", f"NOT starts_with(nik, '{KABUPATEN.replace('.', '')}')")
     add("nik_temporary", "warn", "nik",
-        "nik = '0' OR (regexp_full_match(nik, '0[0-9]{15}') AND substr(nik, 2, 1) <> '0')")  # fmt: skip
+        "nik = '0' OR (regexp_full_match(nik, '0[0-9]{15}') "
+        "AND substr(nik, 2, 1) <> '0')")  # fmt: skip
     add("no_kk_structure", "error", "no_kk", "NOT regexp_full_match(no_kk, '[0-9]{16}')")
     add("no_kk_parts", "warn", "no_kk", "NOT kk_structure_ok(no_kk)")
     add("tanggal_lahir_range", "error", "tanggal_lahir",
-        "tanggal_lahir > getvariable('today_wib') OR tanggal_lahir < DATE '1900-01-01'")  # fmt: skip
+        "tanggal_lahir > getvariable('today_wib') "
+        "OR tanggal_lahir < DATE '1900-01-01'")  # fmt: skip
     before_birthday = (
         "CASE WHEN strftime(tanggal_lahir, '%m%d') > strftime(getvariable('today_local'), "
         "'%m%d') THEN 1 ELSE 0 END"
@@ -255,7 +265,8 @@ def _findings_sql(max_len: dict[str, int]) -> str:
     add("nama_required", "error", "nama_lengkap", "nama_lengkap IS NULL")
     add("tanggal_lahir_required", "error", "tanggal_lahir", "tanggal_lahir IS NULL")
     add("kode_desa_format", "error", "kode_desa",
-        "NOT regexp_full_match(kode_desa, '[0-9]{2}\\.[0-9]{2}\\.[0-9]{2}\\.[12][0-9]{3}')")  # fmt: skip
+        "NOT regexp_full_match(kode_desa, "
+        "'[0-9]{2}\\.[0-9]{2}\\.[0-9]{2}\\.[12][0-9]{3}')")  # fmt: skip
     add("kode_desa_in_kabupaten", "warn", "kode_desa",
         f"NOT starts_with(kode_desa, '{KABUPATEN}')")  # fmt: skip
     for field, (_, required) in CODE_RULES.items():
@@ -444,7 +455,8 @@ def load(con: duckdb.DuckDBPyConnection, load_id: str, counts: dict[str, Any]) -
             OR nik IN (SELECT nik FROM _changed WHERE moved);
         """)
         con.execute(
-            f"INSERT INTO load_record VALUES ({lid}, 'siak', 'penduduk', ?, ?, ?, ?, ?, ?, ?, now())",
+            f"INSERT INTO load_record VALUES ({lid}, 'siak', 'penduduk', "
+            "?, ?, ?, ?, ?, ?, ?, now())",
             [counts["received"], counts["valid"], counts["quarantined"], counts["duplicate"],
              counts["warned"], inserted, changed],
         )  # fmt: skip

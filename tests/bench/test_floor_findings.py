@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench import data, floor
-from bench.yardstick import _hub_env
 from bench.__main__ import Bench
+from bench.yardstick import _hub_env
 
 # (column, value) written over successive rows: every mapping and suite rule gets work
 AWKWARD = [
