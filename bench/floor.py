@@ -62,6 +62,10 @@ CODE_RULES = {
 }
 S = WHITESPACE_RUN[1:-2]  # the whitespace class without [ ]+
 SPACES = f"[{S}]"
+# a value clean_text leaves as it is (apart from '' and '-' becoming null) matches none of these:
+# a non-printing character, leading whitespace or apostrophe, trailing whitespace, a run of
+# whitespace, whitespace other than a plain space. Only the others take the five-pass chain.
+DIRTY = f"{NONPRINTING}|^[{S}'`’]|{SPACES}$|{SPACES}{SPACES}|[{S.replace(' ', '')}]"
 
 
 def _q(s: str) -> str:
@@ -71,11 +75,15 @@ def _q(s: str) -> str:
 def _macros() -> str:
     strip = _q(f"^{SPACES}+|{SPACES}+$")
     return f"""
-CREATE OR REPLACE TEMP MACRO clean_text(x) AS nullif(nullif(regexp_replace(regexp_replace(
+CREATE OR REPLACE TEMP MACRO clean_text_slow(x) AS nullif(nullif(regexp_replace(regexp_replace(
   regexp_replace(regexp_replace(regexp_replace(x, {_q(NONPRINTING)}, ' ', 'g'), {strip}, '', 'g'),
   {_q("^['`’]+")}, ''), {strip}, '', 'g'), {_q(WHITESPACE_RUN)}, ' ', 'g'), ''), '-');
-CREATE OR REPLACE TEMP MACRO clean_digits(x) AS nullif(regexp_replace(regexp_replace(
-  regexp_replace(x, {_q(NONPRINTING)}, '', 'g'), '\\.0$', ''), {_q(DIGIT_NOISE)}, '', 'g'), '');
+CREATE OR REPLACE TEMP MACRO clean_text(x) AS CASE WHEN regexp_matches(x, {_q(DIRTY)})
+  THEN clean_text_slow(x) ELSE nullif(nullif(x, ''), '-') END;
+CREATE OR REPLACE TEMP MACRO clean_digits(x) AS CASE WHEN regexp_full_match(x, '[0-9]*')
+  THEN nullif(x, '') ELSE nullif(regexp_replace(regexp_replace(
+  regexp_replace(x, {_q(NONPRINTING)}, '', 'g'), '\\.0$', ''), {_q(DIGIT_NOISE)}, '', 'g'), '')
+  END;
 CREATE OR REPLACE TEMP MACRO label_key(x) AS
   upper(regexp_replace(x, {_q(WHITESPACE_RUN)}, '', 'g'));
 CREATE OR REPLACE TEMP MACRO zfill(x, w) AS CASE WHEN length(x) < w THEN lpad(x, w, '0') ELSE x END;

@@ -43,7 +43,9 @@ AWKWARD = [
     ("NO_KEL", "9999"), ("NO_KAB", "07"), ("NO_KEC", None), ("NO_PROP", "1"),
     ("KEL_NAME", "DESA XYZ"), ("KEL_NAME", "-"),
     ("UPDATED_AT", "garbage"), ("UPDATED_AT", "2020-01-01"), ("UPDATED_AT", None),
-    ("NIK_AYAH", "1608014101900009"), ("NIK_IBU", "x1"),
+    ("NIK_AYAH", "1608014101900009"), ("NIK_IBU", "x1"), ("NIK_IBU", "1608 0141 0190 0009"),
+    ("DUSUN", " DUSUN  I "), ("TMPT_LHR", "BATU\u3000RAJA"), ("DUSUN", "-"),
+    ("NAMA_LGKP_AYAH", "\u2019BUDI"), ("AGAMA", "KRISTEN\u2003PROTESTAN"), ("NO_KEL", "2.001"),
 ]  # fmt: skip
 
 
