@@ -78,8 +78,15 @@ def _check(
 
 
 def run(
-    workdir: Path, population: int | None, seed: int, repeats: int, systems: list[str]
+    workdir: Path,
+    population: int | None,
+    seed: int,
+    repeats: int,
+    systems: list[str],
+    on_repetition: Any = None,
 ) -> tuple[list[dict[str, Any]], list[str], dict[str, int]]:
+    """Every system on the full delivery then the increment, ``repeats`` times, alternated;
+    ``on_repetition(results, problems, counts)`` after each repetition (partial results)."""
     world, full_src, inc_src = _prepare(workdir, population, seed)
     results: list[dict[str, Any]] = []
     problems: list[str] = []
@@ -147,6 +154,8 @@ def run(
                         f"rep {rep} {kind}: {p}"
                         for p in _check(system, hub, hub_found, other, found)
                     ]
+        if on_repetition:
+            on_repetition(results, problems, counts)
     return results, problems, counts
 
 
@@ -192,7 +201,17 @@ def main(argv: list[str] | None = None) -> int:
     m = machine()
     print("machine:", ", ".join(f"{k} {v}" for k, v in m.items()))
     print("workdir:", workdir)
-    results, problems, counts = run(workdir, args.scale, args.seed, args.repeats, systems)
+
+    def partial(results: list, problems: list, counts: dict) -> None:
+        if args.json:
+            args.json.write_text(json.dumps(
+                {"machine": m, "results": results, "problems": problems, "counts": counts,
+                 "partial": True}, indent=2))  # fmt: skip
+        print("\n" + table(results), flush=True)
+
+    results, problems, counts = run(
+        workdir, args.scale, args.seed, args.repeats, systems, on_repetition=partial
+    )
     print("\n" + table(results))
     print(
         f"\nfull delivery: {counts.get('rows', 0):,} rows, {counts.get('quarantined', 0):,} "
