@@ -150,13 +150,10 @@ def run(a: dict[str, Any]) -> dict[str, Any]:
 
     t = time.monotonic()
     con = duckdb.connect()  # mapping only: in memory
-    floor_counts = floor.transform(con, Path(a["file"]))
+    floor_counts = floor.transform(con, Path(a["file"]), suite=False)
     cols = ", ".join(floor.COLUMNS)
     mapped = con.execute(f"SELECT _row, {cols} FROM _mapped ORDER BY _row").df()
-    mapping = con.execute(
-        "SELECT row, rule, severity, field FROM _findings "
-        "WHERE rule LIKE 'mapping_%' OR rule = 'max_length'"
-    ).df()
+    mapping = con.execute("SELECT row, rule, severity, field FROM _findings").df()
     con.close()
     for c in mapped.columns:
         if mapped[c].dtype == object and c != "tanggal_lahir":

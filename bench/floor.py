@@ -217,7 +217,7 @@ SELECT * FROM d
 """
 
 
-def _findings_sql(max_len: dict[str, int]) -> str:
+def _findings_sql(max_len: dict[str, int], suite: bool = True) -> str:
     """Every rule as one SELECT of (row, rule, severity, field); null values are not judged by
     the value rules (Great Expectations' map expectations skip them), as in the hub."""
     f: list[str] = []
@@ -241,6 +241,12 @@ def _findings_sql(max_len: dict[str, int]) -> str:
         "AND v.name = kel_name")  # fmt: skip
     for c, limit in max_len.items():
         add("max_length", "error", c, f"length({c}) > {limit}")
+    if not suite:  # mapping findings only (the dlt peer checks the suite with pandera)
+        return (
+            "CREATE OR REPLACE TEMP TABLE _findings AS SELECT * FROM (\n"
+            + "\nUNION ALL ".join(f)
+            + "\n) t(row, rule, severity, field)"
+        )
     # the suite (expectations/penduduk.py)
     add("nik_required", "error", "nik", "nik IS NULL")
     add("nik_structure", "error", "nik", "NOT nik_structure_ok(nik)")
@@ -289,8 +295,10 @@ def _findings_sql(max_len: dict[str, int]) -> str:
     )
 
 
-def transform(con: duckdb.DuckDBPyConnection, landed: Path) -> dict[str, Any]:
-    """Map and check a landed delivery into temp tables ``_mapped``, ``_findings``, ``_status``."""
+def transform(con: duckdb.DuckDBPyConnection, landed: Path, suite: bool = True) -> dict[str, Any]:
+    """Map and check a landed delivery into temp tables ``_mapped``, ``_findings``, ``_status``.
+
+    ``suite=False``: mapping and its findings only (``_mapped``, ``_findings``)."""
     from simpul.domain.regions import match_village
     from simpul.model import max_length
 
@@ -326,6 +334,10 @@ def transform(con: duckdb.DuckDBPyConnection, landed: Path) -> dict[str, Any]:
     con.register("_vl", villages)
     con.execute("CREATE OR REPLACE TEMP TABLE _villages AS SELECT * FROM _vl")
     con.unregister("_vl")
+    strings = [c for c in COLUMNS if c not in ("tanggal_lahir", "updated_at")]
+    if not suite:
+        con.execute(_findings_sql({c: max_length(c) for c in strings}, suite=False))
+        return {"received": con.execute("SELECT count(*) FROM _landed").fetchone()[0]}
     # set-wise inputs of the NIK/KK rules
     con.execute("""
       CREATE OR REPLACE TEMP TABLE _nik_dups AS
@@ -342,7 +354,6 @@ def transform(con: duckdb.DuckDBPyConnection, landed: Path) -> dict[str, Any]:
       SELECT DISTINCT coalesce(kode_desa, '') || '|' || substr(no_kk, 1, 15) AS k FROM _mapped
       WHERE regexp_full_match(no_kk, '[0-9]{16}') AND NOT ends_with(no_kk, '0');
     """)
-    strings = [c for c in COLUMNS if c not in ("tanggal_lahir", "updated_at")]
     con.execute(_findings_sql({c: max_length(c) for c in strings}))
     # status: quarantine (an error), duplicate (equal to the current record), valid
     has_core = _has_core(con)
