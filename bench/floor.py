@@ -420,9 +420,12 @@ CREATE TABLE IF NOT EXISTS load_record (load_id VARCHAR, source VARCHAR, stream 
 """
 
 
-def load(con: duckdb.DuckDBPyConnection, load_id: str, counts: dict[str, Any]) -> dict[str, int]:
+def load(
+    con: duckdb.DuckDBPyConnection, load_id: str, counts: dict[str, Any], guarantees: bool = True
+) -> dict[str, int]:
     """Raw rows, findings, quarantine, merge by NIK with SCD2 history, load record: one
-    transaction."""
+    transaction. ``guarantees=False`` (the bare floor) keeps no raw rows, findings or load
+    record: only quarantine, merge and history."""
     lid = _q(load_id)
     con.execute(DDL)
     cols = ", ".join(COLUMNS)
@@ -430,10 +433,13 @@ def load(con: duckdb.DuckDBPyConnection, load_id: str, counts: dict[str, Any]) -
     tracked = _content_hash("m", TRACKED)
     con.execute("BEGIN")
     try:
+        if guarantees:
+            con.execute(f"""
+              INSERT INTO raw_penduduk SELECT * EXCLUDE (file_row_number, _row), {lid}, _row
+                FROM _landed;
+              INSERT INTO findings SELECT {lid}, row, rule, severity, field FROM _findings;
+            """)
         con.execute(f"""
-          INSERT INTO raw_penduduk SELECT * EXCLUDE (file_row_number, _row), {lid}, _row
-            FROM _landed;
-          INSERT INTO findings SELECT {lid}, row, rule, severity, field FROM _findings;
           INSERT INTO quarantine SELECT {cols}, {lid}, _row FROM _mapped
             JOIN _status USING (_row) WHERE status = 'quarantine';
           CREATE OR REPLACE TEMP TABLE _v AS
@@ -473,12 +479,13 @@ def load(con: duckdb.DuckDBPyConnection, load_id: str, counts: dict[str, Any]) -
           FROM _v WHERE nik IN (SELECT nik FROM _new)
             OR nik IN (SELECT nik FROM _changed WHERE moved);
         """)
-        con.execute(
-            f"INSERT INTO load_record VALUES ({lid}, 'siak', 'penduduk', "
-            "?, ?, ?, ?, ?, ?, ?, now())",
-            [counts["received"], counts["valid"], counts["quarantined"], counts["duplicate"],
-             counts["warned"], inserted, changed],
-        )  # fmt: skip
+        if guarantees:
+            con.execute(
+                f"INSERT INTO load_record VALUES ({lid}, 'siak', 'penduduk', "
+                "?, ?, ?, ?, ?, ?, ?, now())",
+                [counts["received"], counts["valid"], counts["quarantined"], counts["duplicate"],
+                 counts["warned"], inserted, changed],
+            )  # fmt: skip
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -500,7 +507,7 @@ def run(a: dict[str, Any]) -> dict[str, Any]:
                 "(FORMAT parquet)"
             )
         t = time.monotonic()
-        merged = load(con, a["load_id"], counts)
+        merged = load(con, a["load_id"], counts, guarantees=a.get("guarantees", True))
         load_s = time.monotonic() - t
         current = con.execute("SELECT count(*) FROM core_penduduk").fetchone()[0]
         history = con.execute("SELECT count(*) FROM penduduk_history").fetchone()[0]
