@@ -1,8 +1,9 @@
 """``uv run python -m bench``: the kabupaten-scale benchmark (see bench/RESULTS.md).
 
 Default: OKU Timur at realistic size (~650,000 residents, ~200,000 families, permits), every
-stage on DuckDB and PostgreSQL, the baseline, a 1 % incremental run and Airflow's per-task
-overhead. ``--full`` adds a 2,000,000-resident province slice (DuckDB only unless
+stage on DuckDB and PostgreSQL, a 1 % incremental run and Airflow's per-task overhead. The
+comparison with a rule-equivalent floor and dlt is ``python -m bench.yardstick`` (issue 18).
+``--full`` adds a 2,000,000-resident province slice (DuckDB only unless
 ``--engines`` says otherwise). ``--population N`` runs another size (the smoke test uses it).
 """
 
@@ -209,21 +210,6 @@ def run_scale(
                 )
             b.stage("marts", "marts", engine, {}, SIMPUL_WAREHOUSE_URL=url)
             b.stage("exchange", "exchange", engine, {}, SIMPUL_WAREHOUSE_URL=url)
-        print(
-            f"== {label}: baseline (read landed Parquet, domain rules in pandas, bulk load)",
-            flush=True,
-        )
-        for engine, url in urls.items():
-            for pipeline in landed:
-                from simpul.config import paths  # noqa: F401 - same landing layout
-
-                source, stream, _ = data.SOURCES[pipeline]
-                landed_file = home / "landing" / source / stream / landed[pipeline] / "data.parquet"
-                b.stage(
-                    "baseline", pipeline, engine,
-                    {"file": str(landed_file), "entity": ENTITY[pipeline], "url": url},
-                    SIMPUL_WAREHOUSE_URL=url,
-                )  # fmt: skip
         if incremental:
             print(f"== {label}: incremental run (1 % of residents changed)", flush=True)
             inc = src / "siak_penduduk_increment.parquet"
@@ -300,9 +286,9 @@ def table(results: list[dict[str, Any]]) -> str:
 
 
 def summary(results: list[dict[str, Any]]) -> str:
-    lines = ["| scale | engine | hub land+map+validate+load s | baseline s | hub/baseline | "
+    lines = ["| scale | engine | hub land+map+validate+load s | "
              "end to end (+marts+exchange) s | incremental 1 % s | max peak RSS MB |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+             "|---|---|---:|---:|---:|---:|"]  # fmt: skip
     for scale in dict.fromkeys(r["scale"] for r in results):
         rs = [r for r in results if r["scale"] == scale]
         shared = sum(
@@ -323,15 +309,13 @@ def summary(results: list[dict[str, Any]]) -> str:
                 for r in er
                 if r["stage"] in ("marts", "exchange") and "+1%" not in r["name"]
             )
-            base = sum(r["seconds"] for r in er if r["stage"] == "baseline")
             inc = inc_shared + sum(
                 r["seconds"] for r in er if r["stage"] == "load" and "+1%" in r["name"]
             )
             hub = shared + load
             peak = max(r["peak_rss_mb"] for r in rs if r["engine"] in (engine, "-"))
-            ratio = hub / base if base else 0
             lines.append(
-                f"| {scale} | {engine} | {hub:.1f} | {base:.1f} | {ratio:.1f}x | "
+                f"| {scale} | {engine} | {hub:.1f} | "
                 f"{hub + extra:.1f} | {inc:.1f} | {peak:,.0f} |"
             )
     return "\n".join(lines)

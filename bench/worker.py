@@ -77,7 +77,10 @@ def transform(a: dict[str, Any]) -> dict[str, Any]:
         "rows": out["received"],
         "valid": out["valid"],
         "quarantined": out["quarantined"],
+        "duplicate": out["duplicate"],
+        "warned": out["warned"],
         "held": out["held"],
+        "staging": out["staging"],
     }
 
 
@@ -129,8 +132,14 @@ def exchange(a: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def baseline(a: dict[str, Any]) -> dict[str, Any]:
-    from bench.baseline import run
+def floor(a: dict[str, Any]) -> dict[str, Any]:
+    from bench.floor import run
+
+    return run(a)
+
+
+def dlt_peer(a: dict[str, Any]) -> dict[str, Any]:
+    from bench.dlt_peer import run
 
     return run(a)
 
@@ -148,7 +157,8 @@ STAGES = {
     "load": (load, ["simpul.pipeline", "simpul.warehouse.ops"]),
     "marts": (marts, ["simpul.warehouse.marts"]),
     "exchange": (exchange, ["simpul.exchange.demo", "simpul.exchange.service", "uvicorn"]),
-    "baseline": (baseline, ["bench.baseline"]),
+    "floor": (floor, ["bench.floor"]),
+    "dlt": (dlt_peer, ["bench.dlt_peer", "dlt", "pandera.pandas", "simpul.domain.nik"]),
     "airflow": (airflow, []),
 }
 

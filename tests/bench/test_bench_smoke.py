@@ -31,8 +31,9 @@ def test_bench_stages_run_at_tiny_scale(tmp_path: Path) -> None:
     landed_file = home / "landing" / source / stream / landed["load_id"] / "data.parquet"
     assert pq.read_metadata(landed_file).num_rows == landed["rows"]
     base = b.stage(
-        "baseline", "siak_penduduk", "duckdb",
-        {"file": str(landed_file), "entity": "penduduk", "url": url},
+        "floor", "siak_penduduk", "duckdb",
+        {"file": str(landed_file), "db": str(tmp_path / "floor.duckdb"),
+         "load_id": landed["load_id"]},
     )  # fmt: skip
     assert 0 < base["valid"] <= base["rows"]
     assert base["peak_rss_mb"] > 0
