@@ -199,12 +199,12 @@ def _stored_versions(
             f"SELECT {select}, {gone} AS _gone FROM {table} t JOIN _simpul_dup_keys k "
             f"ON {key_sql} = k._record_key WHERE t._source = {{src}} ORDER BY {order}"
         )
+        raw: Any = conn.connection.driver_connection  # the DBAPI connection, never None here
         if wh.dialect == "duckdb":
-            raw = conn.connection.driver_connection
             got = raw.sql(sql.format(src="?"), params=[source]).to_arrow_table()
             out = got.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t))
         else:
-            with conn.connection.driver_connection.cursor() as cur:
+            with raw.cursor() as cur:
                 cur.execute(sql.format(src="%s"), [source])
                 rows = cur.fetchall()
             out = pd.DataFrame.from_records(rows, columns=[*cols, "_gone"])
