@@ -23,11 +23,12 @@ test: setup
 	@bash scripts/ensure-chromium.sh
 	@bash scripts/ensure-sshd.sh
 	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
 	@$(UV) run --frozen pytest
 
 lint: setup
 	@$(UV) run --frozen ruff check .
-	@$(UV) run --frozen ruff format --check simpul connectors expectations dags
+	@$(UV) run --frozen ruff format --check .
 
 bench: setup
 	@$(UV) run --frozen python -m bench $(BENCH_ARGS)

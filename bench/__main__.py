@@ -315,8 +315,7 @@ def summary(results: list[dict[str, Any]]) -> str:
             hub = shared + load
             peak = max(r["peak_rss_mb"] for r in rs if r["engine"] in (engine, "-"))
             lines.append(
-                f"| {scale} | {engine} | {hub:.1f} | "
-                f"{hub + extra:.1f} | {inc:.1f} | {peak:,.0f} |"
+                f"| {scale} | {engine} | {hub:.1f} | {hub + extra:.1f} | {inc:.1f} | {peak:,.0f} |"
             )
     return "\n".join(lines)
 

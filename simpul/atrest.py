@@ -127,9 +127,7 @@ def attach_encrypted(conn: Any, path: Path, key: str, alias: str = "warehouse") 
             )
             _warned_unsafe = True
     literal = str(path).replace("'", "''")
-    conn.execute(
-        f"ATTACH '{literal}' AS \"{alias}\" (ENCRYPTION_KEY '{duckdb_key(key)}')"
-    )
+    conn.execute(f"ATTACH '{literal}' AS \"{alias}\" (ENCRYPTION_KEY '{duckdb_key(key)}')")
     conn.execute(f'USE "{alias}"')
 
 

@@ -411,4 +411,3 @@ class DropConnector(Connector):
     def read_file(self, f: FileOutcome, fh: BinaryIO) -> Iterator[pa.RecordBatch]:
         """The batches of one taken file (a ZIP's members included)."""
         raise NotImplementedError
-

@@ -128,8 +128,10 @@ def _batches(
         problem = item[2] if len(item) > 2 else None
         if not problem and all(v in (None, "") for v in values):
             continue  # blank line
-        if not problem and len(values) > len(columns) and any(
-            v not in (None, "") for v in values[len(columns) :]
+        if (
+            not problem
+            and len(values) > len(columns)
+            and any(v not in (None, "") for v in values[len(columns) :])
         ):
             problem = (
                 f"{name}, row {number}: {len(values)} values for {len(columns)} columns / "
@@ -294,9 +296,7 @@ def read_excel(
         try:
             wb = CalamineWorkbook.from_filelike(io.BytesIO(raw))
         except Exception as exc:  # noqa: BLE001 - calamine raises its own types on a broken file
-            raise FileFormatError(
-                f"{name}: not a readable Excel workbook ({_why(exc)})"
-            ) from None
+            raise FileFormatError(f"{name}: not a readable Excel workbook ({_why(exc)})") from None
     try:
         if wb is not None:
             if sheet and sheet not in wb.sheet_names:

@@ -51,9 +51,7 @@ class HttpError(Exception):
         return (_restore_error, (type(self), self.args, dict(self.__dict__)))
 
 
-def _restore_error(
-    cls: type[HttpError], args: tuple[Any, ...], state: dict[str, Any]
-) -> HttpError:
+def _restore_error(cls: type[HttpError], args: tuple[Any, ...], state: dict[str, Any]) -> HttpError:
     exc: HttpError = Exception.__new__(cls)
     exc.args = args
     exc.__dict__.update(state)

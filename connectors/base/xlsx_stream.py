@@ -123,8 +123,10 @@ def _sheet_part(zf: zipfile.ZipFile, sheet: str | None) -> tuple[str, bool]:
     for rel in rels.iter(PKG_REL):
         if rel.get("Id") == rid:
             target = rel.get("Target") or ""
-            path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
-                posixpath.join("xl", target)
+            path = (
+                target.lstrip("/")
+                if target.startswith("/")
+                else posixpath.normpath(posixpath.join("xl", target))
             )
             return path, date1904
     raise XlsxStreamError(f"sheet relationship {rid!r} not found")
@@ -138,8 +140,7 @@ def _date_styles(zf: zipfile.ZipFile) -> set[int]:
 
     root = _parse_part(zf, "xl/styles.xml")
     custom = {
-        int(f.get("numFmtId", "-1")): f.get("formatCode") or ""
-        for f in root.iter(f"{NS}numFmt")
+        int(f.get("numFmtId", "-1")): f.get("formatCode") or "" for f in root.iter(f"{NS}numFmt")
     }
     xfs = root.find(f"{NS}cellXfs")
     out: set[int] = set()

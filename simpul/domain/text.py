@@ -24,9 +24,7 @@ WHITESPACE_RUN = f"[{_SPACES}]+"
 DIGIT_NOISE = f"[{_SPACES}.\\-'`’]"
 # A value :func:`clean_text` could change: a non-printing character, whitespace or an
 # apostrophe at the start, whitespace at the end, whitespace other than one plain space.
-_NEEDS_CLEANING = (
-    f"{NONPRINTING}|^[{_SPACES}'`’]|[{_SPACES}]$|[{_SPACES.replace(' ', '')}]|  "
-)
+_NEEDS_CLEANING = f"{NONPRINTING}|^[{_SPACES}'`’]|[{_SPACES}]$|[{_SPACES.replace(' ', '')}]|  "
 
 
 def clean_text(s: pd.Series) -> pd.Series:

@@ -234,8 +234,8 @@ class Agreement(BaseModel):
         default=72, gt=0, description="a receipt later than this raises an alert"
     )
     receipt_key: str | None = Field(
-        default=None, description="the agency's Ed25519 public key (base64): receipts must be "
-        "signed with it"
+        default=None,
+        description="the agency's Ed25519 public key (base64): receipts must be signed with it",
     )
     receipt_key_env: str | None = Field(
         default=None, description="or: the environment variable holding that public key"

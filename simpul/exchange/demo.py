@@ -95,6 +95,7 @@ def run_exchange_demo(wh: Any) -> list[dict[str, Any]]:
         for r in sorted(latest.values(), key=lambda r: (r["agency"], r["dataset"], r["part"] or ""))
     ]
 
+
 def _agency_keys(home: Path, agreements: Any) -> dict[str, Any]:
     """Demo only: each stand-in agency gets its own receipt key pair under SIMPUL_HOME/keys,
     and its public key is "registered" through the agreement's ``receipt_key_env``."""

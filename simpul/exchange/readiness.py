@@ -60,9 +60,7 @@ def _has_loads(wh: Warehouse) -> bool:
         return wh.table_exists(conn, "ops", "loads")
 
 
-def check_inputs(
-    wh: Warehouse, pipelines: list[str], cycle: timedelta, now: datetime
-) -> list[str]:
+def check_inputs(wh: Warehouse, pipelines: list[str], cycle: timedelta, now: datetime) -> list[str]:
     """Raise :class:`NotReady` naming every pipeline that is not ready; returns the load ids
     the delivery is built from otherwise."""
     if not pipelines:

@@ -205,7 +205,15 @@ def prepare_deliveries(
         try:
             queued.append(
                 _prepare_part(
-                    wh, agreements, agreement_id, dataset, part, rows, result, now, signing_key,
+                    wh,
+                    agreements,
+                    agreement_id,
+                    dataset,
+                    part,
+                    rows,
+                    result,
+                    now,
+                    signing_key,
                     {"inputs": pipelines, "load_ids": load_ids, "reviewed_by": reviewed_by},
                 )
             )
@@ -722,9 +730,7 @@ def dispatch(
                 delay,
             )
             out.append(
-                Attempt(
-                    row["delivery_id"], row["agency"], row["dataset"], outcome, _short(exc)
-                )
+                Attempt(row["delivery_id"], row["agency"], row["dataset"], outcome, _short(exc))
             )
             continue
         status = record_success(wh, row, agreement, result, now)

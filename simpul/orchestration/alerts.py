@@ -54,6 +54,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "test": ("Uji peringatan", "Alert test"),
 }
 
+
 @dataclass
 class Alert:
     """One alert. Only ids, counts and redacted text: safe to post to a chat or send by mail."""

@@ -274,6 +274,7 @@ def _em_blocks(agency: pd.DataFrame) -> list[tuple[str, ...]]:
     """The EM sessions this data can support: a block on a column no agency record has (no
     names on permit applications) yields no pairs and Splink refuses it, so the fallback
     block trains the fields the missing one would have."""
+
     def has(cols: tuple[str, ...]) -> bool:
         return bool(agency[list(cols)].notna().all(axis=1).any())
 
@@ -439,9 +440,7 @@ def direct_matches(agency: pd.DataFrame, siak: pd.DataFrame) -> pd.Series:
     j = agency[["nik", "nama_key", "tgl_lahir"]].join(ref, on="nik")
     same = agency["nik"].notna() & (j["nama_key"] == j["nama_key_s"])
     same &= j["tgl_lahir"] == j["tgl_lahir_s"]
-    return (same & j["nama_key"].notna()).fillna(False).astype(bool) | nik_only_matches(
-        agency, ref
-    )
+    return (same & j["nama_key"].notna()).fillna(False).astype(bool) | nik_only_matches(agency, ref)
 
 
 NIK_ONLY_WORDS = (

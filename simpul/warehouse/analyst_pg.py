@@ -103,9 +103,7 @@ def publish_analyst_schema(wh: Warehouse) -> dict[str, dict[str, int]] | None:
                 continue
             frame = pd.read_sql(sa.text(f"SELECT * FROM {qualified('marts', table)}"), conn)
             protected, stats[table] = protect(table, _typed(conn, table, frame))
-            cols = ", ".join(
-                f"{quote_ident(f.name)} {_pg_type(f.type)}" for f in protected.schema
-            )
+            cols = ", ".join(f"{quote_ident(f.name)} {_pg_type(f.type)}" for f in protected.schema)
             conn.exec_driver_sql(f"CREATE TABLE {target} ({cols})")
             wh.bulk_insert(conn, target, protected)
             log.info("analyst.%s: disclosure control %s", table, stats[table])

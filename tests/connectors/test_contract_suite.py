@@ -102,5 +102,3 @@ def test_connector_contract(built: Connector) -> None:
     close = getattr(built, "close", None)
     if close:
         close()
-
-

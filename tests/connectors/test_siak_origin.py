@@ -64,9 +64,7 @@ def test_next_link_to_another_origin_gets_no_token(elsewhere):
             next(batches)
         assert "kredensial" in str(err.value) and "tok-123" not in str(err.value)
         assert evil_seen == []  # never contacted, so never given the token
-        assert [h.get("Authorization") for m, p, h in siak_seen if m == "GET"] == [
-            "Bearer tok-123"
-        ]
+        assert [h.get("Authorization") for m, p, h in siak_seen if m == "GET"] == ["Bearer tok-123"]
     finally:
         evil.shutdown()
         siak.shutdown()

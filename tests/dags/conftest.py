@@ -31,4 +31,3 @@ def _short_retry_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     """DAG tests that take an agency away need not wait out the 5-minute mobile-link budget
     (the budget itself is tested in tests/connectors and tests/reliability)."""
     monkeypatch.setenv("SIMPUL_RETRY_BUDGET_SECONDS", "3")
-

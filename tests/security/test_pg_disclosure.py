@@ -84,6 +84,4 @@ def test_a_rebuild_replaces_the_analyst_tables(pg_hub):
     before = wh.scalar("select count(*) from analyst.penduduk")
     build_marts(wh)
     assert wh.scalar("select count(*) from analyst.penduduk") == before
-    assert wh.scalar(
-        "select has_schema_privilege('simpul_analyst', 'marts', 'USAGE')"
-    ) is False
+    assert wh.scalar("select has_schema_privilege('simpul_analyst', 'marts', 'USAGE')") is False

@@ -191,9 +191,7 @@ def test_a_stale_held_or_failed_input_blocks_the_delivery(wh: Any) -> None:
             ),
             [
                 {k: r[k] for k in ("load_id", "pipeline", "source", "status", "loaded_at")}
-                for r in loads_for(
-                    ["dinsos_penerima_bantuan"], "held", T0.replace(year=2027)
-                )
+                for r in loads_for(["dinsos_penerima_bantuan"], "held", T0.replace(year=2027))
             ],
         )
     with pytest.raises(NotReady, match=r"dinsos_penerima_bantuan \(held\)"):

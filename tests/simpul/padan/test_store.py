@@ -275,8 +275,7 @@ def test_permit_applicant_with_a_mistyped_nik_is_linked_not_unknown(padan_home, 
         paten = wh.query("select * from core.padan where sumber = 'paten'")
         exact = [r for r in paten if r["status_nik"] == "ada_di_siak"]
         assert exact and all(
-            r["keputusan"] == "tertaut_otomatis" and r["nik_siak"] == r["nik_sumber"]
-            for r in exact
+            r["keputusan"] == "tertaut_otomatis" and r["nik_siak"] == r["nik_sumber"] for r in exact
         )
         assert "the record carries only a NIK" in exact[0]["penjelasan_en"]
         (typo_row,) = [r for r in paten if r["nik_sumber"] == padan_home["pemohon_typo"]]
@@ -305,7 +304,7 @@ def test_applicant_columns_are_read_when_the_export_has_them(warehouse_url):
         with wh.begin() as conn:
             conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS raw")
             conn.exec_driver_sql(
-                'CREATE TABLE raw.oss_izin (_load_id VARCHAR, _row BIGINT, nomor_izin VARCHAR, '
+                "CREATE TABLE raw.oss_izin (_load_id VARCHAR, _row BIGINT, nomor_izin VARCHAR, "
                 'nik_pemohon VARCHAR, kode_desa VARCHAR, "NAMA_PEMOHON" VARCHAR)'
             )
             conn.exec_driver_sql(
