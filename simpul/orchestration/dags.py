@@ -334,15 +334,8 @@ def marts_dag(cfg: SimpulConfig) -> DAG | None:
         @task(pool=_pool(), outlets=[MARTS_ASSET])
         @with_airflow_connections
         def build_marts(**context: Any) -> dict[str, Any]:
-            from airflow.sdk.exceptions import AirflowSkipException
-
             events = context.get("triggering_asset_events") or {}
-            changed = changed_loads(events)
-            if events and not changed:
-                raise AirflowSkipException(
-                    "tidak ada muatan baru (hanya held/already_loaded) / "
-                    "no new load (only held or already-loaded deliveries)"
-                )
+            changed = new_loads(events)
             return run_build_marts(changed, only_if_uncovered=bool(events))
 
         settle_task() >> build_marts()
@@ -444,15 +437,8 @@ def padan_dag(cfg: SimpulConfig) -> DAG | None:
         @task(pool=_pool(), outlets=[PADAN_ASSET], execution_timeout=timedelta(hours=1))
         @with_airflow_connections
         def link_people(**context: Any) -> dict[str, Any]:
-            from airflow.sdk.exceptions import AirflowSkipException
-
             events = context.get("triggering_asset_events") or {}
-            changed = changed_loads(events)
-            if events and not changed:
-                raise AirflowSkipException(
-                    "tidak ada muatan baru (hanya held/already_loaded) / "
-                    "no new load (only held or already-loaded deliveries)"
-                )
+            changed = new_loads(events)
             result = run_padan_task(changed, only_if_uncovered=bool(events))
             context["outlet_events"][PADAN_ASSET].extra = {
                 "status": "loaded" if result["status"] == "ok" else result["status"],
@@ -505,6 +491,20 @@ def run_padan_task(
         "counts": counts,
         "triggered_by": load_ids or [],
     }
+
+
+def new_loads(events: Any) -> list[str]:
+    """The loaded load ids of an asset-triggered run's events; skip (with the bilingual reason)
+    when the events are only of held or already-loaded deliveries. Empty for a manual run."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    changed = changed_loads(events)
+    if events and not changed:
+        raise AirflowSkipException(
+            "tidak ada muatan baru (hanya held/already_loaded) / "
+            "no new load (only held or already-loaded deliveries)"
+        )
+    return changed
 
 
 def changed_loads(events: Any) -> list[str]:

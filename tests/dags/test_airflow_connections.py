@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from simpul.synth import WorldConfig, generate_world
+from tests.served import siak_served
 
 DAG_ID = "simpul_siak_penduduk"
 CONN_ID = "simpul_siak"
@@ -22,16 +22,8 @@ CONN_ID = "simpul_siak"
 
 @pytest.fixture(scope="module")
 def siak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    from simpul.simulators.runner import serve_all
-
-    world = tmp_path_factory.mktemp("world")
-    generate_world(WorldConfig(seed=5, population=400)).write(world)
-    servers = serve_all(world, base_port=0, only=["siak"], seed=5)
-    try:
-        yield servers["siak"].env()
-    finally:
-        for s in servers.values():
-            s.stop()
+    with siak_served(tmp_path_factory.mktemp("world"), seed=5, population=400) as served:
+        yield served["handle"].env()
 
 
 def airflow_cli(*args: str) -> subprocess.CompletedProcess:

@@ -9,23 +9,17 @@ from pathlib import Path
 import pytest
 import requests
 
-from simpul.synth import WorldConfig, generate_world
+from tests.served import siak_served
 
 DAG_ID = "simpul_siak_penduduk"
 
 
 @pytest.fixture(scope="module")
 def siak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    from simpul.simulators.runner import serve_all
-
-    world = tmp_path_factory.mktemp("world")
-    generate_world(WorldConfig(seed=11, population=1500)).write(world)
-    servers = serve_all(world, base_port=0, only=["siak"], defect_rate=0.03, seed=11)
-    try:
-        yield {"handle": servers["siak"], "world": world}
-    finally:
-        for s in servers.values():
-            s.stop()
+    with siak_served(
+        tmp_path_factory.mktemp("world"), seed=11, population=1500, defect_rate=0.03
+    ) as served:
+        yield served
 
 
 @pytest.fixture

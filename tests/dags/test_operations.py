@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from simpul.synth import WorldConfig, generate_world
+from tests.served import siak_served
 
 DAG_ID = "simpul_siak_penduduk"
 DAGS = Path(__file__).resolve().parents[2] / "dags"
@@ -19,16 +20,10 @@ DAGS = Path(__file__).resolve().parents[2] / "dags"
 
 @pytest.fixture(scope="module")
 def siak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    from simpul.simulators.runner import serve_all
-
-    world = tmp_path_factory.mktemp("world")
-    generate_world(WorldConfig(seed=5, population=400)).write(world)
-    servers = serve_all(world, base_port=0, only=["siak"], defect_rate=0.02, seed=5)
-    try:
-        yield {"handle": servers["siak"], "world": world}
-    finally:
-        for s in servers.values():
-            s.stop()
+    with siak_served(
+        tmp_path_factory.mktemp("world"), seed=5, population=400, defect_rate=0.02
+    ) as served:
+        yield served
 
 
 @pytest.fixture

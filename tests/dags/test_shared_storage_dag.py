@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from simpul.synth import WorldConfig, generate_world
+from tests.served import siak_served
 from tests.storage.conftest import s3_env, s3_server  # noqa: F401 - fixtures
 
 DAG_ID = "simpul_siak_penduduk"
@@ -33,16 +33,8 @@ print(json.dumps({"state": str(run.state),
 
 @pytest.fixture(scope="module")
 def siak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    from simpul.simulators.runner import serve_all
-
-    world = tmp_path_factory.mktemp("world")
-    generate_world(WorldConfig(seed=9, population=300)).write(world)
-    servers = serve_all(world, base_port=0, only=["siak"], seed=9)
-    try:
-        yield servers["siak"].env()
-    finally:
-        for s in servers.values():
-            s.stop()
+    with siak_served(tmp_path_factory.mktemp("world"), seed=9, population=300) as served:
+        yield served["handle"].env()
 
 
 def airflow_cli(*args: str) -> subprocess.CompletedProcess:

@@ -13,23 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from simpul.synth import WorldConfig, generate_world
+from tests.served import siak_served
 
 PIPE = "siak_penduduk"
 
 
 @pytest.fixture(scope="module")
 def siak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    from simpul.simulators.runner import serve_all
-
-    world = tmp_path_factory.mktemp("world")
-    generate_world(WorldConfig(seed=7, population=300)).write(world)
-    servers = serve_all(world, base_port=0, only=["siak"], defect_rate=0.03, seed=7)
-    try:
-        yield {"handle": servers["siak"], "world": world}
-    finally:
-        for s in servers.values():
-            s.stop()
+    with siak_served(
+        tmp_path_factory.mktemp("world"), seed=7, population=300, defect_rate=0.03
+    ) as served:
+        yield served
 
 
 @pytest.fixture
