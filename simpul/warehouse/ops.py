@@ -228,14 +228,7 @@ def commit_delivery(
                 )
                 if m
             )
-        conn.execute(sa.text("DELETE FROM ops.loads WHERE load_id = :load_id"), record)
-        conn.execute(
-            sa.text(
-                f"INSERT INTO ops.loads ({', '.join(record)}) "
-                f"VALUES ({', '.join(':' + k for k in record)})"
-            ),
-            record,
-        )
+        upsert(conn, "ops.loads", record, ("load_id",))
     return {**record, "merged": merged}
 
 
@@ -298,19 +291,17 @@ def _advance_cursor(conn: Connection, manifest: Manifest, now: datetime) -> None
     ).scalar()
     if current is not None and current >= (manifest.cursor_to or ""):
         return
-    conn.execute(
-        sa.text("DELETE FROM ops.cursors WHERE source = :s AND stream = :t"),
-        {"s": manifest.source, "t": manifest.stream},
-    )
-    conn.execute(
-        sa.text("INSERT INTO ops.cursors VALUES (:s, :t, :v, :l, :n)"),
+    upsert(
+        conn,
+        "ops.cursors",
         {
-            "s": manifest.source,
-            "t": manifest.stream,
-            "v": manifest.cursor_to,
-            "l": manifest.load_id,
-            "n": now,
+            "source": manifest.source,
+            "stream": manifest.stream,
+            "cursor_value": manifest.cursor_to,
+            "load_id": manifest.load_id,
+            "updated_at": now,
         },
+        ("source", "stream"),
     )
 
 
@@ -416,14 +407,7 @@ def _apply_deletions(
         "landed_file": deletions.file,
         "message": None,
     }
-    conn.execute(sa.text("DELETE FROM ops.loads WHERE load_id = :load_id"), record)
-    conn.execute(
-        sa.text(
-            f"INSERT INTO ops.loads ({', '.join(record)}) "
-            f"VALUES ({', '.join(':' + k for k in record)})"
-        ),
-        record,
-    )
+    upsert(conn, "ops.loads", record, ("load_id",))
 
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -504,4 +488,19 @@ def _record_schema_changes(
             f"VALUES ({', '.join(':' + k for k in rows[0])})"
         ),
         rows,
+    )
+
+
+def upsert(conn: Connection, table: str, record: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """Insert ``record`` into ``table`` or update the row with the same ``keys``: one
+    ``INSERT ... ON CONFLICT DO UPDATE`` on both engines, never a delete and re-insert."""
+    cols = list(record)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c not in keys)
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO "
+            + (f"UPDATE SET {updates}" if updates else "NOTHING")
+        ),
+        record,
     )
