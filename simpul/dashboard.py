@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from simpul.config import ConfigError, SimpulConfig, load_config
+from simpul.domain.clock import as_utc
 
 PALETTE = ["#1f6feb", "#2da44e", "#cf222e", "#bf8700", "#8250df", "#0a7b83", "#d1242f", "#57606a"]
 SERIES_COLORS = {"received": "#1f6feb", "loaded": "#2da44e", "quarantined": "#cf222e"}
@@ -41,14 +42,6 @@ WIB = timezone(timedelta(hours=7), "WIB")
 e = html.escape
 
 
-def _aware(v: Any) -> datetime | None:
-    if v is None:
-        return None
-    if isinstance(v, str):
-        v = datetime.fromisoformat(v)
-    return (v if v.tzinfo else v.replace(tzinfo=UTC)).astimezone(UTC)
-
-
 # --------------------------------------------------------------------------- data
 
 
@@ -71,7 +64,7 @@ def collect(wh: Any, cfg: SimpulConfig | None = None, now: datetime | None = Non
         )
     }
     for r in loads:
-        r["loaded_at"] = _aware(r["loaded_at"])
+        r["loaded_at"] = as_utc(r["loaded_at"])
         checked = int(r["rows_received"] or 0) - int(r["rows_duplicate"] or 0)
         r["error_rows"] = error_rows.get(r["load_id"], 0)
         r["error_rate"] = r["error_rows"] / checked if checked > 0 else 0.0

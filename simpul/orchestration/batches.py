@@ -25,6 +25,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from simpul.domain.clock import aware
+
 QUIET_ENV = "SIMPUL_MARTS_QUIET_SECONDS"
 MAX_WAIT_ENV = "SIMPUL_MARTS_MAX_WAIT_SECONDS"
 
@@ -45,14 +47,6 @@ def max_wait_seconds() -> float:
     return _seconds(os.environ.get("SIMPUL_MARTS_MAX_WAIT_SECONDS", ""), 600.0)
 
 
-def _aware(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 @dataclass(frozen=True)
 class Settle:
     """Whether the batch has settled, and the bilingual reason for the task log."""
@@ -70,7 +64,7 @@ def last_load_finished(wh: Any) -> datetime | None:
     """When the most recent load (of any status) was recorded."""
     with wh.begin() as conn:
         value = conn.execute(sa.text("select max(loaded_at) from ops.loads")).scalar()
-    return _aware(value)
+    return aware(value)
 
 
 def settle(wh: Any, *, waited: float, now: datetime | None = None) -> Settle:

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from simpul.config import ConfigError, SimpulConfig
+from simpul.domain.clock import as_utc
 
 OPS_CONFIG = Path(__file__).with_name("ops.yaml")
 DEFAULT_FRESHNESS_HOURS = 26.0
@@ -112,8 +113,8 @@ def freshness_report(
     rows = []
     for name, p in sorted(cfg.pipelines.items()):
         hours = settings.freshness_hours(name, p.schedule)
-        when = _aware((last.get(name) or {}).get("last_loaded"))
-        attempt = _aware((last_any.get(name) or {}).get("last_attempt"))
+        when = as_utc((last.get(name) or {}).get("last_loaded"))
+        attempt = as_utc((last_any.get(name) or {}).get("last_attempt"))
         age = (now - when).total_seconds() / 3600 if when else None
         if when is None:
             state = "never"
@@ -135,13 +136,3 @@ def freshness_report(
             }
         )
     return rows
-
-
-def _aware(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)

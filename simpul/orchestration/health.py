@@ -26,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from simpul.domain.clock import aware
+
 log = logging.getLogger(__name__)
 
 TASK_COLUMNS = (
@@ -290,14 +292,6 @@ def _rows(wh: Any, sql: str, params: dict[str, Any] | None = None) -> list[dict[
         return []
 
 
-def _aware(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def last_runs(task_rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per DAG: its latest run's state (failed / retrying / success / running), failed tries
     and the last error, from task-try rows."""
@@ -306,11 +300,9 @@ def last_runs(task_rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         by_dag.setdefault(r["dag_id"], {}).setdefault(r["run_id"], []).append(r)
     out = {}
     for dag_id, runs in by_dag.items():
-        run_id, rows = max(
-            runs.items(), key=lambda kv: max(_aware(r["recorded_at"]) for r in kv[1])
-        )
+        run_id, rows = max(runs.items(), key=lambda kv: max(aware(r["recorded_at"]) for r in kv[1]))
         latest: dict[str, dict[str, Any]] = {}
-        for r in sorted(rows, key=lambda r: (_aware(r["recorded_at"]), r["try_number"])):
+        for r in sorted(rows, key=lambda r: (aware(r["recorded_at"]), r["try_number"])):
             latest[r["task_id"]] = r
         states = {r["state"] for r in latest.values()}
         if "failed" in states:
@@ -320,12 +312,12 @@ def last_runs(task_rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         else:
             state = "success"
         errors = [r for r in rows if r["state"] != "success"]
-        last_err = max(errors, key=lambda r: _aware(r["recorded_at"])) if errors else None
+        last_err = max(errors, key=lambda r: aware(r["recorded_at"])) if errors else None
         out[dag_id] = {
             "run_id": run_id,
             "state": state,
             "failed_tries": len(errors),
-            "at": max(_aware(r["recorded_at"]) for r in rows),
+            "at": max(aware(r["recorded_at"]) for r in rows),
             "task_id": last_err["task_id"] if last_err else None,
             "error_id": last_err["error_id"] if last_err else None,
             "error_en": last_err["error_en"] if last_err else None,
@@ -387,7 +379,7 @@ def collect(wh: Any, cfg: Any = None, now: datetime | None = None) -> Health:
                 "error_id": run.get("error_id"),
                 "error_en": run.get("error_en"),
                 "load_status": load.get("status"),
-                "loaded_at": _aware(load.get("loaded_at")),
+                "loaded_at": aware(load.get("loaded_at")),
                 "rows_loaded": load.get("rows_loaded"),
                 "held": held.get(name, 0),
                 "freshness": f.get("state"),
