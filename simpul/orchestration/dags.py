@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -456,23 +457,11 @@ def run_padan_task(
     """Run padan on the warehouse; returns counts per agency and the model version (XCom-safe:
     no names, no NIKs). ``only_if_uncovered``: skip when an earlier run included every one of
     ``load_ids`` (:mod:`simpul.orchestration.batches`)."""
-    from datetime import UTC, datetime
-
-    from simpul.orchestration import batches
     from simpul.padan.store import run_padan
-    from simpul.warehouse import open_warehouse
 
-    wh = open_warehouse()
-    try:
-        if only_if_uncovered and load_ids:
-            skip_if_covered(wh, "padan", load_ids)
-        started = datetime.now(UTC)
-        included = batches.committed_loads(wh)
-        result = run_padan(wh)
-        if result["status"] == "ok":
-            batches.record_build(wh, "padan", included, started)
-    finally:
-        wh.dispose()
+    result = once_per_batch(
+        "padan", load_ids, only_if_uncovered, run_padan, done=lambda r: r["status"] == "ok"
+    )
     counts = [  # PostgreSQL's ROUND gives Decimal: XCom wants JSON
         {k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()}
         for row in result.get("counts") or []
@@ -531,6 +520,32 @@ def skip_if_covered(wh: Any, consumer: str, load_ids: list[str]) -> None:
         )
 
 
+def once_per_batch(
+    consumer: str,
+    load_ids: list[str] | None,
+    only_if_uncovered: bool,
+    work: Callable[[Any], Any],
+    done: Callable[[Any], bool] = lambda result: True,
+) -> Any:
+    """Run ``work(wh)`` for ``consumer`` (marts, padan) once per batch of loads: skip when an
+    earlier run included every one of ``load_ids``; after ``work`` (and ``done(result)``),
+    record the loads that were committed before it started (:mod:`simpul.orchestration.batches`)."""
+    from datetime import UTC, datetime
+
+    from simpul.orchestration import batches
+    from simpul.warehouse import warehouse
+
+    with warehouse() as wh:
+        if only_if_uncovered and load_ids:
+            skip_if_covered(wh, consumer, load_ids)
+        started = datetime.now(UTC)
+        included = batches.committed_loads(wh)
+        result = work(wh)
+        if done(result):
+            batches.record_build(wh, consumer, included, started)
+    return result
+
+
 def run_build_marts(
     load_ids: list[str] | None = None, *, only_if_uncovered: bool = False
 ) -> dict[str, Any]:
@@ -541,11 +556,8 @@ def run_build_marts(
     build the loads committed before it started are recorded as included.
     """
     import importlib
-    from datetime import UTC, datetime
 
     from airflow.sdk.exceptions import AirflowSkipException
-
-    from simpul.orchestration import batches
 
     try:
         marts = importlib.import_module("simpul.warehouse.marts")
@@ -556,18 +568,8 @@ def run_build_marts(
             "simpul.warehouse.marts belum tersedia: marts dilewati / "
             "simpul.warehouse.marts is not available: marts skipped"
         ) from None
-    from simpul.warehouse import open_warehouse
 
-    wh = open_warehouse()
-    try:
-        if only_if_uncovered and load_ids:
-            skip_if_covered(wh, "marts", load_ids)
-        started = datetime.now(UTC)
-        included = batches.committed_loads(wh)
-        result = marts.build_marts(wh)
-        batches.record_build(wh, "marts", included, started)
-    finally:
-        wh.dispose()
+    result = once_per_batch("marts", load_ids, only_if_uncovered, marts.build_marts)
     out: dict[str, Any] = {"triggered_by": load_ids or []}
     if isinstance(result, dict):
         out.update({str(k): v for k, v in result.items()})
