@@ -300,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     from simpul.securefs import owner_only_umask
 
     owner_only_umask()  # whatever the caller's umask: what the hub writes is owner-only
+    import simpul.orchestration.alerts  # noqa: F401 - plugs the alert sender into domain.alerts
     from simpul.errors import OPERATOR_ERRORS
 
     try:

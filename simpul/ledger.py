@@ -332,7 +332,7 @@ def rejected_alert(
     file names and reasons only, never file content."""
     if not load_id:
         return None
-    from simpul.orchestration.alerts import Alert
+    from simpul.domain.alerts import Alert
     from simpul.warehouse import warehouse
 
     with warehouse() as wh:

@@ -21,8 +21,6 @@ PACKAGES = ("simpul", "connectors", "expectations")
 # This set may only shrink: remove an entry here when its import is gone.
 KNOWN_EXCEPTIONS = {
     "simpul.warehouse.migrations -> simpul.exchange.store",
-    "simpul.exchange.service -> simpul.orchestration.alerts",
-    "simpul.ledger -> simpul.orchestration.alerts",
     "simpul.padan.cli -> simpul.cli",
 }
 

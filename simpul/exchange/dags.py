@@ -17,6 +17,7 @@ from typing import Any
 from airflow.sdk import DAG, Asset, task
 
 from simpul.config import SimpulConfig
+from simpul.orchestration import alerts  # noqa: F401 - plugs the sender exchange alerts use
 from simpul.orchestration.secrets import with_airflow_connections
 
 log = logging.getLogger(__name__)

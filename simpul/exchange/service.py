@@ -27,6 +27,8 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from simpul.config import ConfigError, home
+from simpul.domain import alerts
+from simpul.domain.alerts import Alert
 from simpul.exchange import channels
 from simpul.exchange.agreements import Agreement, AgreementsFile
 from simpul.exchange.datasets import DATASETS, apply_filter, shape
@@ -940,11 +942,11 @@ def run(
 
 def _alert_held(entry: dict[str, Any]) -> None:
     """A reconciliation held for review: tell the operator (once a day per dataset)."""
-    from simpul.orchestration.alerts import Alert, due, send_alert
-
-    if not due(f"exchange-held:{entry['agreement']}:{entry['dataset']}", timedelta(hours=24)):
+    if not alerts.due(
+        f"exchange-held:{entry['agreement']}:{entry['dataset']}", timedelta(hours=24)
+    ):
         return
-    send_alert(
+    alerts.send(
         Alert(
             kind="held",
             message_id=f"Pertukaran {entry['agreement']}/{entry['dataset']} ditahan untuk "
@@ -1002,9 +1004,7 @@ def overdue_receipts(
 
 
 def _alert_overdue(row: dict[str, Any], hours: float) -> None:
-    from simpul.orchestration.alerts import Alert, send_alert
-
-    send_alert(
+    alerts.send(
         Alert(
             kind="failure",
             message_id=f"Tanda terima kiriman {row['delivery_id']} ({row['agency']}, "

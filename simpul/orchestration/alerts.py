@@ -30,225 +30,23 @@ from __future__ import annotations
 import json
 import logging
 import os
-import smtplib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from simpul.redact import redact
+from simpul.domain.alerts import Alert, Kind, delivery_alert, plug
+from simpul.orchestration.alert_channels import (
+    SmtpSettings,
+    airflow_email_settings,
+    external_channels,
+    send_airflow_email,
+    send_email,
+    send_webhook,
+    webhook_url,
+)
 
 log = logging.getLogger(__name__)
-
-Kind = Literal["failure", "freshness", "held", "schema_drift", "files_rejected", "test"]
-WEBHOOK_CONN_ID = "simpul_alert_webhook"
-SMTP_CONN_ID = "simpul_alert_smtp"
-
-TITLES: dict[str, tuple[str, str]] = {
-    "failure": ("Tugas gagal", "Task failed"),
-    "freshness": ("Data tidak mutakhir", "Data is stale"),
-    "held": ("Kiriman ditahan gerbang kualitas", "Delivery held by the quality gate"),
-    "schema_drift": ("Skema sumber berubah", "Source schema changed"),
-    "files_rejected": ("Berkas kiriman ditolak", "Delivered files rejected"),
-    "test": ("Uji peringatan", "Alert test"),
-}
-
-
-@dataclass
-class Alert:
-    """One alert. Only ids, counts and redacted text: safe to post to a chat or send by mail."""
-
-    kind: Kind
-    message_id: str
-    message_en: str
-    pipeline: str | None = None
-    dag_id: str | None = None
-    task_id: str | None = None
-    run_id: str | None = None
-    load_id: str | None = None
-    try_number: int | None = None
-    log_url: str | None = None
-    counts: dict[str, int | float] = field(default_factory=dict)
-    at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-    key: str = ""  # the de-duplication / open-alert key; default: kind, pipeline/DAG, task
-
-    def __post_init__(self) -> None:
-        self.message_id = redact(self.message_id, 600)
-        self.message_en = redact(self.message_en, 600)
-        self.counts = {
-            k: v for k, v in self.counts.items() if isinstance(v, int | float) and k.isidentifier()
-        }
-        if not self.key:
-            subject = self.pipeline or self.dag_id or "simpul"
-            self.key = f"{self.kind}:{subject}" + (f":{self.task_id}" if self.task_id else "")
-
-    @property
-    def title(self) -> str:
-        t_id, t_en = TITLES[self.kind]
-        subject = self.dag_id or self.pipeline or "simpul"
-        if self.task_id:
-            subject += f".{self.task_id}"
-        return f"[Simpul] {t_id} / {t_en}: {subject}"
-
-    @property
-    def text(self) -> str:
-        """Plain-text body: Bahasa Indonesia first, English second."""
-        lines = [self.title, "", self.message_id, "", self.message_en, ""]
-        for label, value in (
-            ("pipeline", self.pipeline),
-            ("dag", self.dag_id),
-            ("tugas / task", self.task_id),
-            ("run", self.run_id),
-            ("muatan / load", self.load_id),
-            ("percobaan / try", self.try_number),
-            ("log", self.log_url),
-        ):
-            if value not in (None, ""):
-                lines.append(f"{label}: {value}")
-        for k, v in self.counts.items():
-            lines.append(f"{k}: {v}")
-        lines.append(f"waktu / time (UTC): {self.at} ({wib(self.at)} WIB)")
-        return "\n".join(lines)
-
-    def payload(self) -> dict[str, Any]:
-        """The webhook JSON: fixed keys plus ``text`` (Slack/Mattermost/Rocket.Chat read it)."""
-        body = asdict(self)
-        body["title"] = self.title
-        body["text"] = self.text
-        body["source"] = "simpul"
-        return body
-
-
-# --------------------------------------------------------------------------- channels
-
-
-def webhook_url() -> str | None:
-    """``SIMPUL_ALERT_WEBHOOK_URL``, else the Airflow connection ``simpul_alert_webhook``."""
-    url = os.environ.get("SIMPUL_ALERT_WEBHOOK_URL")
-    if url:
-        return url
-    if not (
-        os.environ.get(f"AIRFLOW_CONN_{WEBHOOK_CONN_ID.upper()}")
-        or os.environ.get("AIRFLOW_CTX_DAG_ID")  # inside a running Airflow task
-    ):
-        # e.g. the CLI: do not reach for Airflow's metadata database
-        return None
-    try:
-        from airflow.sdk import BaseHook
-
-        conn = BaseHook.get_connection(WEBHOOK_CONN_ID)
-    except Exception:  # noqa: BLE001 - no such connection, or not inside Airflow
-        return None
-    extra = conn.extra_dejson or {}
-    if extra.get("url"):
-        return str(extra["url"])
-    if not conn.host:
-        return None
-    if conn.host.startswith(("http://", "https://")):
-        return conn.host
-    scheme = conn.conn_type if conn.conn_type in ("http", "https") else "https"
-    port = f":{conn.port}" if conn.port else ""
-    path = f"/{conn.schema.lstrip('/')}" if conn.schema else ""
-    return f"{scheme}://{conn.host}{port}{path}"
-
-
-def wib(at: str) -> str:
-    """An ISO UTC time as ``YYYY-MM-DD HH:MM`` in Western Indonesia Time (UTC+7)."""
-    try:
-        when = datetime.fromisoformat(at)
-    except (TypeError, ValueError):
-        return "?"
-    return (when + timedelta(hours=7)).strftime("%Y-%m-%d %H:%M")
-
-
-def send_webhook(alert: Alert, url: str, timeout: float = 10.0) -> None:
-    import requests
-
-    data = json.dumps(alert.payload(), ensure_ascii=False).encode("utf-8")
-    resp = requests.post(
-        url,
-        data=data,
-        headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "simpul"},
-        timeout=timeout,
-    )
-    if resp.status_code >= 300:
-        raise RuntimeError(f"webhook refused: HTTP {resp.status_code}")
-
-
-def airflow_email_settings() -> tuple[str, list[str], str | None] | None:
-    """``(conn_id, recipients, sender)`` when e-mail goes through Airflow's SMTP provider."""
-    to = [a.strip() for a in os.environ.get("SIMPUL_ALERT_EMAIL_TO", "").split(",") if a.strip()]
-    if not to:
-        return None
-    if not (
-        os.environ.get(f"AIRFLOW_CONN_{SMTP_CONN_ID.upper()}")
-        or os.environ.get("AIRFLOW_CTX_DAG_ID")
-    ):
-        return None
-    return SMTP_CONN_ID, to, os.environ.get("SIMPUL_ALERT_EMAIL_FROM") or None
-
-
-def send_airflow_email(alert: Alert, conn_id: str, to: list[str], sender: str | None) -> None:
-    """Through ``airflow.providers.smtp``'s notifier and the Airflow connection ``conn_id``."""
-    import html
-
-    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
-
-    notifier = SmtpNotifier(
-        from_email=sender,
-        to=to,
-        subject=alert.title,
-        html_content="<pre>" + html.escape(alert.text) + "</pre>",
-        smtp_conn_id=conn_id,
-    )
-    notifier.notify({})
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int
-    sender: str
-    recipients: list[str]
-    user: str | None = None
-    password: str | None = None
-    starttls: bool = False
-
-    @classmethod
-    def from_env(cls) -> SmtpSettings | None:
-        host = os.environ.get("SIMPUL_ALERT_SMTP_HOST")
-        to = [a.strip() for a in os.environ.get("SIMPUL_ALERT_SMTP_TO", "").split(",") if a.strip()]
-        if not host or not to:
-            return None
-        return cls(
-            host=host,
-            port=int(os.environ.get("SIMPUL_ALERT_SMTP_PORT") or 25),
-            sender=os.environ.get("SIMPUL_ALERT_SMTP_FROM") or "simpul@localhost",
-            recipients=to,
-            user=os.environ.get("SIMPUL_ALERT_SMTP_USER") or None,
-            password=os.environ.get("SIMPUL_ALERT_SMTP_PASSWORD") or None,
-            starttls=os.environ.get("SIMPUL_ALERT_SMTP_STARTTLS", "").lower() in ("1", "true"),
-        )
-
-
-def email_message(alert: Alert, settings: SmtpSettings) -> EmailMessage:
-    msg = EmailMessage()
-    msg["Subject"] = alert.title
-    msg["From"] = settings.sender
-    msg["To"] = ", ".join(settings.recipients)
-    msg["X-Simpul-Alert"] = alert.kind
-    msg.set_content(alert.text)
-    return msg
-
-
-def send_email(alert: Alert, settings: SmtpSettings, timeout: float = 15.0) -> None:
-    with smtplib.SMTP(settings.host, settings.port, timeout=timeout) as smtp:
-        if settings.starttls:
-            smtp.starttls()
-        if settings.user:
-            smtp.login(settings.user, settings.password or "")
-        smtp.send_message(email_message(alert, settings))
 
 
 def send_alert(alert: Alert) -> dict[str, str]:
@@ -334,21 +132,6 @@ def read_alert_log(limit: int = 50) -> list[dict[str, Any]]:
         except ValueError:
             continue
     return out[::-1]
-
-
-def external_channels() -> list[str]:
-    """The configured external channels (webhook, e-mail), without contacting them."""
-    out = []
-    if os.environ.get("SIMPUL_ALERT_WEBHOOK_URL") or os.environ.get(
-        f"AIRFLOW_CONN_{WEBHOOK_CONN_ID.upper()}"
-    ):
-        out.append("webhook")
-    if (
-        os.environ.get("SIMPUL_ALERT_EMAIL_TO")
-        and os.environ.get(f"AIRFLOW_CONN_{SMTP_CONN_ID.upper()}")
-    ) or SmtpSettings.from_env():
-        out.append("email")
-    return out
 
 
 NO_CHANNEL_WARNING = (
@@ -550,24 +333,22 @@ def held_alert(
         if isinstance(result.get(k), int | float)
     }
     load_id = result.get("load_id")
-    return Alert(
-        kind="held",
-        pipeline=pipeline,
-        dag_id=dag_id,
-        task_id="load",
-        run_id=run_id,
-        load_id=load_id,
-        counts=counts,
-        message_id=(
+    return delivery_alert(
+        "held",
+        pipeline,
+        load_id,
+        "load",
+        counts,
+        (
             f"Kiriman {load_id} ditahan utuh: tingkat galat melampaui ambang pipeline "
             f"{pipeline}. Tidak ada baris yang digabung ke core. Tinjau laporan kualitas data, "
-            f"lalu lepaskan dengan `simpul release {load_id}` atau minta kiriman ulang."
-        ),
-        message_en=(
+            f"lalu lepaskan dengan `simpul release {load_id}` atau minta kiriman ulang.",
             f"Delivery {load_id} was held back whole: its error rate is above the gate of "
             f"pipeline {pipeline}. Nothing was merged into core. Review the data-quality "
-            f"report, then release it with `simpul release {load_id}` or ask for a new delivery."
+            f"report, then release it with `simpul release {load_id}` or ask for a new delivery.",
         ),
+        dag_id,
+        run_id,
     )
 
 
@@ -604,22 +385,20 @@ def drift_alert(
 ) -> Alert:
     """New, unmapped source columns (additive drift): kept in raw, not mapped to core."""
     cols = ", ".join(c for c in added if c.isidentifier())[:300]
-    return Alert(
-        kind="schema_drift",
-        pipeline=pipeline,
-        dag_id=dag_id,
-        task_id="transform",
-        run_id=run_id,
-        load_id=load_id,
-        counts={"new_columns": len(added)},
-        message_id=(
+    return delivery_alert(
+        "schema_drift",
+        pipeline,
+        load_id,
+        "transform",
+        {"new_columns": len(added)},
+        (
             f"Kiriman {load_id} memuat kolom baru yang belum dipetakan: {cols}. Kolom disimpan "
-            f"di lapisan raw; perbarui pemetaan bila perlu."
-        ),
-        message_en=(
+            f"di lapisan raw; perbarui pemetaan bila perlu.",
             f"Delivery {load_id} has new columns the mapping does not use: {cols}. They are "
-            f"kept in the raw layer; update the mapping if needed."
+            f"kept in the raw layer; update the mapping if needed.",
         ),
+        dag_id,
+        run_id,
     )
 
 
@@ -634,12 +413,12 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Alert",
     "drift_alert",
     "due",
     "failure_alert",
     "freshness_alert",
     "held_alert",
-    "redact",
     "send_alert",
 ]
+
+plug(send_alert, due)  # exchange and the ledger raise alerts through simpul.domain.alerts

@@ -216,7 +216,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts_test(args: argparse.Namespace) -> int:
-    from simpul.orchestration.alerts import Alert, send_alert
+    from simpul.domain.alerts import Alert
+    from simpul.orchestration.alerts import send_alert
 
     outcome = send_alert(
         Alert(

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from simpul.orchestration.alerts import Kind, failure_alert, send_alert
+from simpul.domain.alerts import Kind
+from simpul.orchestration.alerts import failure_alert, send_alert
 
 try:  # Airflow is present wherever DAGs run; the CLI and tests can use alerts without it
     from airflow.sdk import BaseNotifier

@@ -74,7 +74,8 @@ def test_nothing_personal_or_secret_is_logged(siak, world, caplog, capsys, monke
     monkeypatch.setenv("SIMPUL_SIAK_CLIENT_SECRET", SECRET + "-wrong")
     assert main(["run", "siak_keluarga"]) == 2  # login refused
 
-    from simpul.orchestration.alerts import Alert, send_alert
+    from simpul.domain.alerts import Alert
+    from simpul.orchestration.alerts import send_alert
 
     monkeypatch.setenv("SIMPUL_ALERT_WEBHOOK_URL", f"http://user:{SECRET}@127.0.0.1:9/hook")
     send_alert(Alert("failure", f"gagal: NIK {_personal(world)[0]}", f"failed token={SECRET}"))

@@ -11,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+import simpul.orchestration.alerts  # noqa: F401 - plugs the sender exchange alerts go through
+
 
 @dataclass
 class Webhook:

@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from simpul.orchestration import alerts
-from simpul.orchestration.alerts import Alert, failure_alert, held_alert, redact, send_alert
+from simpul.domain.alerts import Alert
+from simpul.orchestration import alert_channels, alerts
+from simpul.orchestration.alerts import failure_alert, held_alert, send_alert
+from simpul.redact import redact
 
 NIK = "1608014507900001"
 KK = "1608010101090002"
@@ -135,7 +137,7 @@ def test_webhook_url_from_an_airflow_connection(monkeypatch):
         "AIRFLOW_CONN_SIMPUL_ALERT_WEBHOOK",
         '{"conn_type": "https", "host": "chat.kab.example", "schema": "hooks/x"}',
     )
-    assert alerts.webhook_url() == "https://chat.kab.example/hooks/x"
+    assert alert_channels.webhook_url() == "https://chat.kab.example/hooks/x"
 
 
 def test_due_deduplicates_within_the_interval(simpul_home):
