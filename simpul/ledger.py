@@ -21,6 +21,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from simpul.domain.alerts import Alert, delivery_alert
 from simpul.warehouse.engine import Warehouse, qualified, quote_ident
 
 FILES_SIDECAR = "_files.json"
@@ -327,12 +328,11 @@ def _has_column(wh: Warehouse, schema: str, table: str, column: str) -> bool:
 
 def rejected_alert(
     pipeline: str, load_id: str | None, dag_id: str | None = None, run_id: str | None = None
-) -> Any:
+) -> Alert | None:
     """The alert for files of delivery ``load_id`` that were rejected (None if none were):
     file names and reasons only, never file content."""
     if not load_id:
         return None
-    from simpul.domain.alerts import Alert
     from simpul.warehouse import warehouse
 
     with warehouse() as wh:
@@ -345,16 +345,18 @@ def rejected_alert(
         )
     if not rows:
         return None
-    return Alert(
-        kind="files_rejected",
-        pipeline=pipeline,
-        dag_id=dag_id,
-        task_id="load",
-        run_id=run_id,
-        load_id=load_id,
-        counts={"files_rejected": len(rows)},
-        message_id=f"{len(rows)} berkas ditolak pada {load_id} (berkas lain tetap dimuat): "
-        + "; ".join(r["reason_id"] or "" for r in rows),
-        message_en=f"{len(rows)} file(s) rejected in {load_id} (the other files loaded): "
-        + "; ".join(r["reason_en"] or "" for r in rows),
+    return delivery_alert(
+        "files_rejected",
+        pipeline,
+        load_id,
+        "load",
+        {"files_rejected": len(rows)},
+        (
+            f"{len(rows)} berkas ditolak pada {load_id} (berkas lain tetap dimuat): "
+            + "; ".join(r["reason_id"] or "" for r in rows),
+            f"{len(rows)} file(s) rejected in {load_id} (the other files loaded): "
+            + "; ".join(r["reason_en"] or "" for r in rows),
+        ),
+        dag_id,
+        run_id,
     )
