@@ -45,7 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from simpul.orchestration.cli import load_summary
+    from simpul.ledger import load_summary
     from simpul.pipeline import replay
 
     result = replay(args.pipeline, args.load_id)

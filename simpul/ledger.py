@@ -360,3 +360,17 @@ def rejected_alert(
         dag_id,
         run_id,
     )
+
+
+def load_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """The columns that summarise one load: what ``replay``, ``release`` and ``backfill``
+    print, and what a load task's core asset event carries as extra."""
+    keys = (
+        "load_id",
+        "status",
+        "rows_received",
+        "rows_loaded",
+        "rows_quarantined",
+        "rows_duplicate",
+    )
+    return {k: result.get(k) for k in keys}

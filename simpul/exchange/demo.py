@@ -21,8 +21,9 @@ def run_exchange_demo(wh: Any) -> list[dict[str, Any]]:
     """Deliver everything once; returns one summary row per delivery (no personal data)."""
     from simpul.config import home
     from simpul.exchange.agreements import FolderChannel, load_agreements
+    from simpul.exchange.outbox import DEAD
     from simpul.exchange.receiver import RestReceiver, process_drop_folder
-    from simpul.exchange.service import DEAD, collect_receipts, run
+    from simpul.exchange.service import collect_receipts, run
     from simpul.exchange.signing import ensure_demo_key, load_signing_key, public_key_b64
     from simpul.exchange.store import ensure_exchange_schema, outbox
 

@@ -9,6 +9,7 @@ errors print one bilingual line and exit 2, like the rest of the CLI.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -78,40 +79,61 @@ def _held_load(load_id: str) -> dict[str, Any]:
     return row
 
 
-def release_load(load_id: str, reviewer: str, note: str | None = None) -> dict[str, Any]:
-    """Release a held delivery after review, audited. Returns the load result."""
+def audited(
+    command: str,
+    args: dict[str, Any],
+    work: Callable[[dict[str, Any]], dict[str, Any]],
+    detail: Callable[[dict[str, Any]], str],
+    ids: dict[str, Any],
+) -> dict[str, Any]:
+    """Run ``work(ids)`` and record it in the audit trail whether it succeeds or raises.
+    ``ids`` holds the pipeline and load id (``work`` may fill them in); without a load id the
+    result's is recorded."""
     from simpul.orchestration import audit
 
-    args = {"reviewer": reviewer, "note": note}
-    pipeline = None
     try:
-        row = _held_load(load_id)
-        pipeline = row["pipeline"]
-        release = _pipeline_function("release")
-        result = release(pipeline, load_id, reviewer)
+        result = work(ids)
     except Exception as exc:
         audit.record(
-            "release",
+            command,
             outcome="error",
-            pipeline=pipeline,
-            load_id=load_id,
+            pipeline=ids.get("pipeline"),
+            load_id=ids.get("load_id"),
             args=args,
             detail=f"{type(exc).__name__}: {exc}",
         )
         raise
     audit.record(
-        "release",
+        command,
         outcome=str(result.get("status", "done")),
-        pipeline=pipeline,
-        load_id=load_id,
+        pipeline=ids.get("pipeline"),
+        load_id=ids.get("load_id") or result.get("load_id"),
         args=args,
-        detail=f"rows_loaded={result.get('rows_loaded')} "
-        f"rows_quarantined={result.get('rows_quarantined')}",
+        detail=detail(result),
     )
     return result
 
 
-def _pipeline_function(name: str):
+def release_load(load_id: str, reviewer: str, note: str | None = None) -> dict[str, Any]:
+    """Release a held delivery after review, audited. Returns the load result."""
+
+    def work(ids: dict[str, Any]) -> dict[str, Any]:
+        ids["pipeline"] = _held_load(load_id)["pipeline"]
+        release = _pipeline_function("release")
+        return release(ids["pipeline"], load_id, reviewer)
+
+    return audited(
+        "release",
+        {"reviewer": reviewer, "note": note},
+        work,
+        lambda r: (
+            f"rows_loaded={r.get('rows_loaded')} rows_quarantined={r.get('rows_quarantined')}"
+        ),
+        {"load_id": load_id},
+    )
+
+
+def _pipeline_function(name: str) -> Callable[..., Any]:
     import simpul.pipeline
 
     fn = getattr(simpul.pipeline, name, None)
@@ -131,6 +153,8 @@ def cmd_release(args: argparse.Namespace) -> int:
         result = release_load(args.load_id, reviewer, args.note)
     except (OperatorError, *OPERATOR_ERRORS) as exc:  # type: ignore[misc]  # mypy: star-tuple
         return fail(str(exc))
+    from simpul.ledger import load_summary
+
     print_table([load_summary(result)])
     print(f"dilepaskan oleh / released by: {reviewer} (audit: simpul audit)")
     return 0
@@ -140,19 +164,6 @@ def _default_reviewer() -> str:
     from simpul.orchestration.audit import operator
 
     return operator()
-
-
-def load_summary(result: dict[str, Any]) -> dict[str, Any]:
-    """The columns that summarise one load (``replay``, ``release``, ``backfill`` print them)."""
-    keys = (
-        "load_id",
-        "status",
-        "rows_received",
-        "rows_loaded",
-        "rows_quarantined",
-        "rows_duplicate",
-    )
-    return {k: result.get(k) for k in keys}
 
 
 # --------------------------------------------------------------------------- backfill
@@ -172,33 +183,21 @@ def parse_when(text: str) -> datetime:
 def backfill_pipeline(pipeline: str, since: datetime, until: datetime | None) -> dict[str, Any]:
     """Re-pull ``[since, until)`` from the agency without moving the cursor, audited."""
     from simpul.config import load_config
-    from simpul.orchestration import audit
 
-    args = {"since": since, "until": until}
-    try:
+    def work(ids: dict[str, Any]) -> dict[str, Any]:
         load_config().pipeline(pipeline)
         if until is not None and until <= since:
             raise OperatorError("--until must be after --since / --until harus setelah --since")
         backfill = _pipeline_function("backfill")
-        result = backfill(pipeline, since=since, until=until)
-    except Exception as exc:
-        audit.record(
-            "backfill",
-            outcome="error",
-            pipeline=pipeline,
-            args=args,
-            detail=f"{type(exc).__name__}: {exc}",
-        )
-        raise
-    audit.record(
+        return backfill(pipeline, since=since, until=until)
+
+    return audited(
         "backfill",
-        outcome=str(result.get("status", "done")),
-        pipeline=pipeline,
-        load_id=result.get("load_id"),
-        args=args,
-        detail=f"rows_received={result.get('rows_received')}",
+        {"since": since, "until": until},
+        work,
+        lambda r: f"rows_received={r.get('rows_received')}",
+        {"pipeline": pipeline},
     )
-    return result
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -208,6 +207,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         result = backfill_pipeline(args.pipeline, args.since, args.until)
     except (OperatorError, *OPERATOR_ERRORS) as exc:  # type: ignore[misc]  # mypy: star-tuple
         return fail(str(exc))
+    from simpul.ledger import load_summary
+
     print_table([load_summary(result)])
     return 0
 

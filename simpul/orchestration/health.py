@@ -1,11 +1,9 @@
 """One view of health: every task try recorded in ``ops``, and what needs an operator now.
 
-The generated DAGs call :func:`on_task_success`, :func:`on_task_retry` and
-:func:`on_task_failure` (Airflow task callbacks). Each records the try in ``ops.task_runs``,
-so ``simpul status`` and the dashboard know about failed runs and failed tries without
-Airflow's metadata database. DuckDB allows one writer: when a load holds the file, the record
-waits briefly and otherwise goes to a spool file (``SIMPUL_HOME/ops/task_runs.jsonl``) that the
-next successful write drains and that status reads too. Nothing is lost either way.
+The generated DAGs' task callbacks (:mod:`simpul.orchestration.task_runs`) record every try in
+``ops.task_runs``, so ``simpul status`` and the dashboard know about failed runs and failed
+tries without Airflow's metadata database; a try that found the warehouse busy waits in the
+spool file (:func:`spool_file`), which status reads too.
 
 :func:`collect` builds the per-pipeline and per-exchange picture; :func:`problems` turns it
 into one bilingual line per thing that needs attention (``simpul status --check``).
@@ -30,18 +28,6 @@ from simpul.domain.clock import aware
 
 log = logging.getLogger(__name__)
 
-TASK_COLUMNS = (
-    "dag_id",
-    "run_id",
-    "task_id",
-    "try_number",
-    "pipeline",
-    "state",
-    "max_tries",
-    "error_id",
-    "error_en",
-    "recorded_at",
-)
 LOCK_WAIT_SECONDS = float(os.environ.get("SIMPUL_LOCK_WAIT_SECONDS", "20"))
 T = TypeVar("T")
 
@@ -61,14 +47,7 @@ def is_lock_error(exc: BaseException) -> bool:
 
 def with_warehouse(fn: Callable[[Any], T], wait: float = LOCK_WAIT_SECONDS) -> T:
     """Run ``fn(wh)`` on the warehouse, retrying while another process holds the DuckDB lock."""
-    from simpul.warehouse import open_warehouse
-
-    try:
-        wh = open_warehouse(wait=wait)
-    except Exception as exc:
-        if is_lock_error(exc):
-            raise WarehouseBusy(str(exc).splitlines()[0][:200]) from None
-        raise
+    wh = _open_with_wait(wait)
     try:
         return fn(wh)
     finally:
@@ -151,72 +130,19 @@ def _open_with_wait(wait: float) -> Any:
         raise
 
 
-# --------------------------------------------------------------------------- task callbacks
+# --------------------------------------------------------------------------- the spool
 
 
-def _spool() -> Path:
+def spool_file() -> Path:
+    """Task tries that could not be written to ``ops.task_runs`` yet (the warehouse was busy)."""
     from simpul.config import home
 
     return home() / "ops" / "task_runs.jsonl"
 
 
-def pipeline_of(dag_id: str | None) -> str | None:
-    if (
-        dag_id
-        and dag_id.startswith("simpul_")
-        and not dag_id.startswith(("simpul_ops_", "simpul_exchange_", "simpul_config_error"))
-    ):
-        return dag_id.removeprefix("simpul_")
-    return None
-
-
-def task_record(context: Any, state: str) -> dict[str, Any]:
-    """The row of one task try from an Airflow callback context (no record values)."""
-    from simpul.orchestration.causes import describe
-    from simpul.redact import redact
-
-    ti = context.get("ti") or context.get("task_instance")
-    dag = context.get("dag")
-    dag_id = getattr(ti, "dag_id", None) or getattr(dag, "dag_id", None) or "?"
-    exc = context.get("exception")
-    error_id = error_en = None
-    if exc is not None and state != "success":
-        error_id, error_en = describe(exc)
-        error_id, error_en = redact(error_id, 500), redact(error_en, 500)
-    return {
-        "dag_id": dag_id,
-        "run_id": str(context.get("run_id") or getattr(ti, "run_id", None) or "?"),
-        "task_id": str(getattr(ti, "task_id", None) or "?"),
-        "try_number": int(getattr(ti, "try_number", None) or 1),
-        "pipeline": pipeline_of(dag_id),
-        "state": state,
-        "max_tries": getattr(ti, "max_tries", None),
-        "error_id": error_id,
-        "error_en": error_en,
-        "recorded_at": datetime.now(UTC),
-    }
-
-
-def record_task_run(row: dict[str, Any], wait: float = LOCK_WAIT_SECONDS) -> str:
-    """Write ``row`` (and any spooled rows) to ``ops.task_runs``; spool it when the warehouse
-    stays busy. Returns ``"warehouse"`` or ``"spool"``. Never raises."""
-    try:
-        with_warehouse(lambda wh: _write_runs(wh, [*read_spool(), row], drain=True), wait)
-        return "warehouse"
-    except Exception as exc:  # noqa: BLE001 - a callback must never fail the task
-        try:
-            path = _spool()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(row, default=str) + "\n")
-            log.warning("task run spooled (%s): %s", type(exc).__name__, path)
-        except OSError:
-            log.warning("task run not recorded: %s", type(exc).__name__)
-        return "spool"
-
-
 def read_spool() -> list[dict[str, Any]]:
-    path = _spool()
+    """The spooled task tries (recorded_at parsed back to a datetime)."""
+    path = spool_file()
     if not path.exists():
         return []
     rows = []
@@ -229,47 +155,6 @@ def read_spool() -> list[dict[str, Any]]:
             row["recorded_at"] = datetime.fromisoformat(row["recorded_at"])
         rows.append(row)
     return rows
-
-
-def _write_runs(wh: Any, rows: list[dict[str, Any]], drain: bool = False) -> None:
-    import sqlalchemy as sa
-
-    cols = ", ".join(TASK_COLUMNS)
-    vals = ", ".join(f":{c}" for c in TASK_COLUMNS)
-    with wh.begin() as conn:
-        for row in rows:
-            full = {c: row.get(c) for c in TASK_COLUMNS}
-            conn.execute(
-                sa.text(
-                    "DELETE FROM ops.task_runs WHERE dag_id = :dag_id AND run_id = :run_id "
-                    "AND task_id = :task_id AND try_number = :try_number"
-                ),
-                full,
-            )
-            conn.execute(sa.text(f"INSERT INTO ops.task_runs ({cols}) VALUES ({vals})"), full)
-            if row.get("state") == "success":
-                # a task that succeeds again closes the failure alert it raised
-                conn.execute(
-                    sa.text(
-                        "UPDATE ops.alerts SET state = 'resolved', resolved_at = :t "
-                        "WHERE state = 'open' AND kind = 'failure' AND dag_id = :d"
-                    ),
-                    {"t": full["recorded_at"], "d": full["dag_id"]},
-                )
-    if drain:
-        _spool().unlink(missing_ok=True)
-
-
-def on_task_success(context: Any) -> None:
-    record_task_run(task_record(context, "success"))
-
-
-def on_task_retry(context: Any) -> None:
-    record_task_run(task_record(context, "up_for_retry"))
-
-
-def on_task_failure(context: Any) -> None:
-    record_task_run(task_record(context, "failed"))
 
 
 # --------------------------------------------------------------------------- the picture

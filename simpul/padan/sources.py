@@ -2,7 +2,7 @@
 
 Padan links each agency's people from its raw table (the latest load, valid and quarantined
 rows) against SIAK's ``core.penduduk_versions``; the Airflow DAG re-links after a load of any of
-these pipelines (``simpul.orchestration.dags.padan_dag``).
+these pipelines (``simpul.orchestration.ops_dags.padan_dag``).
 """
 
 from __future__ import annotations

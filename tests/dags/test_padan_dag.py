@@ -47,7 +47,7 @@ def test_padan_dag_is_generated_and_triggered_by_its_inputs_loads(airflow_home):
 
 def test_no_padan_dag_without_siak_or_without_an_agency_source():
     from simpul.config import load_config
-    from simpul.orchestration.dags import padan_dag
+    from simpul.orchestration.ops_dags import padan_dag
 
     cfg = load_config()
     only_siak = cfg.model_copy(

@@ -11,7 +11,7 @@ from typing import Any
 import ckanapi
 import pytest
 
-from simpul.exchange import service
+from simpul.exchange import send, service
 from simpul.exchange.store import outbox
 
 from .conftest import T0, agreements_for
@@ -76,7 +76,7 @@ def test_publish_aggregates_with_metadata_and_suppression(
     from simpul.exchange import channels
 
     row = outbox(wh)[0]
-    again = channels.send(agreements.agreements["satudata"], service._outgoing(row))
+    again = channels.send(agreements.agreements["satudata"], send.outgoing(row))
     assert "deduplicated" in again.detail
     assert len(portal.action.package_show(id="jumlah-penduduk-martapura")["resources"]) == 1
     # unchanged marts (rebuilt from an unchanged load): nothing is published again

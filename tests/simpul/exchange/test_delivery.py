@@ -14,8 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from simpul.exchange import datasets, service
+from simpul.exchange import datasets, send, service
 from simpul.exchange.errors import Unchanged
+from simpul.exchange.outbox import LEASE
 from simpul.exchange.receiver import RestReceiver, process_drop_folder
 from simpul.exchange.signing import MANIFEST, public_key_b64, verify
 from simpul.exchange.store import disclosures_by_pseudonym, disclosures_for_nik, outbox
@@ -144,7 +145,7 @@ def test_rest_outage_then_delivered_exactly_once(
 def test_crash_after_send_is_deduplicated_by_the_receiver(
     wh: Any, signing_key: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = service.record_success
+    real = send.record_success
     calls = {"n": 0}
 
     def crash_once(*args: Any, **kwargs: Any) -> str:
@@ -153,7 +154,7 @@ def test_crash_after_send_is_deduplicated_by_the_receiver(
             raise SystemExit("hub crashed after sending")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(service, "record_success", crash_once)
+    monkeypatch.setattr(send, "record_success", crash_once)
     with RestReceiver(_public(signing_key)) as receiver:
         agreements = agreements_for({"dukcapil": {"type": "rest", "url": receiver.url}})
         row = service.prepare(wh, agreements, "dukcapil", "penduduk_selisih_siak", now=T0)
@@ -161,7 +162,7 @@ def test_crash_after_send_is_deduplicated_by_the_receiver(
             service.dispatch(wh, agreements, now=T0)
         assert outbox(wh)[0]["status"] == "pending"  # not recorded as sent
         assert service.dispatch(wh, agreements, now=T0 + timedelta(minutes=1)) == []  # leased
-        later = T0 + service.LEASE + timedelta(seconds=1)
+        later = T0 + LEASE + timedelta(seconds=1)
         (attempt,) = service.dispatch(wh, agreements, now=later)
     assert attempt.outcome == "receipted"
     assert len(receiver.accepted) == 1 and receiver.duplicates == 1
@@ -175,7 +176,7 @@ def test_folder_resend_skips_an_existing_delivery(wh: Any, simpul_home: Path) ->
 
     agreements = agreements_for({})
     row = service.prepare(wh, agreements, "dukcapil", "penduduk_selisih_siak", now=T0)
-    out = service._outgoing(row)
+    out = send.outgoing(row)
     ch = agreements.agreements["dukcapil"].channel
     first = channels.send_folder(ch, out)
     second = channels.send_folder(ch, out)

@@ -21,7 +21,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
-from simpul.exchange import channels, service
+from simpul.exchange import channels, send, service
 from simpul.exchange.errors import ChannelUnavailable, ExchangeConfigError
 from simpul.exchange.receiver import RestReceiver, process_drop_folder
 from simpul.exchange.signing import public_key_b64
@@ -132,7 +132,7 @@ def test_a_rest_envelope_resent_under_a_new_idempotency_key_is_refused(
         )
         result = service.run(wh, agreements, agreement_id="dinsos", now=T0)
         assert [a.outcome for a in result["attempts"]] == ["receipted"]
-        out = service._outgoing(result["queued"][0])
+        out = send.outgoing(result["queued"][0])
         envelope = channels.rest_envelope(out)
         for new_key in ("b8e0c0aa-0000-4000-8000-000000000001", "another-key"):
             envelope["delivery_id"] = new_key
@@ -225,7 +225,7 @@ def test_the_channel_token_is_never_sent_to_another_origin(
         )
         row = service.prepare(wh, agreements, "dinsos", "meninggal_penerima_bantuan", now=T0)
         with pytest.raises(ChannelUnavailable, match="307"):
-            channels.send(agreements.agreements["dinsos"], service._outgoing(row))
+            channels.send(agreements.agreements["dinsos"], send.outgoing(row))
     finally:
         server.shutdown()
         server.server_close()

@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from simpul.exchange import channels, service
+from simpul.exchange import channels, send, service
 from simpul.exchange.agreements import AgreementsFile
 from simpul.exchange.errors import ChannelUnavailable, NotReady
+from simpul.exchange.outbox import DEAD
 from simpul.exchange.receiver import RestReceiver
 from simpul.exchange.signing import public_key_b64
 from simpul.exchange.store import disclosures_for_nik, outbox
@@ -48,7 +49,7 @@ def _cli(argv: list[str]) -> int:
 
 
 def _live(wh: Any) -> list[dict[str, Any]]:
-    return [r for r in outbox(wh) if r["status"] not in service.DEAD]
+    return [r for r in outbox(wh) if r["status"] not in DEAD]
 
 
 # --------------------------------------------------------------------------- task state
@@ -341,7 +342,7 @@ def test_a_silent_channel_times_out_instead_of_hanging(
     row = service.prepare(wh, agreements, aid, ds, now=T0)
     started = time.monotonic()
     with pytest.raises(ChannelUnavailable):
-        channels.send(agreements.agreements[aid], service._outgoing(row))
+        channels.send(agreements.agreements[aid], send.outgoing(row))
     assert time.monotonic() - started < 8
 
 

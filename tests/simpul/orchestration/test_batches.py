@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from simpul.orchestration import batches, dags
+from simpul.orchestration import batches, dags, ops_dags
 from simpul.warehouse import open_warehouse
 from tests.simpul.orchestration.helpers import NOW, add_load
 
@@ -48,7 +48,7 @@ def _triggered(load_ids: list[str]):
     from airflow.sdk.exceptions import AirflowSkipException
 
     try:
-        return dags.run_build_marts(load_ids, only_if_uncovered=True)
+        return ops_dags.run_build_marts(load_ids, only_if_uncovered=True)
     except AirflowSkipException as exc:
         return f"skipped: {exc}"
 
@@ -96,8 +96,8 @@ def test_a_failed_build_includes_nothing(warehouse_url, fake_marts):
 
 def test_a_manual_run_always_builds(warehouse_url, fake_marts):
     _load("a")
-    dags.run_build_marts([])
-    dags.run_build_marts([])
+    ops_dags.run_build_marts([])
+    ops_dags.run_build_marts([])
     assert len(fake_marts.builds) == 2
 
 
@@ -118,7 +118,7 @@ def test_settle_waits_for_a_quiet_interval_bounded_by_the_limit(warehouse_url, m
 
 
 def test_settle_sensor_manual_runs_do_not_wait(simpul_home):
-    assert dags.settle_batch({}).is_done
+    assert ops_dags.settle_batch({}).is_done
 
 
 def test_settle_sensor_waits_after_a_fresh_load(simpul_home, monkeypatch):
@@ -131,15 +131,15 @@ def test_settle_sensor_waits_after_a_fresh_load(simpul_home, monkeypatch):
         wh.dispose()
     run = types.SimpleNamespace(start_date=now)
     ctx = {"triggering_asset_events": {"x": [object()]}, "dag_run": run}
-    assert not dags.settle_batch(ctx).is_done
+    assert not ops_dags.settle_batch(ctx).is_done
     monkeypatch.setenv(batches.QUIET_ENV, "0")
-    assert dags.settle_batch(ctx).is_done
+    assert ops_dags.settle_batch(ctx).is_done
 
 
 def test_marts_dag_settles_without_the_pool(monkeypatch):
     from simpul.config import load_config
 
-    dag = dags.marts_dag(load_config())
+    dag = ops_dags.marts_dag(load_config())
     settle, build = dag.get_task("settle"), dag.get_task("build_marts")
     assert build.pool == dags.WAREHOUSE_POOL and settle.pool != dags.WAREHOUSE_POOL
     assert settle.mode == "reschedule"
@@ -158,11 +158,11 @@ def test_padan_skips_loads_an_earlier_run_included(warehouse_url, monkeypatch):
     monkeypatch.setattr(store, "run_padan", fake_run_padan)
     _load("a")
     _load("b")
-    assert dags.run_padan_task(["a"], only_if_uncovered=True)["status"] == "ok"
+    assert ops_dags.run_padan_task(["a"], only_if_uncovered=True)["status"] == "ok"
     from airflow.sdk.exceptions import AirflowSkipException
 
     with pytest.raises(AirflowSkipException, match="earlier padan run"):
-        dags.run_padan_task(["b"], only_if_uncovered=True)
+        ops_dags.run_padan_task(["b"], only_if_uncovered=True)
     # marts coverage is its own: padan having seen "a" does not skip the marts
     wh = open_warehouse()
     try:
@@ -175,7 +175,7 @@ def test_padan_skips_loads_an_earlier_run_included(warehouse_url, monkeypatch):
 def test_padan_dag_settles_without_the_pool():
     from simpul.config import load_config
 
-    dag = dags.padan_dag(load_config())
+    dag = ops_dags.padan_dag(load_config())
     settle, link = dag.get_task("settle"), dag.get_task("link_people")
     assert link.pool == dags.WAREHOUSE_POOL and settle.pool != dags.WAREHOUSE_POOL
     assert link.upstream_task_ids == {"settle"}

@@ -68,8 +68,8 @@ def _seed(wh) -> None:
             "max_tries": 2,
         },
     )()
-    row = health.task_record({"ti": ti, "run_id": "r1", "exception": err}, "failed")
-    health._write_runs(wh, [row])
+    row = task_runs.task_record({"ti": ti, "run_id": "r1", "exception": err}, "failed")
+    task_runs._write_runs(wh, [row])
 
 
 def _chromium(*args: str) -> subprocess.CompletedProcess:

@@ -47,8 +47,8 @@ def _refused() -> BaseException:
 def test_tries_are_recorded_and_the_last_run_reads_failed(simpul_home, monkeypatch):
     monkeypatch.setenv("SIMPUL_SIAK_URL", "http://127.0.0.1:9")
     err = _refused()
-    health.on_task_retry(_context(1, err))
-    health.on_task_failure(_context(2, err))
+    task_runs.on_task_retry(_context(1, err))
+    task_runs.on_task_failure(_context(2, err))
     wh = open_warehouse()
     try:
         h = health.collect(wh)
@@ -64,7 +64,7 @@ def test_tries_are_recorded_and_the_last_run_reads_failed(simpul_home, monkeypat
     # the next run succeeds: the pipeline is healthy again
     ok = _context(1, None)
     ok["run_id"] = ok["ti"].run_id = "manual__later"
-    health.on_task_success(ok)
+    task_runs.on_task_success(ok)
     wh = open_warehouse()
     try:
         h = health.collect(wh)
@@ -110,13 +110,13 @@ def test_a_task_run_is_spooled_while_busy_and_drained_later(simpul_home):
     open_warehouse().dispose()
     proc = _hold(simpul_home / "warehouse.duckdb", 60)
     try:
-        row = health.task_record(_context(1, ValueError("boom")), "up_for_retry")
-        assert health.record_task_run(row, wait=0.5) == "spool"
+        row = task_runs.task_record(_context(1, ValueError("boom")), "up_for_retry")
+        assert task_runs.record_task_run(row, wait=0.5) == "spool"
     finally:
         proc.kill()
         proc.wait()
     assert len(health.read_spool()) == 1
-    health.on_task_failure(_context(2, ValueError("boom")))
+    task_runs.on_task_failure(_context(2, ValueError("boom")))
     assert health.read_spool() == []
     wh = open_warehouse()
     try:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from simpul.config import load_config
-from simpul.orchestration import dags
+from simpul.orchestration import dags, ops_dags
 from simpul.orchestration.freshness import freshness_report, load_ops_settings
 from simpul.warehouse import open_warehouse
 from tests.simpul.orchestration.helpers import NOW, add_load
@@ -47,14 +47,14 @@ def test_freshness_check_alerts_a_stale_pipeline_once(simpul_home, webhook):
     add_load(wh, "siak.penduduk.20200101T010000.aaaa0001", "siak_penduduk", hours_ago=0)
     wh.query("update ops.loads set loaded_at = :t", {"t": datetime(2020, 1, 1, tzinfo=UTC)})
     wh.dispose()
-    report = dags.run_freshness_check()
+    report = ops_dags.run_freshness_check()
     stale = [r for r in report if r["state"] == "stale"]
     assert [r["pipeline"] for r in stale] == ["siak_penduduk"]
     assert stale[0]["alerted"] == {"log": "written", "webhook": "sent"}
     (alert,) = webhook.received
     assert alert["kind"] == "freshness" and alert["pipeline"] == "siak_penduduk"
     assert alert["title"].startswith("[Simpul] Data tidak mutakhir / Data is stale")
-    dags.run_freshness_check()  # an hour later: the same breach is not re-sent
+    ops_dags.run_freshness_check()  # an hour later: the same breach is not re-sent
     assert len(webhook.received) == 1
 
 
@@ -77,7 +77,7 @@ def test_marts_skip_clearly_when_the_module_is_missing(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "simpul.warehouse.marts", None)
     with pytest.raises(AirflowSkipException, match="not available"):
-        dags.run_build_marts([])
+        ops_dags.run_build_marts([])
 
 
 def test_marts_call_build_marts(simpul_home, monkeypatch):
@@ -85,7 +85,7 @@ def test_marts_call_build_marts(simpul_home, monkeypatch):
     seen = []
     fake.build_marts = lambda wh: seen.append(wh.dialect) or {"tables": 3}
     monkeypatch.setitem(sys.modules, "simpul.warehouse.marts", fake)
-    out = dags.run_build_marts(["a"])
+    out = ops_dags.run_build_marts(["a"])
     assert seen == ["duckdb"] and out == {"triggered_by": ["a"], "tables": 3}
 
 
@@ -98,7 +98,7 @@ def test_changed_loads_ignores_held_and_already_loaded():
             ev(extra={"status": "already_loaded", "load_id": "c"}),
         ],
     }
-    assert dags.changed_loads(events) == ["a"]
+    assert ops_dags.changed_loads(events) == ["a"]
 
 
 def test_a_held_load_fails_without_retry_and_the_notifier_stays_quiet(simpul_home, webhook):
