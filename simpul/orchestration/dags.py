@@ -30,9 +30,9 @@ import pendulum
 from airflow.sdk import DAG, Asset, task
 
 from simpul.config import ConfigError, PipelineSettings, SimpulConfig, load_config
-from simpul.orchestration.task_runs import on_task_failure, on_task_retry, on_task_success
 from simpul.orchestration.notifier import SimpulNotifier
 from simpul.orchestration.secrets import with_airflow_connections
+from simpul.orchestration.task_runs import on_task_failure, on_task_retry, on_task_success
 
 log = logging.getLogger(__name__)
 

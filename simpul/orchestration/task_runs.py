@@ -13,7 +13,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from simpul.orchestration.health import LOCK_WAIT_SECONDS, spool_file, with_warehouse
+from simpul.orchestration.health import LOCK_WAIT_SECONDS, read_spool, spool_file, with_warehouse
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import pytest
 
 from simpul.config import load_config
 from simpul.dashboard import build_dashboard
-from simpul.orchestration import health
+from simpul.orchestration import task_runs
 from simpul.warehouse import open_warehouse
 from tests.simpul.orchestration.helpers import NAME, NIK, NOW, add_load, add_quarantine
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from simpul.config import load_config
-from simpul.orchestration import health
+from simpul.orchestration import health, task_runs
 from simpul.orchestration.causes import classify, safe_url, source_error
 from simpul.warehouse import open_warehouse
 
