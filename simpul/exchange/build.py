@@ -27,7 +27,7 @@ from simpul.exchange.contents import (
     save_state,
     schema_json,
 )
-from simpul.exchange.datasets import DATASETS, Dataset, apply_filter, shape
+from simpul.exchange.datasets import DATASETS, Dataset
 from simpul.exchange.errors import ExchangeError, NotReady, Unchanged
 from simpul.exchange.formats import write
 from simpul.exchange.outbox import (
@@ -37,6 +37,7 @@ from simpul.exchange.outbox import (
     outbox_remove,
     quote_column,
 )
+from simpul.exchange.shaping import apply_filter, shape
 from simpul.exchange.signing import (
     MANIFEST,
     SIGNATURE,

@@ -56,7 +56,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     outbox for a retry; 1: a dataset could not be prepared."""
     from simpul.config import ConfigError
     from simpul.exchange.agreements import load_agreements
-    from simpul.exchange.dags import summarise
     from simpul.exchange.errors import ExchangeError
     from simpul.exchange.service import run
 
@@ -79,6 +78,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             pipeline=args.agreement,
             args={"reviewed_by": args.reviewed_by},
         )
+    _print_queued(result)
+    return _run_exit_code(result)
+
+
+def _print_queued(result: dict[str, Any]) -> None:
+    """The deliveries this run queued, with what became of each."""
     outcome = {a.delivery_id: a.outcome for a in [*result["attempts"], *result["receipts"]]}
     print_table(
         [
@@ -94,6 +99,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             for q in result["queued"]
         ]
     )
+
+
+def _run_exit_code(result: dict[str, Any]) -> int:
+    """Print what was not prepared or not sent; the exit code :func:`cmd_run` documents."""
+    from simpul.exchange.dags import summarise
+
     summary = summarise(result)
     if summary["log"]:
         print()

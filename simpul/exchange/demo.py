@@ -21,11 +21,10 @@ def run_exchange_demo(wh: Any) -> list[dict[str, Any]]:
     """Deliver everything once; returns one summary row per delivery (no personal data)."""
     from simpul.config import home
     from simpul.exchange.agreements import FolderChannel, load_agreements
-    from simpul.exchange.outbox import DEAD
-    from simpul.exchange.receiver import RestReceiver, process_drop_folder
+    from simpul.exchange.receiver import RestReceiver
     from simpul.exchange.service import collect_receipts, run
     from simpul.exchange.signing import ensure_demo_key, load_signing_key, public_key_b64
-    from simpul.exchange.store import ensure_exchange_schema, outbox
+    from simpul.exchange.store import ensure_exchange_schema
 
     key_path = ensure_demo_key(home())
     if key_path and str(key_path).startswith(str(home())):
@@ -55,32 +54,44 @@ def run_exchange_demo(wh: Any) -> list[dict[str, Any]]:
             if not os.environ.get(name):
                 os.environ[name] = value
         result = run(wh, agreements)
+    _receive_folders(agreements, public, agency_keys)
+    collect_receipts(wh, agreements)
+    return _current_deliveries(wh, {q["delivery_id"] for q in result["queued"]})
+
+
+def _receive_folders(agreements: Any, public: str, agency_keys: dict[str, Any]) -> None:
+    """The stand-in agencies process their drop folders (each village its own sub-folder)."""
+    from simpul.exchange.agreements import FolderChannel
+    from simpul.exchange.receiver import process_drop_folder
+
     for a in agreements.agreements.values():
-        if isinstance(a.channel, FolderChannel):
-            root = a.channel.resolved_url()
-            if not Path(root).is_dir():
-                continue
-            if any(g.partition_by for g in a.datasets.values()):
-                for sub in sorted(p for p in Path(root).iterdir() if p.is_dir()):
-                    if sub.name[0] not in "._":  # each village processes its own folder
-                        process_drop_folder(
-                            sub,
-                            public,
-                            f"{a.agency}-{sub.name}-demo",
-                            addressee=f"{a.agency}/{sub.name}",
-                            key=agency_keys.get(a.agency),
-                        )
-            else:
+        if not isinstance(a.channel, FolderChannel):
+            continue
+        root = Path(a.channel.resolved_url())
+        if not root.is_dir():
+            continue
+        if not any(g.partition_by for g in a.datasets.values()):
+            process_drop_folder(
+                root, public, f"{a.agency}-demo", addressee=a.agency, key=agency_keys.get(a.agency)
+            )
+            continue
+        for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+            if sub.name[0] not in "._":  # each village processes its own folder
                 process_drop_folder(
-                    Path(root),
+                    sub,
                     public,
-                    f"{a.agency}-demo",
-                    addressee=a.agency,
+                    f"{a.agency}-{sub.name}-demo",
+                    addressee=f"{a.agency}/{sub.name}",
                     key=agency_keys.get(a.agency),
                 )
-    collect_receipts(wh, agreements)
-    ids = {q["delivery_id"] for q in result["queued"]}
-    latest: dict[tuple, dict[str, Any]] = {}
+
+
+def _current_deliveries(wh: Any, new_ids: set[str]) -> list[dict[str, Any]]:
+    """One row per recipient and dataset: its current delivery, and whether this run made it."""
+    from simpul.exchange.outbox import DEAD
+    from simpul.exchange.store import outbox
+
+    latest: dict[tuple[str, str, str | None], dict[str, Any]] = {}
     for r in outbox(wh):  # newest first: the current delivery of each recipient and dataset
         if r["status"] not in DEAD:
             latest.setdefault((r["agreement"], r["dataset"], r["part"]), r)
@@ -91,7 +102,7 @@ def run_exchange_demo(wh: Any) -> list[dict[str, Any]]:
             "channel": r["channel"],
             "rows": r["rows"],
             "status": r["status"],
-            "this_run": "new" if r["delivery_id"] in ids else "unchanged",
+            "this_run": "new" if r["delivery_id"] in new_ids else "unchanged",
         }
         for r in sorted(latest.values(), key=lambda r: (r["agency"], r["dataset"], r["part"] or ""))
     ]

@@ -14,8 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from simpul.config import home
-from simpul.exchange import channels
 from simpul.exchange.agreements import Agreement
+from simpul.exchange.outgoing import SendResult
 from simpul.exchange.signing import SIGNATURE
 from simpul.exchange.store import log_event
 from simpul.redact import redact
@@ -119,7 +119,7 @@ def record_success(
     wh: Warehouse,
     row: dict[str, Any],
     agreement: Agreement,
-    result: channels.SendResult,
+    result: SendResult,
     now: datetime,
 ) -> str:
     """Mark a sent delivery and append its evidence (sent, and receipted when there is one)."""
@@ -204,7 +204,7 @@ def mark(
     agreement: Agreement,
     status: str,
     now: datetime,
-    result: channels.SendResult | None = None,
+    result: SendResult | None = None,
     detail: str | None = None,
 ) -> None:
     with wh.begin() as conn:

@@ -29,6 +29,7 @@ from simpul.exchange.outbox import (
     release_lock,
     short_error,
 )
+from simpul.exchange.outgoing import Outgoing
 from simpul.exchange.signing import MANIFEST, sha256_file
 from simpul.exchange.store import ensure_exchange_schema, log_event, now_utc
 from simpul.warehouse.engine import Warehouse
@@ -45,12 +46,10 @@ class Attempt:
     detail: str = ""
 
 
-def outgoing(row: dict[str, Any]) -> channels.Outgoing:
+def outgoing(row: dict[str, Any]) -> Outgoing:
     path = outbox_copy(row)
     manifest = json.loads((path / MANIFEST).read_bytes())
-    return channels.Outgoing(
-        row["delivery_id"], path, manifest, row["manifest_sha256"], row.get("part")
-    )
+    return Outgoing(row["delivery_id"], path, manifest, row["manifest_sha256"], row.get("part"))
 
 
 def self_check(row: dict[str, Any]) -> str | None:

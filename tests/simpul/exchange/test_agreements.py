@@ -10,9 +10,11 @@ import pytest
 import yaml
 
 from simpul.exchange.agreements import load_agreements, plan
-from simpul.exchange.datasets import DATASETS, shape, suppress_small_cells
+from simpul.exchange.datasets import DATASETS
 from simpul.exchange.errors import AgreementError
 from simpul.exchange.formats import write_csv
+from simpul.exchange.shaping import shape
+from simpul.warehouse.disclosure import suppress_small_cells
 
 from .conftest import agreements_for
 
