@@ -125,17 +125,7 @@ def delivery_alert(
 ) -> Alert:
     """An alert about one delivery (``load_id``) of ``pipeline``: held, drifted, files rejected.
     ``message`` is (Bahasa Indonesia, English)."""
-    return Alert(
-        kind=kind,
-        pipeline=pipeline,
-        dag_id=dag_id,
-        task_id=task_id,
-        run_id=run_id,
-        load_id=load_id,
-        counts=counts,
-        message_id=message[0],
-        message_en=message[1],
-    )
+    return Alert(kind, *message, pipeline, dag_id, task_id, run_id, load_id, counts=counts)
 
 
 # --------------------------------------------------------------------------- the socket

@@ -73,6 +73,10 @@ class RowFilter(BaseModel):
         return out
 
 
+def _errors_only() -> list[Literal["error", "warning"]]:
+    return ["error"]
+
+
 class Grant(BaseModel):
     """One dataset granted to an agency: the columns it may see and the rows."""
 
@@ -90,7 +94,7 @@ class Grant(BaseModel):
         "the population",
     )
     severities: list[Literal["error", "warning"]] = Field(
-        default_factory=lambda: ["error"],
+        default_factory=_errors_only,
         description="feedback: which finding severities the attachments may carry",
     )
     partition_by: Literal["kode_desa"] | None = Field(

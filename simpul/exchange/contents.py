@@ -164,7 +164,7 @@ def disclosures(row: dict[str, Any], subjects: list[str]) -> pa.Table | None:
     from simpul.warehouse.pseudonym import key_id, pseudonym_key, pseudonymise
 
     key = pseudonym_key()  # refuses without a real key: a guessable hash would leak NIKs
-    pseudonyms = sorted({pseudonymise(s, key, "nik") for s in subjects})
+    pseudonyms = sorted({p for s in subjects if (p := pseudonymise(s, key, "nik"))})
     n = len(pseudonyms)
     return pa.table(
         {

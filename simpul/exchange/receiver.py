@@ -166,6 +166,8 @@ class RestReceiver:
     def url(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
+        if isinstance(host, bytes):
+            host = host.decode()
         return f"http://{host}:{port}/deliveries"
 
     def start(self) -> RestReceiver:

@@ -69,16 +69,7 @@ def run(
     attempts = dispatch(wh, agreements, now=now, agreement_id=agreement_id)
     receipts = collect_receipts(wh, agreements, now=now)
     overdue = overdue_receipts(wh, agreements, now=now, agreement_id=agreement_id)
-    undelivered = [
-        r
-        for r in wh.query(
-            "SELECT delivery_id, agreement, agency, dataset, attempts, next_attempt_at, "
-            "last_error FROM ops.exchange_outbox WHERE status = 'pending' AND attempts > 0"
-            + (" AND agreement = :a" if agreement_id else ""),
-            {"a": agreement_id},
-        )
-        if agreement_id or r["agreement"] in ids
-    ]
+    undelivered = _undelivered(wh, agreement_id, ids)
     release_lock(wh)
     return {
         "queued": out["queued"],
@@ -90,6 +81,20 @@ def run(
         "undelivered": undelivered,
         "overdue": overdue,
     }
+
+
+def _undelivered(wh: Warehouse, agreement_id: str | None, ids: list[str]) -> list[dict[str, Any]]:
+    """Deliveries of these agreements that failed to send and wait for a retry."""
+    return [
+        r
+        for r in wh.query(
+            "SELECT delivery_id, agreement, agency, dataset, attempts, next_attempt_at, "
+            "last_error FROM ops.exchange_outbox WHERE status = 'pending' AND attempts > 0"
+            + (" AND agreement = :a" if agreement_id else ""),
+            {"a": agreement_id},
+        )
+        if agreement_id or r["agreement"] in ids
+    ]
 
 
 def _prepare_agreement(

@@ -21,8 +21,9 @@ and never breaks the task that raised the alert); with none set Simpul warns lou
   ``_TO`` (comma-separated), optional ``_USER`` / ``_PASSWORD`` and ``_STARTTLS=1``
   (stdlib :mod:`smtplib`).
 
-:class:`SimpulNotifier` is the Airflow 3 notifier (``BaseNotifier``) wired as
-``on_failure_callback`` on every generated DAG.
+:class:`~simpul.orchestration.notifier.SimpulNotifier` is the Airflow 3 notifier
+(``BaseNotifier``) wired as ``on_failure_callback`` on every generated DAG; it builds the
+failure alert from the task context (:func:`~simpul.orchestration.notifier.failure_alert`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from simpul.domain.alerts import Alert, Kind, delivery_alert, plug
+from simpul.domain.alerts import Alert, delivery_alert, plug
 from simpul.orchestration.alert_channels import (
     SmtpSettings,
     airflow_email_settings,
@@ -285,44 +286,6 @@ def _due_in_file(key: str, every: timedelta, now: datetime) -> bool:
 # --------------------------------------------------------------------------- builders
 
 
-def failure_alert(context: dict[str, Any]) -> Alert:
-    """An Airflow task-failure context turned into a redacted alert."""
-    ti = context.get("ti") or context.get("task_instance")
-    dag = context.get("dag")
-    dag_id = getattr(ti, "dag_id", None) or getattr(dag, "dag_id", None)
-    task_id = getattr(ti, "task_id", None)
-    exc = context.get("exception")
-    kind: Kind = "failure"
-    if exc is not None:
-        from simpul.orchestration.causes import describe
-
-        reason_id, reason_en = describe(exc)
-    else:
-        reason_id = reason_en = "(no exception)"
-    if exc is not None and ("schema" in str(exc).lower() or "skema" in str(exc).lower()):
-        kind = "schema_drift"
-    pipeline = None
-    if dag_id and dag_id.startswith("simpul_") and not dag_id.startswith("simpul_ops_"):
-        pipeline = dag_id.removeprefix("simpul_")
-    return Alert(
-        kind=kind,
-        pipeline=pipeline,
-        dag_id=dag_id,
-        task_id=task_id,
-        run_id=context.get("run_id") or getattr(ti, "run_id", None),
-        try_number=getattr(ti, "try_number", None),
-        log_url=getattr(ti, "log_url", None),
-        message_id=(
-            f"Tugas {task_id} pada DAG {dag_id} gagal setelah semua percobaan ulang. "
-            f"Penyebab: {reason_id}. Periksa log tugas."
-        ),
-        message_en=(
-            f"Task {task_id} of DAG {dag_id} failed after all retries. "
-            f"Cause: {reason_en}. Check the task log."
-        ),
-    )
-
-
 def held_alert(
     pipeline: str, result: dict[str, Any], dag_id: str | None = None, run_id: str | None = None
 ) -> Alert:
@@ -415,7 +378,6 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "drift_alert",
     "due",
-    "failure_alert",
     "freshness_alert",
     "held_alert",
     "send_alert",

@@ -224,7 +224,9 @@ def pipeline_dag(name: str, p: PipelineSettings, cfg: SimpulConfig) -> DAG:
         def load(staged: dict[str, Any], **context: Any) -> dict[str, Any]:
             return load_task(name, asset, staged, context)
 
-        load(transform(extract()))
+        landed: Any = extract()  # XComArgs: Airflow passes the values at run time
+        staged: Any = transform(landed)
+        load(staged)
     return dag
 
 

@@ -177,6 +177,11 @@ def _rows(wh: Any, sql: str, params: dict[str, Any] | None = None) -> list[dict[
         return []
 
 
+def _at(row: dict[str, Any]) -> datetime:
+    """A task try's time, aware (every recorded try has one)."""
+    return aware(row["recorded_at"]) or datetime.min.replace(tzinfo=UTC)
+
+
 def last_runs(task_rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per DAG: its latest run's state (failed / retrying / success / running), failed tries
     and the last error, from task-try rows."""
@@ -185,9 +190,9 @@ def last_runs(task_rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         by_dag.setdefault(r["dag_id"], {}).setdefault(r["run_id"], []).append(r)
     out = {}
     for dag_id, runs in by_dag.items():
-        run_id, rows = max(runs.items(), key=lambda kv: max(aware(r["recorded_at"]) for r in kv[1]))
+        run_id, rows = max(runs.items(), key=lambda kv: max(_at(r) for r in kv[1]))
         latest: dict[str, dict[str, Any]] = {}
-        for r in sorted(rows, key=lambda r: (aware(r["recorded_at"]), r["try_number"])):
+        for r in sorted(rows, key=lambda r: (_at(r), r["try_number"])):
             latest[r["task_id"]] = r
         states = {r["state"] for r in latest.values()}
         if "failed" in states:
@@ -197,12 +202,12 @@ def last_runs(task_rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         else:
             state = "success"
         errors = [r for r in rows if r["state"] != "success"]
-        last_err = max(errors, key=lambda r: aware(r["recorded_at"])) if errors else None
+        last_err = max(errors, key=_at) if errors else None
         out[dag_id] = {
             "run_id": run_id,
             "state": state,
             "failed_tries": len(errors),
-            "at": max(aware(r["recorded_at"]) for r in rows),
+            "at": max(_at(r) for r in rows),
             "task_id": last_err["task_id"] if last_err else None,
             "error_id": last_err["error_id"] if last_err else None,
             "error_en": last_err["error_en"] if last_err else None,
@@ -214,7 +219,6 @@ def collect(wh: Any, cfg: Any = None, now: datetime | None = None) -> Health:
     """Per pipeline and per exchange agreement: last run, last load, held deliveries,
     freshness; the outbox; open alerts."""
     from simpul.config import load_config
-    from simpul.orchestration.freshness import freshness_report
 
     cfg = cfg or load_config()
     now = now or datetime.now(UTC)
@@ -227,6 +231,21 @@ def collect(wh: Any, cfg: Any = None, now: datetime | None = None) -> Health:
         + read_spool()
     )
     runs = last_runs(tasks)
+    h = Health(pipelines=_pipelines(wh, cfg, runs, now), exchanges=_exchanges(wh, runs))
+    h.alerts = _rows(
+        wh,
+        "select kind, pipeline, dag_id, title, message_id, message_en, first_at, last_at, "
+        "times from ops.alerts where state = 'open' order by last_at desc",
+    )
+    return h
+
+
+def _pipelines(
+    wh: Any, cfg: Any, runs: dict[str, dict[str, Any]], now: datetime
+) -> list[dict[str, Any]]:
+    """Per configured pipeline: its last run, its last load, held deliveries, freshness."""
+    from simpul.orchestration.freshness import freshness_report
+
     fresh = {r["pipeline"]: r for r in freshness_report(wh, cfg, now=now)}
     loads = {
         r["pipeline"]: r
@@ -247,12 +266,12 @@ def collect(wh: Any, cfg: Any = None, now: datetime | None = None) -> Health:
             "select pipeline, count(*) as n from ops.loads where status = 'held' group by pipeline",
         )
     }
-    h = Health()
+    out = []
     for name, p in sorted(cfg.pipelines.items()):
         run = runs.get(f"simpul_{name}") or {}
         load = loads.get(name) or {}
         f = fresh.get(name) or {}
-        h.pipelines.append(
+        out.append(
             {
                 "pipeline": name,
                 "agency": cfg.sources[p.source].agency,
@@ -272,6 +291,11 @@ def collect(wh: Any, cfg: Any = None, now: datetime | None = None) -> Health:
                 "freshness_hours": f.get("freshness_hours"),
             }
         )
+    return out
+
+
+def _exchanges(wh: Any, runs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per exchange agreement: its outbox by status, retries waiting, its DAG's last run."""
     outbox = _rows(
         wh,
         'select agreement, agency, status, count(*) as n, sum("rows") as rows_total, '
@@ -295,13 +319,7 @@ def collect(wh: Any, cfg: Any = None, now: datetime | None = None) -> Health:
             a["run_state"] = run["state"]
             a["failed_tries"] = run["failed_tries"]
             a["error_id"], a["error_en"] = run["error_id"], run["error_en"]
-    h.exchanges = sorted(by_agreement.values(), key=lambda a: a["agreement"])
-    h.alerts = _rows(
-        wh,
-        "select kind, pipeline, dag_id, title, message_id, message_en, first_at, last_at, "
-        "times from ops.alerts where state = 'open' order by last_at desc",
-    )
-    return h
+    return sorted(by_agreement.values(), key=lambda a: a["agreement"])
 
 
 #: outbox statuses that are fine; anything else (cancelled, tampered, held, partial, failed)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from simpul.domain.alerts import Kind
-from simpul.orchestration.alerts import failure_alert, send_alert
+from simpul.domain.alerts import Alert, Kind
+from simpul.orchestration.alerts import send_alert
 
 try:  # Airflow is present wherever DAGs run; the CLI and tests can use alerts without it
     from airflow.sdk import BaseNotifier
@@ -30,3 +30,41 @@ class SimpulNotifier(BaseNotifier):  # type: ignore[misc,valid-type]
         if self.kind != "failure":
             alert.kind = self.kind
         send_alert(alert)
+
+
+def failure_alert(context: dict[str, Any]) -> Alert:
+    """An Airflow task-failure context turned into a redacted alert."""
+    ti = context.get("ti") or context.get("task_instance")
+    dag = context.get("dag")
+    dag_id = getattr(ti, "dag_id", None) or getattr(dag, "dag_id", None)
+    task_id = getattr(ti, "task_id", None)
+    exc = context.get("exception")
+    kind: Kind = "failure"
+    if exc is not None:
+        from simpul.orchestration.causes import describe
+
+        reason_id, reason_en = describe(exc)
+    else:
+        reason_id = reason_en = "(no exception)"
+    if exc is not None and ("schema" in str(exc).lower() or "skema" in str(exc).lower()):
+        kind = "schema_drift"
+    pipeline = None
+    if dag_id and dag_id.startswith("simpul_") and not dag_id.startswith("simpul_ops_"):
+        pipeline = dag_id.removeprefix("simpul_")
+    return Alert(
+        kind=kind,
+        pipeline=pipeline,
+        dag_id=dag_id,
+        task_id=task_id,
+        run_id=context.get("run_id") or getattr(ti, "run_id", None),
+        try_number=getattr(ti, "try_number", None),
+        log_url=getattr(ti, "log_url", None),
+        message_id=(
+            f"Tugas {task_id} pada DAG {dag_id} gagal setelah semua percobaan ulang. "
+            f"Penyebab: {reason_id}. Periksa log tugas."
+        ),
+        message_en=(
+            f"Task {task_id} of DAG {dag_id} failed after all retries. "
+            f"Cause: {reason_en}. Check the task log."
+        ),
+    )

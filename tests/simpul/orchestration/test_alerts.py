@@ -11,7 +11,8 @@ import pytest
 
 from simpul.domain.alerts import Alert
 from simpul.orchestration import alert_channels, alerts
-from simpul.orchestration.alerts import failure_alert, held_alert, send_alert
+from simpul.orchestration.alerts import held_alert, send_alert
+from simpul.orchestration.notifier import failure_alert
 from simpul.redact import redact
 
 NIK = "1608014507900001"
