@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,23 +54,26 @@ log = logging.getLogger(__name__)
 _PART = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,40}$")
 
 
+class PrepareOptions(TypedDict, total=False):
+    """When the delivery is built (default now) and who reviewed a held reconciliation."""
+
+    now: datetime | None
+    reviewed_by: str | None
+
+
 def prepare(
     wh: Warehouse,
     agreements: AgreementsFile,
     agreement_id: str,
     dataset: str,
-    *,
-    now: datetime | None = None,
-    reviewed_by: str | None = None,
+    **options: Unpack[PrepareOptions],
 ) -> dict[str, Any]:
     """Build, sign and queue one (unpartitioned) delivery; returns its outbox row.
 
     Raises :class:`NotReady` when its inputs are not ready and :class:`Unchanged` when the
     agency already has (or is about to get) this content. An empty result is still a
     delivery, with a manifest saying so."""
-    queued, unchanged = prepare_deliveries(
-        wh, agreements, agreement_id, dataset, now=now, reviewed_by=reviewed_by
-    )
+    queued, unchanged = prepare_deliveries(wh, agreements, agreement_id, dataset, **options)
     if queued:
         return queued[0]
     raise Unchanged(unchanged[0]["reason"], unchanged[0].get("delivery_id"))
