@@ -138,6 +138,24 @@ class Warehouse:
                 copy_arrow(cur, f"{target} ({cols})", table)
         return int(table.num_rows)
 
+    def upsert_table(
+        self, conn: Connection, target: str, table: pa.Table, keys: Sequence[str]
+    ) -> int:
+        """Insert or update ``table``'s rows (one per key) in quoted ``target``: staged in bulk,
+        then one :func:`upsert_sql`, inside ``conn``'s transaction."""
+        if table.num_rows == 0:
+            return 0
+        cols = ", ".join(quote_ident(c) for c in table.column_names)
+        staged = "_simpul_upsert"
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {staged}")
+        conn.exec_driver_sql(f"CREATE TEMP TABLE {staged} AS SELECT {cols} FROM {target} LIMIT 0")
+        self.bulk_insert(conn, staged, table)
+        conn.exec_driver_sql(
+            upsert_sql(target, table.column_names, keys, f"SELECT {cols} FROM {staged}")
+        )
+        conn.exec_driver_sql(f"DROP TABLE {staged}")
+        return int(table.num_rows)
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 from sqlalchemy.engine import Connection
 
 from simpul.model import LINEAGE, Entity
-from simpul.warehouse.engine import Warehouse, qualified, quote_ident, upsert_sql
+from simpul.warehouse.engine import Warehouse, qualified
 from simpul.warehouse.merge.derive import Row, utc, version_time
 from simpul.warehouse.merge.keys import (
     first_seen,
@@ -24,8 +24,6 @@ from simpul.warehouse.merge.keys import (
 )
 from simpul.warehouse.merge.shapes import KEYS_TABLE, TS, upsert_schema
 from simpul.warehouse.merge.sync import fetch, same
-
-STAGED_TABLE = "_simpul_upsert"
 
 
 def upsert(conn: Connection, wh: Warehouse, ent: Entity, rows: pa.Table, *, now: datetime) -> int:
@@ -55,7 +53,8 @@ def upsert(conn: Connection, wh: Warehouse, ent: Entity, rows: pa.Table, *, now:
         written = wh.bulk_insert(conn, t_core, new.append_column("_merged_at", stamp))
     out = _newer_rows(conn, ent, table.filter(pc.invert(is_new)))
     if out:
-        written += _write(conn, wh, ent, [{**r, "_merged_at": now} for r in out])
+        newer = pa.Table.from_pylist([{**r, "_merged_at": now} for r in out], upsert_schema(ent))
+        written += wh.upsert_table(conn, t_core, newer, ent.key)
     return written
 
 
@@ -86,18 +85,3 @@ def _newer_rows(conn: Connection, ent: Entity, delivered: pa.Table) -> list[Row]
             continue
         out.append(r)
     return out
-
-
-def _write(conn: Connection, wh: Warehouse, ent: Entity, rows: list[Row]) -> int:
-    """Insert or update these rows (one per key) in ``core.<entity>``, staged in bulk first."""
-    t_core = qualified("core", ent.name)
-    schema = upsert_schema(ent)
-    cols = ", ".join(quote_ident(c) for c in schema.names)
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGED_TABLE}")
-    conn.exec_driver_sql(f"CREATE TEMP TABLE {STAGED_TABLE} AS SELECT {cols} FROM {t_core} LIMIT 0")
-    wh.bulk_insert(conn, STAGED_TABLE, pa.Table.from_pylist(rows, schema=schema))
-    conn.exec_driver_sql(
-        upsert_sql(t_core, schema.names, ent.key, f"SELECT {cols} FROM {STAGED_TABLE}")
-    )
-    conn.exec_driver_sql(f"DROP TABLE {STAGED_TABLE}")
-    return len(rows)

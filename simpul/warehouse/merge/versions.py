@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from simpul.model import LINEAGE, Entity
 from simpul.warehouse.engine import Warehouse, qualified
+from simpul.warehouse.merge.columnwise import insert_new, supersede, touch_seen
 from simpul.warehouse.merge.derive import Row, derive, utc
 from simpul.warehouse.merge.keys import (
     first_seen,
@@ -34,8 +35,6 @@ from simpul.warehouse.merge.shapes import (
     CONFLICTS,
     INCOMING_TABLE,
     KEYS_TABLE,
-    TRACKED,
-    TS,
     S,
     core_schema,
     history_schema,
@@ -100,8 +99,11 @@ def _apply_table(
       column-wise by Arrow and bulk-inserted;
     * *seen*: one stored live version equal to the incoming one (every unchanged record of a
       repeated full snapshot): only the version's ``_last_seen_at`` moves, in one UPDATE;
-    * everything else (changes, several sources, deletions) goes through the per-record
-      survivorship of :func:`apply_dicts`.
+    * *superseded*: every stored version live, from the incoming version's source and older
+      (a changed record of a source's increment): set-based, see
+      :func:`~simpul.warehouse.merge.columnwise.supersede`;
+    * everything else (several sources, deletions, a re-sent record without a new
+      ``updated_at``) goes through the per-record survivorship of :func:`apply_dicts`.
 
     Only the per-record class costs Python per row, and only it is turned into dicts.
     """
@@ -112,9 +114,11 @@ def _apply_table(
     stored = _stored_matches(conn, wh, ent, incoming, keys)
     repeats = repeated(keys)
     multi = set(repeats.to_pylist())
-    seen = pa.array([r[0] for r in stored if r[1] == 1 and r[2] == 1 and r[0] not in multi], S)
+    single = [r for r in stored if r[0] not in multi]
+    seen = pa.array([r[0] for r in single if r[1] == 1 and r[2] == 1], S)
     is_new = first_seen(keys, [r[0] for r in stored], repeats)
-    is_other = pc.invert(pc.or_(is_new, pc.is_in(keys, value_set=seen)))
+    is_newer = pc.is_in(keys, value_set=pa.array([r[0] for r in single if r[3] == 1], S))
+    is_other = pc.invert(pc.or_(pc.or_(is_new, pc.is_in(keys, value_set=seen)), is_newer))
 
     other_keys = sorted(set(pc.filter(keys, is_other).to_pylist()))
     key_table(conn, wh, other_keys)
@@ -123,21 +127,25 @@ def _apply_table(
         other = incoming.filter(is_other).to_pylist()
         merged = apply_dicts(conn, wh, ent, other, load_id=load_id, now=now, rules=rules)
     if len(seen):
-        _touch_seen(conn, wh, ent, seen, now)
+        touch_seen(conn, wh, ent, seen, now)
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {INCOMING_TABLE}")
+    newer = incoming.filter(is_newer)
+    if newer.num_rows:
+        merged += supersede(conn, wh, ent, newer, pc.filter(keys, is_newer), now)
     new = incoming.filter(is_new)
     if new.num_rows:
         wh.bulk_insert(conn, KEYS_TABLE, pa.table({"_record_key": pc.filter(keys, is_new)}))
-        merged += _insert_new(conn, wh, ent, new, now)
+        merged += insert_new(conn, wh, ent, new, now)
     return merged
 
 
 def _stored_matches(
     conn: Connection, wh: Warehouse, ent: Entity, incoming: pa.Table, keys: pa.Array
-) -> list[tuple[str, int, int]]:
-    """Per stored record the delivery touches: how many versions it has, and whether the one
+) -> list[tuple[str, int, int, int]]:
+    """Per stored record the delivery touches: how many versions it has, whether the one
     incoming version is the stored one, first extracted no later (so its lineage stays) and
-    not a deletion. Leaves the incoming versions in ``_simpul_incoming``.
+    not a deletion, and whether it supersedes every stored version (same source, all live,
+    all older than its ``updated_at``). Leaves the incoming versions in ``_simpul_incoming``.
 
     A first load (nothing stored yet) needs no comparison: no rows, no temp table.
     """
@@ -164,62 +172,15 @@ def _stored_matches(
             f"AND v.updated_at IS NOT DISTINCT FROM i.updated_at "
             f"AND v._row_hash = i._row_hash AND NOT v._deleted "
             f"AND (v._extracted_at < i._extracted_at OR (v._extracted_at = i._extracted_at "
-            f"AND v._load_id <= i._load_id)) THEN 1 ELSE 0 END) AS same "
+            f"AND v._load_id <= i._load_id)) THEN 1 ELSE 0 END) AS same, "
+            f"min(CASE WHEN v._source = i._source AND NOT v._deleted "
+            f"AND COALESCE(v.updated_at, v._extracted_at) < i.updated_at "
+            f"THEN 1 ELSE 0 END) AS newer "
             f"FROM {t_versions} v JOIN {INCOMING_TABLE} i ON {key_sql(ent, 'v')} = i._record_key "
             f"GROUP BY i._record_key"
         )
     ).all()
-    return [(r[0], r[1], r[2]) for r in rows]
-
-
-def _touch_seen(
-    conn: Connection, wh: Warehouse, ent: Entity, seen: pa.Array, now: datetime
-) -> None:
-    """Records delivered again unchanged: only their version's ``_last_seen_at`` moves."""
-    t_versions = qualified("core", f"{ent.name}_versions")
-    conn.exec_driver_sql("DROP TABLE IF EXISTS _simpul_seen")
-    conn.exec_driver_sql("CREATE TEMP TABLE _simpul_seen (_record_key VARCHAR)")
-    wh.bulk_insert(conn, "_simpul_seen", pa.table({"_record_key": seen}))
-    conn.execute(
-        sa.text(
-            f"UPDATE {t_versions} AS v "
-            f"SET _last_seen_at = i._last_seen_at, _recorded_at = :now "
-            f"FROM (SELECT n.* FROM {INCOMING_TABLE} n JOIN _simpul_seen s "
-            f"ON n._record_key = s._record_key) i "
-            f"WHERE {key_sql(ent, 'v')} = i._record_key AND i._last_seen_at > v._last_seen_at"
-        ),
-        {"now": now},
-    )
-    conn.exec_driver_sql("DROP TABLE _simpul_seen")
-    wh.bulk_insert(conn, KEYS_TABLE, pa.table({"_record_key": seen}))
-
-
-def _insert_new(conn: Connection, wh: Warehouse, ent: Entity, new: pa.Table, now: datetime) -> int:
-    """Version, core and history rows of records seen for the first time: what
-    :func:`~simpul.warehouse.merge.derive.derive_one` builds per record, built per column."""
-    n = int(new.num_rows)
-    stamp = pa.repeat(pa.scalar(now, TS), n)
-    at = pc.coalesce(new.column("updated_at"), new.column("_extracted_at"))
-    versions = new.append_column("_recorded_at", stamp)
-    wh.bulk_insert(conn, qualified("core", f"{ent.name}_versions"), versions)
-    core = {c: new.column(c) for c in ent.column_names}
-    core["updated_at"] = at
-    core.update({f.name: new.column(f.name) for f in LINEAGE})
-    core["_merged_at"] = stamp
-    core["_deleted_at"] = pa.nulls(n, TS)
-    wh.bulk_insert(conn, qualified("core", ent.name), pa.table(core, schema=core_schema(ent)))
-    history = {k: new.column(k) for k in ent.key}
-    history.update(valid_from=at, valid_to=pa.nulls(n, TS), is_current=pa.repeat(True, n))
-    history.update({c: new.column(c) for c in TRACKED[ent.name]})
-    history.update(
-        _source=new.column("_source"), _load_id=new.column("_load_id"), _recorded_at=stamp
-    )
-    wh.bulk_insert(
-        conn,
-        qualified("core", f"{ent.name}_history"),
-        pa.table(history, schema=history_schema(ent)),
-    )
-    return n
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
 def _combine(a: Row, b: Row) -> Row:
