@@ -1,10 +1,10 @@
 """Storing a delivery's versions of a record with history (penduduk) and recomputing the
 records they touch: core row, SCD2 history and conflicts.
 
-Three classes of record take three paths with identical results (``test_merge_paths``):
-records seen for the first time and records delivered again unchanged are handled column-wise
-by Arrow and SQL; everything else goes through the per-record survivorship of
-:func:`apply_dicts`.
+Records take one of two kinds of path with identical results (``test_merge_paths``): records
+seen for the first time, delivered again unchanged, or superseded by their one source's newer
+version are handled column-wise by Arrow and SQL (:mod:`.columnwise`); everything else goes
+through the per-record survivorship of :func:`apply_dicts`.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def _apply_table(
     now: datetime,
     rules: EntityRules,
 ) -> int:
-    """:func:`apply_versions` of a delivery's versions as Arrow, in three classes of record.
+    """:func:`apply_versions` of a delivery's versions as Arrow, in four classes of record.
 
     * *new*: no stored version and one incoming version (every record of a first snapshot):
       its one state is the version itself, so the version, core and history rows are built
@@ -117,7 +117,9 @@ def _apply_table(
     single = [r for r in stored if r[0] not in multi]
     seen = pa.array([r[0] for r in single if r[1] == 1 and r[2] == 1], S)
     is_new = first_seen(keys, [r[0] for r in stored], repeats)
-    is_newer = pc.is_in(keys, value_set=pa.array([r[0] for r in single if r[3] == 1], S))
+    newer_keys = pa.array([r[0] for r in single if r[3] == 1], S)
+    live = pc.invert(pc.fill_null(incoming.column("_deleted"), False))
+    is_newer = pc.and_(pc.is_in(keys, value_set=newer_keys), live)
     is_other = pc.invert(pc.or_(pc.or_(is_new, pc.is_in(keys, value_set=seen)), is_newer))
 
     other_keys = sorted(set(pc.filter(keys, is_other).to_pylist()))
