@@ -82,7 +82,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("db", help="warehouse schema: upgrade (at deployment), current, history")
     dsub = p.add_subparsers(dest="db_command", required=True)
     c = dsub.add_parser("upgrade", help="apply pending schema revisions (back up first)")

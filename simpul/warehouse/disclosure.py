@@ -20,7 +20,7 @@ identifiers). Before the analyst database is published:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -171,7 +171,7 @@ def suppress_small_cells(
             if group_by
             else []
         )
-        groups: dict[tuple, list[int]] = {}
+        groups: dict[tuple[Any, ...], list[int]] = {}
         for i, k in enumerate(keys):
             groups.setdefault(k, []).append(i)
         for idx in groups.values():

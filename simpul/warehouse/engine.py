@@ -10,7 +10,7 @@ import io
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -34,6 +34,21 @@ def quote_ident(name: str) -> str:
 
 def qualified(schema: str, table: str) -> str:
     return f"{quote_ident(schema)}.{quote_ident(table)}"
+
+
+def upsert_sql(table: str, columns: Sequence[str], keys: Sequence[str], rows: str) -> str:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE`` of ``rows`` (a ``VALUES`` list or a
+    ``SELECT`` of ``columns``) into ``table``: one statement on both engines, never a delete and
+    re-insert. ``keys`` must be the table's primary key; a row of only keys is left as it is."""
+    cols = ", ".join(quote_ident(c) for c in columns)
+    updates = ", ".join(
+        f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in columns if c not in keys
+    )
+    return (
+        f"INSERT INTO {table} ({cols}) {rows} "
+        f"ON CONFLICT ({', '.join(quote_ident(k) for k in keys)}) DO "
+        + (f"UPDATE SET {updates}" if updates else "NOTHING")
+    )
 
 
 def sql_type(t: pa.DataType) -> str:
@@ -99,7 +114,7 @@ class Warehouse:
             return 0
         cols = ", ".join(quote_ident(c) for c in table.column_names)
         if self.dialect == "duckdb":
-            raw = conn.connection.driver_connection
+            raw: Any = conn.connection.driver_connection
             name = "_simpul_bulk"
             raw.register(name, table)
             # A parallel insert of more than one row group leaves partly filled row groups,
@@ -118,9 +133,28 @@ class Warehouse:
                 if threads is not None:
                     conn.exec_driver_sql(f"SET threads = {int(threads)}")
         else:
-            with conn.connection.driver_connection.cursor() as cur:
+            pg: Any = conn.connection.driver_connection
+            with pg.cursor() as cur:
                 copy_arrow(cur, f"{target} ({cols})", table)
-        return table.num_rows
+        return int(table.num_rows)
+
+    def upsert_table(
+        self, conn: Connection, target: str, table: pa.Table, keys: Sequence[str]
+    ) -> int:
+        """Insert or update ``table``'s rows (one per key) in quoted ``target``: staged in bulk,
+        then one :func:`upsert_sql`, inside ``conn``'s transaction."""
+        if table.num_rows == 0:
+            return 0
+        cols = ", ".join(quote_ident(c) for c in table.column_names)
+        staged = "_simpul_upsert"
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {staged}")
+        conn.exec_driver_sql(f"CREATE TEMP TABLE {staged} AS SELECT {cols} FROM {target} LIMIT 0")
+        self.bulk_insert(conn, staged, table)
+        conn.exec_driver_sql(
+            upsert_sql(target, table.column_names, keys, f"SELECT {cols} FROM {staged}")
+        )
+        conn.exec_driver_sql(f"DROP TABLE {staged}")
+        return int(table.num_rows)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -284,5 +318,6 @@ def _create_engine(url: str) -> Engine:
         if key:
             from pathlib import Path
 
-            return encrypted_duckdb_engine(Path(url.removeprefix("duckdb:///")), key)
+            engine: Engine = encrypted_duckdb_engine(Path(url.removeprefix("duckdb:///")), key)
+            return engine
     return sa.create_engine(url, future=True)

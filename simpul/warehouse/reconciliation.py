@@ -22,6 +22,7 @@ Padan links count when auto-linked or accepted by a reviewer (``core.padan``).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow as pa
 
@@ -116,7 +117,7 @@ def build_reconciliation(wh: Warehouse) -> dict[str, int]:
     """Rebuild ``marts.rekonsiliasi`` in one transaction; returns findings per kind."""
     key = pseudonym_key()
     today = datetime.now(UTC).date()
-    cols: dict[str, list] = {n: [] for n in SCHEMA.names}
+    cols: dict[str, list[Any]] = {n: [] for n in SCHEMA.names}
     counts: dict[str, int] = {}
     with wh.begin() as conn:
         for temuan, sql in _queries():

@@ -206,7 +206,9 @@ def timeline(rules: EntityRules, columns: list[str], versions: list[Version]) ->
     return states
 
 
-def last_known(rules: EntityRules, columns: list[str], versions: list[Version]) -> dict | None:
+def last_known(
+    rules: EntityRules, columns: list[str], versions: list[Version]
+) -> dict[str, Any] | None:
     """The merged values from each source's latest non-deleted version (for deleted records)."""
     latest: dict[str, Version] = {}
     for v in sorted(versions, key=lambda v: v.at):

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from simpul import ledger
 from simpul.mapping import Mapper, load_mapping
-from simpul.model import LINEAGE
+from simpul.model import LINEAGE, entity
 from simpul.pipeline import _types_mapper
 from simpul.warehouse import merge, open_warehouse
 from tests.siak_rows import person
@@ -37,7 +37,7 @@ def test_columnwise_equals_per_row(warehouse_url: str) -> None:
         }
         for f in LINEAGE:
             table = table.append_column(f.name, lineage[f.name].cast(f.type))
-        ent = merge.get_entity("penduduk")
+        ent = entity("penduduk")
         with wh.begin() as conn:
             merge.apply_versions(
                 conn, wh, ent, merge.version_table(ent, table), load_id="siak.penduduk.1", now=now

@@ -1,5 +1,6 @@
-"""The Arrow paths of the versioned merge (records seen for the first time; records delivered
-again unchanged) give exactly the rows the per-record survivorship gives, on both engines."""
+"""The set-based paths of the versioned merge (records seen for the first time; records
+delivered again unchanged; one source's newer version of a record only it has) give exactly
+the rows the per-record survivorship gives, on both engines."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from simpul.warehouse import merge, open_warehouse
-from simpul.warehouse.merge import soft_delete
+from simpul.warehouse.merge import keys, soft_delete, versions
 from simpul.warehouse.pseudonym import canonical
 from tests.siak_rows import person
 from tests.simpul.warehouse.helpers import load, reset, stage
@@ -42,7 +43,10 @@ def _deliveries() -> list[str | tuple]:
     return [
         stage([person(i) for i in range(1, 7)]),  # first snapshot: all new
         stage([person(i) for i in range(1, 7)]),  # extracted again: all unchanged
-        stage([person(1, **v2)] + [person(i) for i in range(2, 9)]),
+        stage(
+            [person(1, **v2), person(5, updated="2026-10-05T09:00:00Z", GOL_DARAH="A")]
+            + [person(i) for i in (2, 3, 4, 6, 7, 8)]
+        ),  # 1 moved (a new history period), 5 changed an untracked column (none)
         stage([person(2, updated="2026-10-03T08:00:00Z", DUSUN="DUSUN IX")], "opensid"),
         ("delete", person(3)["NIK"]),
         stage([person(3, updated="2026-10-07T08:00:00Z"), person(4), person(9)]),
@@ -68,18 +72,18 @@ def _run(deliveries: list[str | tuple]) -> list[int]:
 def test_arrow_paths_equal_per_record_path(warehouse_url, monkeypatch: pytest.MonkeyPatch):
     deliveries = _deliveries()
     per_record: list[int] = []
-    real = merge._apply_dicts
+    real = versions.apply_dicts
 
     def spy(conn, wh, ent, incoming, **kw):
         per_record.append(len(incoming))
         return real(conn, wh, ent, incoming, **kw)
 
     with monkeypatch.context() as m:
-        m.setattr(merge, "_apply_dicts", spy)
+        m.setattr(versions, "apply_dicts", spy)
         fast_written = _run(deliveries[:3])
-    # new and unchanged records never reach the per-record path; of the third delivery only
-    # the changed record does
-    assert per_record == [1]
+    # new and unchanged records never reach the per-record path, nor does the third delivery's
+    # changed record: one source's newer version of a record only it has is set-based
+    assert per_record == []
     fast_written += _run(deliveries[3:])
     fast = _snapshot()
     reset(warehouse_url)
@@ -95,10 +99,10 @@ def test_arrow_paths_equal_per_record_path(warehouse_url, monkeypatch: pytest.Mo
 
 def test_row_hashes_by_duckdb_equal_the_python_row_hash():
     """The hashes stored by earlier versions stay valid: DuckDB's sha256 of the Arrow-built
-    text is :func:`merge.row_hash` of every row (unicode, separators, nulls, dates)."""
+    text is :func:`keys.row_hash` of every row (unicode, separators, nulls, dates)."""
     from datetime import date
 
-    import duckdb  # noqa: F401 - imported: _row_hashes takes the DuckDB path at any size
+    import duckdb  # noqa: F401 - imported: row_hashes takes the DuckDB path at any size
     import pyarrow as pa
 
     from simpul.model import entity
@@ -113,6 +117,6 @@ def test_row_hashes_by_duckdb_equal_the_python_row_hash():
         r["alamat"] = odd[i % len(odd)]
         rows.append(r)
     table = pa.Table.from_pylist(rows, schema=ent.schema)
-    fast = merge._row_hashes(ent, table)
+    fast = keys.row_hashes(ent, table)
     assert fast is not None
-    assert fast.to_pylist() == [merge.row_hash(ent, r, False) for r in table.to_pylist()]
+    assert fast.to_pylist() == [keys.row_hash(ent, r, False) for r in table.to_pylist()]

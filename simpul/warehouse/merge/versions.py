@@ -1,0 +1,278 @@
+"""Storing a delivery's versions of a record with history (penduduk) and recomputing the
+records they touch: core row, SCD2 history and conflicts.
+
+Records take one of two kinds of path with identical results (``test_merge_paths``): records
+seen for the first time, delivered again unchanged, or superseded by their one source's newer
+version are handled column-wise by Arrow and SQL (:mod:`.columnwise`); everything else goes
+through the per-record survivorship of :func:`apply_dicts`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from simpul.model import LINEAGE, Entity
+from simpul.warehouse.engine import Warehouse, qualified
+from simpul.warehouse.merge.columnwise import insert_new, supersede, touch_seen
+from simpul.warehouse.merge.derive import Row, derive, utc
+from simpul.warehouse.merge.keys import (
+    first_seen,
+    key_sql,
+    key_table,
+    record_key,
+    record_keys,
+    repeated,
+    row_hash,
+    row_hashes,
+)
+from simpul.warehouse.merge.shapes import (
+    CONFLICTS,
+    INCOMING_TABLE,
+    KEYS_TABLE,
+    S,
+    core_schema,
+    history_schema,
+    versions_schema,
+)
+from simpul.warehouse.merge.sync import fetch, group, sync
+from simpul.warehouse.pseudonym import canonical, hashing_key
+from simpul.warehouse.survivorship import EntityRules, load_rules
+
+
+def version_table(ent: Entity, rows: pa.Table) -> pa.Table:
+    """Version records from mapped rows carrying lineage (``_load_id``, ``_source``, ...), as
+    the Arrow table :func:`apply_versions` takes."""
+    table = rows.select(ent.column_names + [f.name for f in LINEAGE])
+    hashes = row_hashes(ent, table)
+    if hashes is None:
+        hashes = pa.array([row_hash(ent, r, False) for r in table.to_pylist()], S)
+    table = table.append_column("_last_seen_at", table.column("_extracted_at"))
+    table = table.append_column("_row_hash", hashes)
+    return table.append_column("_deleted", pa.repeat(pa.scalar(False), table.num_rows))
+
+
+def apply_versions(
+    conn: Connection,
+    wh: Warehouse,
+    ent: Entity,
+    incoming: list[Row] | pa.Table,
+    *,
+    load_id: str,
+    now: datetime,
+    rules: EntityRules | None = None,
+) -> int:
+    """Store new versions and recompute the records they touch; returns core rows written.
+
+    Leaves the temp table ``_simpul_keys`` (column ``_record_key``) for the caller's follow-up
+    statements within the same transaction.
+    """
+    rules = rules or load_rules().for_entity(ent.name)
+    if isinstance(incoming, pa.Table):
+        return _apply_table(conn, wh, ent, incoming, load_id=load_id, now=now, rules=rules)
+    keys = sorted({record_key(ent, r) for r in incoming})
+    key_table(conn, wh, keys)
+    if not keys:
+        return 0
+    return apply_dicts(conn, wh, ent, incoming, load_id=load_id, now=now, rules=rules)
+
+
+def _apply_table(
+    conn: Connection,
+    wh: Warehouse,
+    ent: Entity,
+    incoming: pa.Table,
+    *,
+    load_id: str,
+    now: datetime,
+    rules: EntityRules,
+) -> int:
+    """:func:`apply_versions` of a delivery's versions as Arrow, in four classes of record.
+
+    * *new*: no stored version and one incoming version (every record of a first snapshot):
+      its one state is the version itself, so the version, core and history rows are built
+      column-wise by Arrow and bulk-inserted;
+    * *seen*: one stored live version equal to the incoming one (every unchanged record of a
+      repeated full snapshot): only the version's ``_last_seen_at`` moves, in one UPDATE;
+    * *superseded*: every stored version live, from the incoming version's source and older
+      (a changed record of a source's increment): set-based, see
+      :func:`~simpul.warehouse.merge.columnwise.supersede`;
+    * everything else (several sources, deletions, a re-sent record without a new
+      ``updated_at``) goes through the per-record survivorship of :func:`apply_dicts`.
+
+    Only the per-record class costs Python per row, and only it is turned into dicts.
+    """
+    if incoming.num_rows == 0:
+        key_table(conn, wh, [])
+        return 0
+    keys = record_keys(ent, incoming)
+    stored = _stored_matches(conn, wh, ent, incoming, keys)
+    repeats = repeated(keys)
+    multi = set(repeats.to_pylist())
+    single = [r for r in stored if r[0] not in multi]
+    seen = pa.array([r[0] for r in single if r[1] == 1 and r[2] == 1], S)
+    is_new = first_seen(keys, [r[0] for r in stored], repeats)
+    newer_keys = pa.array([r[0] for r in single if r[3] == 1], S)
+    live = pc.invert(pc.fill_null(incoming.column("_deleted"), False))
+    is_newer = pc.and_(pc.is_in(keys, value_set=newer_keys), live)
+    is_other = pc.invert(pc.or_(pc.or_(is_new, pc.is_in(keys, value_set=seen)), is_newer))
+
+    other_keys = sorted(set(pc.filter(keys, is_other).to_pylist()))
+    key_table(conn, wh, other_keys)
+    merged = 0
+    if other_keys:
+        other = incoming.filter(is_other).to_pylist()
+        merged = apply_dicts(conn, wh, ent, other, load_id=load_id, now=now, rules=rules)
+    if len(seen):
+        touch_seen(conn, wh, ent, seen, now)
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {INCOMING_TABLE}")
+    newer = incoming.filter(is_newer)
+    if newer.num_rows:
+        merged += supersede(conn, wh, ent, newer, pc.filter(keys, is_newer), now)
+    new = incoming.filter(is_new)
+    if new.num_rows:
+        wh.bulk_insert(conn, KEYS_TABLE, pa.table({"_record_key": pc.filter(keys, is_new)}))
+        merged += insert_new(conn, wh, ent, new, now)
+    return merged
+
+
+def _stored_matches(
+    conn: Connection, wh: Warehouse, ent: Entity, incoming: pa.Table, keys: pa.Array
+) -> list[tuple[str, int, int, int]]:
+    """Per stored record the delivery touches: how many versions it has, whether the one
+    incoming version is the stored one, first extracted no later (so its lineage stays) and
+    not a deletion, and whether it supersedes every stored version (same source, all live,
+    all older than its ``updated_at``). Leaves the incoming versions in ``_simpul_incoming``.
+
+    A first load (nothing stored yet) needs no comparison: no rows, no temp table.
+    """
+    t_versions = qualified("core", f"{ent.name}_versions")
+    if conn.exec_driver_sql(f"SELECT 1 FROM {t_versions} LIMIT 1").first() is None:
+        return []
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {INCOMING_TABLE}")
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE {INCOMING_TABLE} (_record_key VARCHAR, _source VARCHAR, "
+        "updated_at TIMESTAMP WITH TIME ZONE, _row_hash VARCHAR, "
+        "_extracted_at TIMESTAMP WITH TIME ZONE, _load_id VARCHAR, "
+        "_last_seen_at TIMESTAMP WITH TIME ZONE)"
+    )
+    identity = ("_source", "updated_at", "_row_hash", "_extracted_at", "_load_id", "_last_seen_at")
+    wh.bulk_insert(
+        conn,
+        INCOMING_TABLE,
+        pa.table({"_record_key": keys, **{c: incoming.column(c) for c in identity}}),
+    )
+    rows = conn.execute(
+        sa.text(
+            f"SELECT i._record_key, count(*) AS n, "
+            f"max(CASE WHEN v._source = i._source "
+            f"AND v.updated_at IS NOT DISTINCT FROM i.updated_at "
+            f"AND v._row_hash = i._row_hash AND NOT v._deleted "
+            f"AND (v._extracted_at < i._extracted_at OR (v._extracted_at = i._extracted_at "
+            f"AND v._load_id <= i._load_id)) THEN 1 ELSE 0 END) AS same, "
+            f"min(CASE WHEN v._source = i._source AND NOT v._deleted "
+            f"AND COALESCE(v.updated_at, v._extracted_at) < i.updated_at "
+            f"THEN 1 ELSE 0 END) AS newer "
+            f"FROM {t_versions} v JOIN {INCOMING_TABLE} i ON {key_sql(ent, 'v')} = i._record_key "
+            f"GROUP BY i._record_key"
+        )
+    ).all()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def _combine(a: Row, b: Row) -> Row:
+    """Two deliveries of the same version: lineage of the first extraction, last seen of the
+    last. Both are order-free (min/max), which keeps reloads deterministic."""
+    first = min(a, b, key=lambda r: (r["_extracted_at"], r["_load_id"]))
+    out = dict(first)
+    out["_last_seen_at"] = max(a["_last_seen_at"], b["_last_seen_at"])
+    out["_recorded_at"] = a.get("_recorded_at") or b.get("_recorded_at")
+    return out
+
+
+def _version_id(ent: Entity, r: Row) -> tuple[Any, ...]:
+    return (record_key(ent, r), r["_source"], canonical(r["updated_at"]), r["_row_hash"])
+
+
+def apply_dicts(
+    conn: Connection,
+    wh: Warehouse,
+    ent: Entity,
+    incoming: list[Row],
+    *,
+    load_id: str,
+    now: datetime,
+    rules: EntityRules,
+) -> int:
+    """The per-record path: ``_simpul_keys`` holds exactly the keys of ``incoming``."""
+    t_versions = qualified("core", f"{ent.name}_versions")
+    kx = key_sql(ent)
+    old_versions = fetch(conn, t_versions, kx)
+    stored: dict[tuple[Any, ...], Row] = {_version_id(ent, r): r for r in old_versions}
+    for r in incoming:
+        vid = _version_id(ent, r)
+        stored[vid] = _combine(stored[vid], r) if vid in stored else r
+    versions = group(ent, stored.values())
+
+    key = hashing_key()
+    new_core: dict[str, list[Row]] = {}
+    new_history: dict[str, list[Row]] = {}
+    new_conflicts: dict[str, list[Row]] = {}
+    for rk, rows in versions.items():
+        core, new_history[rk], new_conflicts[rk] = derive(ent, rules, rk, rows, key)
+        new_core[rk] = [core] if core else []
+
+    sync(
+        conn, wh, t_versions, kx, versions_schema(ent), group(ent, old_versions), versions,
+        lambda r: _version_id(ent, r), {"_recorded_at": now},
+    )  # fmt: skip
+    merged = _sync_core(conn, wh, ent, new_core, now)
+    _sync_history(conn, wh, ent, new_history, now)
+    _sync_conflicts(conn, wh, ent, new_conflicts, load_id, now)
+    return merged
+
+
+def _sync_core(
+    conn: Connection, wh: Warehouse, ent: Entity, rows: dict[str, list[Row]], now: datetime
+) -> int:
+    t_core, kx = qualified("core", ent.name), key_sql(ent)
+    old = group(ent, fetch(conn, t_core, kx))
+    return sync(
+        conn, wh, t_core, kx, core_schema(ent), old, rows,
+        lambda r: (record_key(ent, r),), {"_merged_at": now},
+    )  # fmt: skip
+
+
+def _sync_history(
+    conn: Connection, wh: Warehouse, ent: Entity, rows: dict[str, list[Row]], now: datetime
+) -> None:
+    t_history, kx = qualified("core", f"{ent.name}_history"), key_sql(ent)
+    old = group(ent, fetch(conn, t_history, kx))
+    sync(
+        conn, wh, t_history, kx, history_schema(ent), old, rows,
+        lambda r: (canonical(utc(r["valid_from"])),),
+        {"_recorded_at": now},
+    )  # fmt: skip
+
+
+def _sync_conflicts(
+    conn: Connection,
+    wh: Warehouse,
+    ent: Entity,
+    rows: dict[str, list[Row]],
+    load_id: str,
+    now: datetime,
+) -> None:
+    old = fetch(conn, "ops.merge_conflicts", "record_key", f" AND entity = '{ent.name}'")
+    ident_cols = [c for c in CONFLICTS.names[:8] if c != "observed_at"]
+    sync(
+        conn, wh, "ops.merge_conflicts", f"entity = '{ent.name}' AND record_key", CONFLICTS,
+        group(ent, old, lambda r: str(r["record_key"])), rows,
+        lambda r: tuple(canonical(r[c]) for c in ident_cols),
+        {"load_id": load_id, "detected_at": now},
+    )  # fmt: skip
