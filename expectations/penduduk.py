@@ -6,51 +6,49 @@ reference table, so a code-list correction is one edit there, not here.
 
 from __future__ import annotations
 
-from expectations.common import kode_desa_checks
+from expectations.common import (
+    date_range,
+    in_set,
+    kode_desa_checks,
+    nik_checks,
+    no_kk_parts,
+    no_kk_structure,
+    not_null,
+)
 from simpul.domain.regions import code_lists
 from simpul.validate import Check
 
+NIK_BIRTH_COLUMNS = ["nik", "tanggal_lahir", "jenis_kelamin"]
 
-def checks(kabupaten: str = "16.08") -> list[Check]:
-    import great_expectations.expectations as gxe
+# column, its code list, whether it is required
+CODED_COLUMNS = (
+    ("jenis_kelamin", "jenis_kelamin", True),
+    ("agama", "agama", False),
+    ("status_perkawinan", "status_perkawinan_f101_2019", False),
+    ("shdk", "status_hubungan_dalam_keluarga", False),
+    ("pendidikan", "pendidikan_dalam_kk", False),
+    ("pekerjaan", "jenis_pekerjaan", False),
+    ("golongan_darah", "golongan_darah", False),
+    ("status_dasar", "status_dasar_opensid", True),
+)
 
+
+def _nik_person_checks(kabupaten: str) -> list[Check]:
+    """The NIK against the person: birth date and sex, one holder, region, temporary NIKs."""
     from expectations.custom import (
-        ExpectColumnValuesToBeDateNotInFuture,
-        ExpectColumnValuesToBeValidKk,
-        ExpectColumnValuesToBeValidNik,
         ExpectColumnValuesToNotBeTemporaryNik,
-        ExpectKkToNotBeExcelTruncated,
         ExpectNikToAgreeWithBirthDateAndSex,
         ExpectNikToBeRegisteredInRegion,
         ExpectNikToBeUniqueOrOwned,
-        ExpectNikToNotBeExcelTruncated,
-        ExpectShdkToFitAge,
     )
 
-    lists = code_lists()
-    out = [
-        Check(
-            "nik_required",
-            "error",
-            "nik",
-            gxe.ExpectColumnValuesToNotBeNull(column="nik"),
-            "NIK is empty",
-            "NIK kosong",
-        ),
-        Check(
-            "nik_structure",
-            "error",
-            "nik",
-            ExpectColumnValuesToBeValidNik(column="nik"),
-            "NIK is not a valid 16-digit NIK (region, date of birth, serial)",
-            "NIK bukan NIK 16 digit yang sah (kode wilayah, tanggal lahir, nomor urut)",
-        ),
+    return [
         Check(
             "nik_birth_agreement",
             "error",
             "nik",
             ExpectNikToAgreeWithBirthDateAndSex(
-                column_list=["nik", "tanggal_lahir", "jenis_kelamin"], ignore_row_if="never"
+                column_list=NIK_BIRTH_COLUMNS, ignore_row_if="never"
             ),
             "NIK date part does not match date of birth and sex (day + 40 for women)",
             "bagian tanggal NIK tidak sesuai tanggal lahir dan jenis kelamin (tanggal + 40 "
@@ -60,26 +58,13 @@ def checks(kabupaten: str = "16.08") -> list[Check]:
             "nik_unique",
             "error",
             "nik",
-            ExpectNikToBeUniqueOrOwned(
-                column_list=["nik", "tanggal_lahir", "jenis_kelamin"], ignore_row_if="never"
-            ),
+            ExpectNikToBeUniqueOrOwned(column_list=NIK_BIRTH_COLUMNS, ignore_row_if="never"),
             "the same NIK appears on more than one record in this delivery (and its date of "
             "birth and sex do not single this record out as the holder)",
             "NIK yang sama muncul pada lebih dari satu data dalam kiriman ini (dan tanggal lahir "
             "serta jenis kelamin tidak menunjukkan data ini sebagai pemiliknya)",
         ),
-        Check(
-            "nik_excel_truncated",
-            "error",
-            "nik",
-            ExpectNikToNotBeExcelTruncated(
-                column_list=["nik", "nik_ayah", "nik_ibu"], ignore_row_if="never"
-            ),
-            "NIK ends in 0 where a family member's record has the same NIK with another last "
-            "digit: the 16th digit was lost to Excel's 15-digit precision",
-            "NIK berakhir 0 sedangkan data anggota keluarga memuat NIK yang sama dengan digit "
-            "terakhir lain: digit ke-16 hilang karena presisi 15 digit Excel",
-        ),
+        _excel_truncated_nik(),
         Check(
             "nik_region",
             "warn",
@@ -96,27 +81,37 @@ def checks(kabupaten: str = "16.08") -> list[Check]:
             "temporary village NIK (OpenSID): not yet registered in SIAK",
             "NIK sementara dari desa (OpenSID): belum terdaftar di SIAK",
         ),
-        Check(
-            "no_kk_structure",
-            "error",
-            "no_kk",
-            gxe.ExpectColumnValuesToMatchRegex(column="no_kk", regex=r"^\d{16}$"),
-            "family card number (no_kk) is not 16 digits",
-            "nomor KK tidak 16 digit",
+    ]
+
+
+def _excel_truncated_nik() -> Check:
+    """Error: a NIK whose 16th digit a family member's record shows Excel cut off."""
+    from expectations.custom import ExpectNikToNotBeExcelTruncated
+
+    return Check(
+        "nik_excel_truncated",
+        "error",
+        "nik",
+        ExpectNikToNotBeExcelTruncated(
+            column_list=["nik", "nik_ayah", "nik_ibu"], ignore_row_if="never"
         ),
-        Check(
-            "no_kk_parts",
-            "warn",
-            "no_kk",
-            ExpectColumnValuesToBeValidKk(column="no_kk"),
-            "no_kk region, issue date or serial looks wrong",
-            "kode wilayah, tanggal terbit atau nomor urut pada nomor KK tampak salah",
-        ),
-        Check(
-            "tanggal_lahir_range",
-            "error",
+        "NIK ends in 0 where a family member's record has the same NIK with another last "
+        "digit: the 16th digit was lost to Excel's 15-digit precision",
+        "NIK berakhir 0 sedangkan data anggota keluarga memuat NIK yang sama dengan digit "
+        "terakhir lain: digit ke-16 hilang karena presisi 15 digit Excel",
+    )
+
+
+def _family_checks() -> list[Check]:
+    """The family card and the person's place in it."""
+    from expectations.custom import ExpectKkToNotBeExcelTruncated, ExpectShdkToFitAge
+
+    return [
+        no_kk_structure(),
+        no_kk_parts(),
+        date_range(
             "tanggal_lahir",
-            ExpectColumnValuesToBeDateNotInFuture(column="tanggal_lahir", earliest="1900-01-01"),
+            "1900-01-01",
             "date of birth is in the future or before 1900",
             "tanggal lahir di masa depan atau sebelum 1900",
         ),
@@ -141,53 +136,42 @@ def checks(kabupaten: str = "16.08") -> list[Check]:
             "nomor KK berakhir 0 sedangkan anggota keluarga di desa yang sama memakainya dengan "
             "digit terakhir lain: kemungkinan terpotong presisi 15 digit Excel",
         ),
-        Check(
-            "nama_required",
-            "error",
-            "nama_lengkap",
-            gxe.ExpectColumnValuesToNotBeNull(column="nama_lengkap"),
-            "name is empty",
-            "nama kosong",
-        ),
-        Check(
-            "tanggal_lahir_required",
-            "error",
-            "tanggal_lahir",
-            gxe.ExpectColumnValuesToNotBeNull(column="tanggal_lahir"),
-            "date of birth is empty or unreadable",
-            "tanggal lahir kosong atau tidak terbaca",
-        ),
-        *kode_desa_checks(kabupaten),
     ]
-    for column, code_list, required in (
-        ("jenis_kelamin", "jenis_kelamin", True),
-        ("agama", "agama", False),
-        ("status_perkawinan", "status_perkawinan_f101_2019", False),
-        ("shdk", "status_hubungan_dalam_keluarga", False),
-        ("pendidikan", "pendidikan_dalam_kk", False),
-        ("pekerjaan", "jenis_pekerjaan", False),
-        ("golongan_darah", "golongan_darah", False),
-        ("status_dasar", "status_dasar_opensid", True),
-    ):
+
+
+def _code_checks() -> list[Check]:
+    """Each coded column holds a code of its reference list; some must be filled."""
+    lists = code_lists()
+    out = []
+    for column, code_list, required in CODED_COLUMNS:
         out.append(
-            Check(
+            in_set(
                 f"{column}_code",
-                "error",
                 column,
-                gxe.ExpectColumnValuesToBeInSet(column=column, value_set=sorted(lists[code_list])),
+                sorted(lists[code_list]),
                 f"{column} is not a code of list {code_list}",
                 f"{column} bukan kode pada daftar {code_list}",
             )
         )
         if required:
             out.append(
-                Check(
-                    f"{column}_required",
-                    "error",
-                    column,
-                    gxe.ExpectColumnValuesToNotBeNull(column=column),
-                    f"{column} is empty",
-                    f"{column} kosong",
-                )
+                not_null(f"{column}_required", column, f"{column} is empty", f"{column} kosong")
             )
     return out
+
+
+def checks(kabupaten: str = "16.08") -> list[Check]:
+    return [
+        *nik_checks(),
+        *_nik_person_checks(kabupaten),
+        *_family_checks(),
+        not_null("nama_required", "nama_lengkap", "name is empty", "nama kosong"),
+        not_null(
+            "tanggal_lahir_required",
+            "tanggal_lahir",
+            "date of birth is empty or unreadable",
+            "tanggal lahir kosong atau tidak terbaca",
+        ),
+        *kode_desa_checks(kabupaten),
+        *_code_checks(),
+    ]

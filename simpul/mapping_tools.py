@@ -89,7 +89,8 @@ def write_docs(docs_dir: Path) -> list[Path]:
 
 def _sample(path: Path, limit: int) -> pa.Table:
     """The first ``limit`` rows of a sample file as a connector would land them."""
-    from connectors.base.files import read_csv, read_excel
+    from connectors.base.files import read_excel
+    from connectors.base.text_files import read_csv
 
     name = path.name
     with path.open("rb") as fh:

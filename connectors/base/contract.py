@@ -48,7 +48,8 @@ class Connector(ABC):
     """Base of every adapter. Subclasses set ``id`` and ``streams`` and implement ``read``."""
 
     id: ClassVar[str]
-    streams: ClassVar[dict[str, StreamSpec]]
+    # the streams it offers: set on the class, or per instance where configured (sql)
+    streams: dict[str, StreamSpec]
     # read_pages is implemented: pages can be landed as they arrive and a pull resumed
     resumable: ClassVar[bool] = False
 

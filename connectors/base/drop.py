@@ -27,7 +27,6 @@ stores them in ``ops.files`` in the transaction that loads the delivery.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import tempfile
 import time
@@ -43,10 +42,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from connectors.base.contract import Connector, ReadResult
-from connectors.base.files import FileFormatError
+from connectors.base.files import LINEAGE_COLUMNS, FileFormatError
 
 IGNORED = ("~$*", "*.part", "*.tmp", ".*", "*.crdownload", "*.partial")
 MARKERS = (".done", ".ok")
+FILE_MTIME = "_file_mtime"  # the column that carries each row's file mtime (the cursor)
 
 
 @dataclass(frozen=True)
@@ -104,13 +104,13 @@ def ignored(name: str) -> bool:
 
 def _iso(mtime: Any) -> str:
     if hasattr(mtime, "isoformat"):
-        return mtime.isoformat()
+        return str(mtime.isoformat())
     return datetime.fromtimestamp(float(mtime or 0), UTC).isoformat()
 
 
 def _epoch(mtime: Any) -> float:
     if hasattr(mtime, "timestamp"):
-        return mtime.timestamp()
+        return float(mtime.timestamp())
     return float(mtime or 0)
 
 
@@ -205,64 +205,77 @@ class FileDrop:
         ``outcomes`` here; the caller appends the outcome of each yielded file once it has
         been read (or rejected while reading).
         """
-        pending: list[tuple[str, dict[str, Any], tuple[int, float]]] = []
+        pending = self._permitted(outcomes)
+        self._settle(pending)
+        for path, first in pending:
+            outcome = self._unchanged_and_new(path, first, outcomes)
+            if outcome is not None:
+                yield outcome, path, first
+
+    def _permitted(self, outcomes: list[dict[str, Any]]) -> list[tuple[str, tuple[int, float]]]:
+        """The candidates that may be read, with their first ``(size, mtime)``; a refused one
+        is recorded as rejected."""
+        pending: list[tuple[str, tuple[int, float]]] = []
         for path, info in self._candidates():
-            name = PurePosixPath(path).name
             refusal = self._refusal(path, info)
-            first = (int(info.get("size") or 0), 0.0)
             if refusal is None:
-                first = self._stat(path)
+                pending.append((path, self._stat(path)))
+                continue
             outcome = FileOutcome(
                 path=self.fs.unstrip_protocol(path),
-                name=name,
-                size=first[0],
-                mtime=_iso(first[1]) if first[1] else _iso(info.get("mtime")),
+                name=PurePosixPath(path).name,
+                size=int(info.get("size") or 0),
+                mtime=_iso(info.get("mtime")),
+                status="rejected",
             )
-            if refusal:
-                outcome.status = "rejected"
-                outcome.reason_en, outcome.reason_id = refusal
-                outcomes.append(outcome.as_dict())
-                continue
-            pending.append((path, info, first))
-        # stability: files younger than the settle interval are looked at again after it
+            outcome.reason_en, outcome.reason_id = refusal
+            outcomes.append(outcome.as_dict())
+        return pending
+
+    def _settle(self, pending: list[tuple[str, tuple[int, float]]]) -> None:
+        """Files younger than the settle interval (and without a marker) are looked at again
+        after it: wait once, as long as the youngest needs."""
         young = [
-            p
-            for p in pending
-            if time.time() - p[2][1] < self.settle_seconds and not self._has_marker(p[0])
+            first[1]
+            for path, first in pending
+            if time.time() - first[1] < self.settle_seconds and not self._has_marker(path)
         ]
         if young:
-            wait = max(self.settle_seconds - (time.time() - p[2][1]) for p in young)
+            wait = max(self.settle_seconds - (time.time() - mtime) for mtime in young)
             time.sleep(min(self.settle_seconds, max(0.0, wait)))
-        for path, _info, first in pending:
-            name = PurePosixPath(path).name
-            outcome = FileOutcome(
-                path=self.fs.unstrip_protocol(path), name=name, size=first[0], mtime=_iso(first[1])
-            )
-            try:
-                now = self._stat(path)
-            except FileNotFoundError:
-                continue  # removed meanwhile: nothing to record
-            if now != first:
-                outcome.status = "waiting"
-                outcome.reason_en = f"{name}: still being written (size or time changed); next run"
-                outcome.reason_id = (
-                    f"{name}: masih ditulis (ukuran atau waktu berubah); run berikut"
-                )
-                outcomes.append(outcome.as_dict())
-                continue
-            h = hashlib.sha256()
-            with self.fs.open(path, "rb") as fh:
-                for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                    h.update(chunk)
-            outcome.sha256 = h.hexdigest()
-            if outcome.sha256 in self.known:
-                outcome.status = "skipped"
-                outcome.previous_load_id = self.known[outcome.sha256]
-                outcome.reason_en = f"{name}: already loaded as {outcome.previous_load_id}"
-                outcome.reason_id = f"{name}: sudah dimuat sebagai {outcome.previous_load_id}"
-                outcomes.append(outcome.as_dict())
-                continue
-            yield outcome, path, first
+
+    def _unchanged_and_new(
+        self, path: str, first: tuple[int, float], outcomes: list[dict[str, Any]]
+    ) -> FileOutcome | None:
+        """The outcome of a file to take, with its digest; None (recorded as waiting or
+        skipped, or gone meanwhile) when it changed since the first look or is known."""
+        name = PurePosixPath(path).name
+        outcome = FileOutcome(
+            path=self.fs.unstrip_protocol(path), name=name, size=first[0], mtime=_iso(first[1])
+        )
+        try:
+            now = self._stat(path)
+        except FileNotFoundError:
+            return None  # removed meanwhile: nothing to record
+        if now != first:
+            outcome.status = "waiting"
+            outcome.reason_en = f"{name}: still being written (size or time changed); next run"
+            outcome.reason_id = f"{name}: masih ditulis (ukuran atau waktu berubah); run berikut"
+            outcomes.append(outcome.as_dict())
+            return None
+        h = hashlib.sha256()
+        with self.fs.open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+        outcome.sha256 = h.hexdigest()
+        if outcome.sha256 not in self.known:
+            return outcome
+        outcome.status = "skipped"
+        outcome.previous_load_id = self.known[outcome.sha256]
+        outcome.reason_en = f"{name}: already loaded as {outcome.previous_load_id}"
+        outcome.reason_id = f"{name}: sudah dimuat sebagai {outcome.previous_load_id}"
+        outcomes.append(outcome.as_dict())
+        return None
 
     def read_each(
         self,
@@ -303,68 +316,6 @@ class FileDrop:
                 if writer is None:
                     continue
                 yield from pq.ParquetFile(spill).iter_batches(batch_size=10_000)
-
-
-def zip_members(
-    name: str, data: BinaryIO | bytes, suffixes: tuple[str, ...], limits: DropLimits
-) -> Iterator[tuple[str, bytes]]:
-    """The members of a ZIP ending in ``suffixes``, after checking paths and limits from the
-    ZIP directory (nothing is decompressed before every check passed)."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data)
-    except zipfile.BadZipFile:
-        raise FileRejected(
-            f"{name}: not a valid ZIP file", f"{name}: bukan berkas ZIP yang sah"
-        ) from None
-    with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir()]
-        if len(infos) > limits.max_members:
-            raise FileRejected(
-                f"{name}: {len(infos)} members, above the limit {limits.max_members} (max_members)",
-                f"{name}: {len(infos)} anggota, melebihi batas {limits.max_members} (max_members)",
-            )
-        total = 0
-        for i in infos:
-            p = i.filename.replace("\\", "/")
-            if p.startswith("/") or ".." in PurePosixPath(p).parts or (len(p) > 1 and p[1] == ":"):
-                raise FileRejected(
-                    f"{name}: member {_safe(p)!r} has an absolute or '..' path; refused",
-                    f"{name}: anggota {_safe(p)!r} berjalur absolut atau '..'; ditolak",
-                )
-            total += i.file_size
-            ratio = i.file_size / max(i.compress_size, 1)
-            if i.file_size > 1024**2 and ratio > limits.max_ratio:
-                raise FileRejected(
-                    f"{name}: member {_safe(p)!r} expands {ratio:.0f}x, above the limit "
-                    f"{limits.max_ratio:.0f}x (max_ratio; a ZIP bomb?)",
-                    f"{name}: anggota {_safe(p)!r} mengembang {ratio:.0f}x, melebihi batas "
-                    f"{limits.max_ratio:.0f}x (max_ratio; bom ZIP?)",
-                )
-        if total > limits.max_uncompressed_bytes:
-            raise FileRejected(
-                f"{name}: {total} bytes uncompressed, above the limit "
-                f"{limits.max_uncompressed_bytes} (max_uncompressed_bytes)",
-                f"{name}: {total} bita setelah diekstrak, melebihi batas "
-                f"{limits.max_uncompressed_bytes} (max_uncompressed_bytes)",
-            )
-        members = [
-            i
-            for i in infos
-            if i.filename.lower().endswith(suffixes) and not ignored(PurePosixPath(i.filename).name)
-        ]
-        if not members:
-            raise FileRejected(
-                f"{name}: ZIP holds no {'/'.join(suffixes)} file",
-                f"{name}: ZIP tidak memuat berkas {'/'.join(suffixes)}",
-            )
-        for i in members:
-            with zf.open(i) as fh:  # zipfile never returns more than the declared size
-                yield i.filename, fh.read(i.file_size + 1)
-
-
-def _safe(text: str) -> str:
-    """A member name shown in a message: printable, short."""
-    return "".join(c if c.isprintable() else "?" for c in text)[:120]
 
 
 class DropConnector(Connector):
@@ -411,3 +362,31 @@ class DropConnector(Connector):
     def read_file(self, f: FileOutcome, fh: BinaryIO) -> Iterator[pa.RecordBatch]:
         """The batches of one taken file (a ZIP's members included)."""
         raise NotImplementedError
+
+
+def header_names(batch: pa.RecordBatch) -> list[str]:
+    """The columns the file's header named (the reader's lineage columns left out)."""
+    return [n for n in batch.schema.names if n not in LINEAGE_COLUMNS]
+
+
+def to_columns(
+    batch: pa.RecordBatch,
+    columns: list[str],
+    delivered: Mapping[str, str],
+    constants: Mapping[str, str],
+) -> pa.RecordBatch:
+    """``batch`` with exactly ``columns``, so every file of a delivery has one schema: a
+    constant where ``constants`` has one (the file's mtime, say), the lineage columns as read,
+    the delivered column ``delivered`` maps it to, else nulls."""
+    n = batch.num_rows
+    arrays = []
+    for col in columns:
+        if col in constants:
+            arrays.append(pa.array([constants[col]] * n, pa.string()))
+        elif col in LINEAGE_COLUMNS:
+            arrays.append(batch.column(col))
+        elif col in delivered:
+            arrays.append(batch.column(delivered[col]))
+        else:
+            arrays.append(pa.nulls(n, pa.string()))
+    return pa.RecordBatch.from_arrays(arrays, names=columns)

@@ -9,9 +9,7 @@ loss).
 
 from __future__ import annotations
 
-import csv
 import io
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -89,7 +87,9 @@ def _cell(value: Any) -> str | None:
     return text if text != "" else None
 
 
-def _dedupe_header(header: list[Any], name: str) -> list[str]:
+def header_columns(header: list[Any], name: str) -> list[str]:
+    """The header's cells as column names (``column_<n>`` for a blank one); a name twice is a
+    FileFormatError."""
     cols: list[str] = []
     for i, h in enumerate(header):
         col = (_cell(h) or "").strip()
@@ -114,7 +114,7 @@ def _number_cell_note(column: str, value: Any) -> str | None:
     )
 
 
-def _batches(
+def text_batches(
     rows: Iterator[tuple[int, list[Any]] | tuple[int, list[Any], str | None]],
     columns: list[str],
     name: str,
@@ -185,10 +185,10 @@ def read_xlsx(
                 break
         if header is None:
             raise FileFormatError(f"{name}: empty sheet, no header on row {header_row}")
-        columns = _dedupe_header(header, name)
+        columns = header_columns(header, name)
         first = header_row + 1 + skip_rows_after_header
         rows = ((n, list(v)) for n, v in enumerate(it, start=header_row + 1) if n >= first)
-        yield from _batches(rows, columns, name)
+        yield from text_batches(rows, columns, name)
     finally:
         try:
             wb.close()
@@ -196,7 +196,8 @@ def read_xlsx(
             pass
 
 
-def _norm_label(text: Any) -> str:
+def norm_label(text: Any) -> str:
+    """A header label compared without case or extra spacing."""
     return " ".join(str(text or "").split()).casefold()
 
 
@@ -204,9 +205,9 @@ def find_header(rows: list[list[Any]], expect: tuple[str, ...], min_cells: int =
     """Index of the header row among the first ``rows``: the first row holding every label in
     ``expect`` (case and spacing ignored), else the first with ``min_cells`` text cells and no
     numbers. Title rows, merged cells and blank lines above the header are skipped."""
-    wanted = {_norm_label(e) for e in expect}
+    wanted = {norm_label(e) for e in expect}
     for i, values in enumerate(rows):
-        labels = {_norm_label(v) for v in values if v not in (None, "")}
+        labels = {norm_label(v) for v in values if v not in (None, "")}
         if wanted and wanted <= labels:
             return i
     if wanted:
@@ -285,58 +286,66 @@ def read_excel(
 
     An .xlsx of :data:`STREAM_XLSX_BYTES` or more is streamed in bounded memory instead
     (calamine holds the whole sheet; .xls and .ods always go through calamine)."""
-    from python_calamine import CalamineWorkbook
-
-    wb = None
-    it: Iterator[Any]
     if _size(data) >= STREAM_XLSX_BYTES and _is_zip(data):
-        it = _streamed_rows(data, name, sheet)
-    else:
-        raw = data if isinstance(data, bytes | bytearray) else data.read()
-        try:
-            wb = CalamineWorkbook.from_filelike(io.BytesIO(raw))
-        except Exception as exc:  # noqa: BLE001 - calamine raises its own types on a broken file
-            raise FileFormatError(f"{name}: not a readable Excel workbook ({_why(exc)})") from None
+        yield from _rows_after_header(_streamed_rows(data, name, sheet), name, expect)
+        return
+    wb = _calamine_workbook(data, name)
     try:
-        if wb is not None:
-            if sheet and sheet not in wb.sheet_names:
-                raise FileFormatError(f"{name}: no sheet {sheet!r} (sheets: {wb.sheet_names})")
-            try:
-                ws = wb.get_sheet_by_name(sheet) if sheet else wb.get_sheet_by_index(0)
-                it = iter(ws.iter_rows())
-            except Exception as exc:  # noqa: BLE001
-                raise FileFormatError(f"{name}: sheet cannot be read ({_why(exc)})") from None
-        head: list[list[Any]] = []
-        for values in it:
-            head.append(list(values))
-            if len(head) >= HEADER_SEARCH_ROWS:
-                break
-        at = find_header(head, expect)
-        if at < 0:
-            want = f"the columns {list(expect)}" if expect else "a header"
-            raise FileFormatError(
-                f"{name}: no header row with {want} in the first {HEADER_SEARCH_ROWS} rows / "
-                f"tidak ada baris judul dengan kolom {list(expect)} pada "
-                f"{HEADER_SEARCH_ROWS} baris pertama"
-            )
-        columns = _dedupe_header(head[at], name)
-
-        def rows() -> Iterator[tuple[int, list[Any]]]:
-            number = at + 1
-            for values in head[at + 1 :]:
-                number += 1
-                yield number, values
-            for values in it:
-                number += 1
-                yield number, list(values)
-
-        yield from _batches(rows(), columns, name)
+        if sheet and sheet not in wb.sheet_names:
+            raise FileFormatError(f"{name}: no sheet {sheet!r} (sheets: {wb.sheet_names})")
+        try:
+            ws = wb.get_sheet_by_name(sheet) if sheet else wb.get_sheet_by_index(0)
+            it = iter(ws.iter_rows())
+        except Exception as exc:  # noqa: BLE001
+            raise FileFormatError(f"{name}: sheet cannot be read ({_why(exc)})") from None
+        yield from _rows_after_header(it, name, expect)
     finally:
         try:
-            if wb is not None:
-                wb.close()
+            wb.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+def _calamine_workbook(data: bytes | BinaryIO, name: str) -> Any:
+    """The workbook read whole by calamine; a broken file is a FileFormatError."""
+    from python_calamine import CalamineWorkbook
+
+    raw = data if isinstance(data, bytes | bytearray) else data.read()
+    try:
+        return CalamineWorkbook.from_filelike(io.BytesIO(raw))
+    except Exception as exc:  # noqa: BLE001 - calamine raises its own types on a broken file
+        raise FileFormatError(f"{name}: not a readable Excel workbook ({_why(exc)})") from None
+
+
+def _rows_after_header(
+    it: Iterator[Any], name: str, expect: tuple[str, ...]
+) -> Iterator[pa.RecordBatch]:
+    """Batches of the sheet rows below the header found in the first rows of ``it``."""
+    head: list[list[Any]] = []
+    for values in it:
+        head.append(list(values))
+        if len(head) >= HEADER_SEARCH_ROWS:
+            break
+    at = find_header(head, expect)
+    if at < 0:
+        want = f"the columns {list(expect)}" if expect else "a header"
+        raise FileFormatError(
+            f"{name}: no header row with {want} in the first {HEADER_SEARCH_ROWS} rows / "
+            f"tidak ada baris judul dengan kolom {list(expect)} pada "
+            f"{HEADER_SEARCH_ROWS} baris pertama"
+        )
+    columns = header_columns(head[at], name)
+
+    def rows() -> Iterator[tuple[int, list[Any]]]:
+        number = at + 1
+        for values in head[at + 1 :]:
+            number += 1
+            yield number, values
+        for values in it:
+            number += 1
+            yield number, list(values)
+
+    yield from text_batches(rows(), columns, name)
 
 
 def _why(exc: BaseException) -> str:
@@ -370,218 +379,6 @@ def _safe_rows(ws: Any, name: str) -> Iterator[tuple[Any, ...]]:
             ) from None
         number += 1
         yield values
-
-
-def sniff_text(data: bytes, name: str) -> str:
-    """Decode with BOM/encoding detection (UTF-8, UTF-16, cp1252 exports all occur).
-
-    Without a BOM: UTF-8, else Windows-1252 (what Excel on an Indonesian Windows writes) when
-    the bytes are valid cp1252 text, else the best guess of charset-normalizer. A file that
-    is none of these (or binary) is a FileFormatError.
-    """
-    try:
-        if data.startswith(b"\xef\xbb\xbf"):
-            return data[3:].decode("utf-8")
-        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            return data.decode("utf-16")
-    except UnicodeDecodeError as exc:
-        raise FileFormatError(
-            f"{name}: not valid text after its byte-order mark ({exc.reason})"
-        ) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    if not _CONTROL_BYTES.search(data):
-        try:
-            return data.decode("cp1252")
-        except UnicodeDecodeError:
-            pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data[:200_000]).best()
-    if best is None:
-        raise FileFormatError(f"{name}: unknown text encoding (binary file?)") from None
-    try:
-        return data.decode(best.encoding, errors="strict")
-    except (UnicodeDecodeError, LookupError):
-        raise FileFormatError(f"{name}: unknown text encoding (binary file?)") from None
-
-
-# C0 controls other than tab, LF, CR: text exports do not contain them, binary files do
-_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-DELIMITERS = ",;\t|"
-
-
-def _delimiter(text: str) -> str:
-    """The delimiter: csv.Sniffer on the start of the file, else the candidate that occurs
-    most often in the header line (a sniffer confused by one ragged row must not turn the
-    whole file into one column)."""
-    try:
-        return csv.Sniffer().sniff(text[:20_000], delimiters=DELIMITERS).delimiter
-    except csv.Error:
-        pass
-    header = next((line for line in text.splitlines() if line.strip()), "")
-    counts = {d: header.count(d) for d in DELIMITERS}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-SAMPLE_BYTES = 1 << 20
-MAX_RECORD_LINES = 50  # a quoted field spanning more lines than this is an unterminated quote
-
-
-def _encoding(head: bytes, name: str, complete: bool) -> str:
-    """The encoding of a text file from its first bytes (see :func:`sniff_text`)."""
-    if head.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
-    import codecs
-
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=complete)
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    if not _CONTROL_BYTES.search(head):
-        try:
-            head.decode("cp1252")
-            return "cp1252"
-        except UnicodeDecodeError:
-            pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(head[:200_000]).best()
-    if best is None:
-        raise FileFormatError(f"{name}: unknown text encoding (binary file?)")
-    return best.encoding
-
-
-BROKEN_QUOTE = "unterminated quote"
-
-
-def _records(
-    lines: Iterator[tuple[int, str]], delimiter: str, width: int
-) -> Iterator[tuple[int, list[str], str | None]]:
-    """CSV records with the physical line each starts on. A quote left open (the record runs
-    past ``MAX_RECORD_LINES`` lines or the end of the file, or swallows lines into a wrong
-    field count) becomes a problem row for its first line, and the lines after it are read
-    again on their own, so one stray quote costs one row, not the rest of the file."""
-    from collections import deque
-
-    again: deque[tuple[int, str]] = deque()
-    pending: list[tuple[int, str]] = []
-    quotes = 0
-
-    def broken() -> tuple[int, list[str], str]:
-        nonlocal pending, quotes
-        first, rest = pending[0], pending[1:]
-        again.extendleft(reversed(rest))
-        pending, quotes = [], 0
-        # the line alone, as evidence: the open quote runs to its end
-        try:
-            values = next(csv.reader([first[1].rstrip("\r\n")], delimiter=delimiter), [])
-        except csv.Error:
-            values = []
-        return (
-            first[0],
-            values[:width],
-            f"row {first[0]}: unterminated quote / baris {first[0]}: tanda kutip tidak ditutup",
-        )
-
-    while True:
-        item = again.popleft() if again else next(lines, None)
-        if item is None:
-            if not pending:
-                return
-            yield broken()
-            continue
-        pending.append(item)
-        quotes += item[1].count('"')
-        if quotes % 2:
-            if len(pending) >= MAX_RECORD_LINES:
-                yield broken()
-            continue
-        try:
-            values = next(csv.reader(["".join(t for _, t in pending)], delimiter=delimiter), [])
-        except csv.Error as exc:  # e.g. a field above the csv module's size limit
-            line = pending[0][0]
-            pending, quotes = [], 0
-            yield line, [], f"row {line}: {exc} / baris {line}: {exc}"
-            continue
-        if len(pending) > 1 and len(values) != width:
-            yield broken()
-            continue
-        yield pending[0][0], values, None
-        pending, quotes = [], 0
-
-
-def read_csv(
-    data: bytes | BinaryIO, name: str, *, expect: tuple[str, ...] = ()
-) -> Iterator[pa.RecordBatch]:
-    """CSV with detected encoding and delimiter (',' ';' '\\t' '|'), streamed line by line
-    (memory holds one batch, not the file). Ragged rows and broken quotes become problem rows
-    naming the line."""
-    fh: BinaryIO = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
-    head = fh.read(SAMPLE_BYTES)
-    complete = len(head) < SAMPLE_BYTES
-    if complete and not head.strip():
-        raise FileFormatError(f"{name}: empty file")
-    if complete:
-        sniff_text(head, name)  # the whole file: the strict checks of the in-memory reader
-    elif b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise FileFormatError(f"{name}: unknown text encoding (binary file?)")
-    encoding = _encoding(head, name, complete)
-    sample = head[:60_000].decode(encoding, errors="ignore")
-    fh.seek(0)
-    text = io.TextIOWrapper(fh, encoding=encoding, errors="strict", newline="")
-    if not sample.strip():
-        raise FileFormatError(f"{name}: empty file")
-    delimiter = _delimiter(sample)
-    wanted = {_norm_label(e) for e in expect}
-    if wanted:  # the delimiter that splits some line into the expected labels wins
-        for d in DELIMITERS:
-            if any(
-                wanted <= {_norm_label(x) for x in line.split(d)}
-                for line in sample.splitlines()[:HEADER_SEARCH_ROWS]
-            ):
-                delimiter = d
-                break
-
-    def physical() -> Iterator[tuple[int, str]]:
-        number = 0
-        try:
-            for line in text:
-                number += 1
-                yield number, line
-        except UnicodeDecodeError:
-            raise FileFormatError(
-                f"{name}, row {number + 1}: not valid {encoding} text / baris {number + 1}: "
-                f"bukan teks {encoding} yang sah"
-            ) from None
-
-    lines = physical()
-    header: list[str] = []
-    for number, line in lines:
-        if not line.strip():
-            continue
-        header = next(csv.reader([line], delimiter=delimiter, strict=False), [])
-        # with ``expect``, title lines above the header are skipped (as in read_excel)
-        if not wanted or wanted <= {_norm_label(h) for h in header}:
-            break
-        header = []
-        if number >= HEADER_SEARCH_ROWS:
-            break
-    if wanted and not header:
-        raise FileFormatError(
-            f"{name}: no header line with the columns {list(expect)} in the first "
-            f"{HEADER_SEARCH_ROWS} lines / tidak ada baris judul dengan kolom {list(expect)}"
-        )
-    if not any(h.strip() for h in header):
-        raise FileFormatError(f"{name}: empty file")
-    columns = _dedupe_header(header, name)
-    yield from _batches(_records(lines, delimiter, len(columns)), columns, name)
 
 
 def open_bytes(path: str) -> bytes:

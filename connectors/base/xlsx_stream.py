@@ -274,7 +274,7 @@ def iter_rows(fh: BinaryIO, sheet: str | None = None) -> Iterator[list[Any]]:
 def _sheet_rows(
     zf: zipfile.ZipFile, part: str, dates: set[int], date1904: bool, sst: SharedStrings
 ) -> Iterator[list[Any]]:
-    c_tag, v_tag, is_tag = f"{NS}c", f"{NS}v", f"{NS}is"
+    c_tag = f"{NS}c"
     row_tag, dim_tag = f"{NS}row", f"{NS}dimension"
     cols: dict[str, int] = {}  # "AB12" letters -> column index, cached
     start_row, start_col = 1, 0
@@ -307,31 +307,36 @@ def _sheet_rows(
                 at = col - start_col
                 if at < 0:
                     continue
-                t = c.get("t", "n")
-                if t == "inlineStr":
-                    inline = c.find(is_tag)
-                    value: Any = _text(inline) if inline is not None else None
-                else:
-                    v = c.find(v_tag)
-                    raw = v.text if v is not None else None
-                    if raw is None:
-                        value = None
-                    elif t == "s":
-                        value = sst.get(int(raw))
-                    elif t == "n":
-                        value = float(raw)
-                        s = c.get("s")
-                        if s is not None and dates and int(s) in dates:
-                            value = excel_date(value, date1904)
-                    elif t == "b":
-                        value = raw.strip() in ("1", "true")
-                    elif t == "d":
-                        value = datetime.fromisoformat(raw)
-                    else:  # "str" (a formula's text), "e" (an error such as #N/A)
-                        value = raw
+                value = _cell_value(c, dates, date1904, sst)
                 if at >= len(values):
                     values.extend([None] * (at - len(values) + 1))
                 values[at] = value
             _forget(elem)  # the row is handed on: forget it
             next_row = number + 1
             yield values
+
+
+def _cell_value(c: Any, dates: set[int], date1904: bool, sst: SharedStrings) -> Any:
+    """The value of one ``<c>`` element by its type: shared or inline text, a number (a date
+    when its style is a date format), a boolean, an ISO date, else the raw text."""
+    t = c.get("t", "n")
+    if t == "inlineStr":
+        inline = c.find(f"{NS}is")
+        return _text(inline) if inline is not None else None
+    v = c.find(f"{NS}v")
+    raw = v.text if v is not None else None
+    if raw is None:
+        return None
+    if t == "s":
+        return sst.get(int(raw))
+    if t == "n":
+        value: Any = float(raw)
+        s = c.get("s")
+        if s is not None and dates and int(s) in dates:
+            value = excel_date(value, date1904)
+        return value
+    if t == "b":
+        return raw.strip() in ("1", "true")
+    if t == "d":
+        return datetime.fromisoformat(raw)
+    return raw  # "str" (a formula's text), "e" (an error such as #N/A)

@@ -8,30 +8,29 @@ its file and line number, so a quarantined row can be found again.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import BinaryIO, ClassVar
+from typing import BinaryIO
 
 import pyarrow as pa
 
 from connectors.base.contract import StreamSpec
-from connectors.base.drop import DropConnector, FileOutcome
+from connectors.base.drop import FILE_MTIME, DropConnector, FileOutcome, header_names, to_columns
 from connectors.base.files import (
     ROW_PROBLEM,
     ROW_WARNING,
     SOURCE_FILE,
     SOURCE_ROW,
     FileFormatError,
-    read_csv,
 )
+from connectors.base.text_files import read_csv
 
 COLUMNS = ["NIK", "NO_KK", "NAMA", "PROGRAM", "PERIODE", "KODE_DESA", "NOMINAL"]
 KEY_COLUMNS = ("NIK", "PROGRAM", "PERIODE")
-FILE_MTIME = "_file_mtime"
 OUTPUT_COLUMNS = [*COLUMNS, SOURCE_FILE, SOURCE_ROW, FILE_MTIME, ROW_PROBLEM, ROW_WARNING]
 
 
 class DinsosDropConnector(DropConnector):
     id = "dinsos"
-    streams: ClassVar[dict[str, StreamSpec]] = {
+    streams: dict[str, StreamSpec] = {
         "penerima_bantuan": StreamSpec(
             "penerima_bantuan", ("NIK", "PROGRAM", "PERIODE"), FILE_MTIME
         ),
@@ -52,9 +51,7 @@ def _conform(batch: pa.RecordBatch, mtime: str, name: str = "") -> pa.RecordBatc
     every row empty or take the wrong column.
     """
     by_upper: dict[str, str] = {}
-    for n in batch.schema.names:
-        if n in (SOURCE_FILE, SOURCE_ROW, ROW_PROBLEM, ROW_WARNING):
-            continue
+    for n in header_names(batch):
         key = n.strip().upper()
         if key in by_upper:
             raise FileFormatError(
@@ -70,14 +67,4 @@ def _conform(batch: pa.RecordBatch, mtime: str, name: str = "") -> pa.RecordBatc
             f"row above the header, or another delimiter?) / baris judul tidak memuat kolom "
             f"{missing}"
         )
-    arrays = []
-    for col in OUTPUT_COLUMNS:
-        if col == FILE_MTIME:
-            arrays.append(pa.array([mtime] * batch.num_rows, pa.string()))
-        elif col in (SOURCE_FILE, SOURCE_ROW, ROW_PROBLEM, ROW_WARNING):
-            arrays.append(batch.column(col))
-        elif col in by_upper:
-            arrays.append(batch.column(by_upper[col]))
-        else:
-            arrays.append(pa.nulls(batch.num_rows, pa.string()))
-    return pa.RecordBatch.from_arrays(arrays, names=OUTPUT_COLUMNS)
+    return to_columns(batch, OUTPUT_COLUMNS, by_upper, {FILE_MTIME: mtime})

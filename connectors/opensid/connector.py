@@ -14,12 +14,12 @@ import logging
 import re
 from collections.abc import Iterator
 from pathlib import PurePosixPath
-from typing import BinaryIO, ClassVar
+from typing import BinaryIO
 
 import pyarrow as pa
 
 from connectors.base.contract import StreamSpec
-from connectors.base.drop import DropConnector, DropLimits, FileOutcome, zip_members
+from connectors.base.drop import FILE_MTIME, DropConnector, FileOutcome, to_columns
 from connectors.base.files import (
     ROW_PROBLEM,
     ROW_WARNING,
@@ -28,13 +28,14 @@ from connectors.base.files import (
     FileFormatError,
     read_excel,
 )
+from connectors.base.zip_drop import file_or_members
 from simpul.domain.opensid import SHEET, TEMPLATE_COLUMNS
 from simpul.domain.regions import normalise_name, villages
 
 log = logging.getLogger(__name__)
+WORKBOOKS = (".xlsx", ".xlsm", ".xls")  # what a ZIP delivery may hold
 
 KODE_DESA = "_kode_desa"
-FILE_MTIME = "_file_mtime"
 OUTPUT_COLUMNS = [
     *TEMPLATE_COLUMNS,
     SOURCE_FILE,
@@ -69,7 +70,7 @@ def desa_from_name(file_name: str, kecamatan: str | None) -> str:
 
 class OpenSidDropConnector(DropConnector):
     id = "opensid"
-    streams: ClassVar[dict[str, StreamSpec]] = {
+    streams: dict[str, StreamSpec] = {
         "penduduk": StreamSpec("penduduk", ("nik",), FILE_MTIME),
     }
 
@@ -77,7 +78,7 @@ class OpenSidDropConnector(DropConnector):
 
     def read_file(self, f: FileOutcome, fh: BinaryIO) -> Iterator[pa.RecordBatch]:
         kode = desa_from_name(f.name, self.kecamatan)  # a ZIP is named for its desa too
-        for inner_name, inner in self._workbooks(f.name, fh, self.limits):
+        for inner_name, inner in file_or_members(f.name, fh, WORKBOOKS, self.limits):
             label = f.name if inner_name == f.name else f"{f.name}!{inner_name}"
             for batch in read_excel(inner, label, sheet=SHEET, expect=("nik",)):
                 yield self._conform(batch, label, kode, f.mtime)
@@ -98,22 +99,5 @@ class OpenSidDropConnector(DropConnector):
         extra = sorted(set(batch.schema.names) - set(OUTPUT_COLUMNS))
         if extra:
             log.warning("%s: columns outside the OpenSID template ignored: %s", label, extra)
-        n = batch.num_rows
-        arrays = []
-        for col in OUTPUT_COLUMNS:
-            if col == KODE_DESA:
-                arrays.append(pa.array([kode] * n, pa.string()))
-            elif col == FILE_MTIME:
-                arrays.append(pa.array([mtime] * n, pa.string()))
-            elif col in batch.schema.names:
-                arrays.append(batch.column(col))
-            else:
-                arrays.append(pa.nulls(n, pa.string()))
-        return pa.RecordBatch.from_arrays(arrays, names=OUTPUT_COLUMNS)
-
-    @staticmethod
-    def _workbooks(name: str, fh, limits: DropLimits) -> Iterator[tuple[str, object]]:
-        if not name.lower().endswith(".zip"):
-            yield name, fh
-            return
-        yield from zip_members(name, fh, (".xlsx", ".xlsm", ".xls"), limits)
+        delivered = {name: name for name in batch.schema.names}
+        return to_columns(batch, OUTPUT_COLUMNS, delivered, {KODE_DESA: kode, FILE_MTIME: mtime})

@@ -2,27 +2,26 @@
 
 The token endpoint says how long a token lives (``expires_in``); :class:`TokenAuth` renews it
 shortly before then and once more on a 401. Pages follow ``next_cursor`` through the shared
-:meth:`HttpClient.paginate_cursor`, so 429 + Retry-After, 5xx, timeouts and truncated pages are
+:meth:`HttpClient.cursor_pages`, so 429 + Retry-After, 5xx, timeouts and truncated pages are
 retried per page by the one HTTP loop every connector uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
-import pyarrow as pa
 import requests
 
-from connectors.base.contract import PagedConnector, ReadResult, StreamSpec, rows_to_batch
-from connectors.base.http import HttpClient, RetryPolicy, TokenAuth, login_error
+from connectors.base.api import ApiConnector, JsonPages
+from connectors.base.contract import StreamSpec
+from connectors.base.http import TokenAuth, login_error
 
 MAX_LIMIT = 500
 
 
-class OssConnector(PagedConnector):
+class OssConnector(ApiConnector):
     id = "oss"
-    streams: ClassVar[dict[str, StreamSpec]] = {
+    streams: dict[str, StreamSpec] = {
         "izin": StreamSpec("izin", ("nomor_izin",), "updated_at"),
     }
 
@@ -33,20 +32,12 @@ class OssConnector(PagedConnector):
         client_secret: str,
         *,
         page_size: int = MAX_LIMIT,
-        timeout: float = 30.0,
-        connect_timeout: float = 10.0,
-        retry: RetryPolicy | None = None,
         agency: str = "OSS-RBA (DPMPTSP)",
-        client: HttpClient | None = None,
+        **http: Any,
     ):
+        """``http``: the :class:`ApiConnector` options (timeouts, retry, client)."""
+        super().__init__(base_url, agency=agency, **http)
         self.page_size = min(page_size, MAX_LIMIT)
-        self.http = client or HttpClient(
-            base_url,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            retry=retry or RetryPolicy(),
-            agency=agency,
-        )
         token_url = self.http.url("/oauth/token")
 
         def login(session: requests.Session) -> tuple[str, float | None]:
@@ -64,25 +55,11 @@ class OssConnector(PagedConnector):
 
         self.http.auth = TokenAuth(login)
 
-    def read_pages(
-        self,
-        stream: str,
-        *,
-        since: str | None,
-        result: ReadResult,
-        resume: dict[str, Any] | None = None,
-    ) -> Iterator[tuple[pa.RecordBatch | None, dict[str, Any]]]:
-        """Pages as ``(batch, state)``; ``resume=state`` continues at the server's cursor."""
-        spec = self.stream(stream)
+    def json_pages(
+        self, stream: str, since: str | None, resume: dict[str, Any] | None
+    ) -> JsonPages:
+        """Cursor pages of ``limit`` rows changed since ``since``."""
         params: dict[str, object] = {"limit": self.page_size}
         if since:
             params["updated_since"] = since
-        columns: list[str] | None = (resume or {}).get("columns")
-        for rows, state in self.http.cursor_pages(f"/api/v1/{stream}", params, resume=resume):
-            batch = None
-            if rows:
-                batch = rows_to_batch(rows, columns)
-                columns = columns or batch.schema.names
-                if spec.cursor_field:
-                    result.observe([r.get(spec.cursor_field) for r in rows])
-            yield batch, {**state, "columns": columns}
+        return self.http.cursor_pages(f"/api/v1/{stream}", params, resume=resume)

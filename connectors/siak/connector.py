@@ -5,18 +5,19 @@ penduduk delivery so a record Disdukcapil removed is soft-deleted in the same lo
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 import pyarrow as pa
 import requests
 
-from connectors.base.contract import PagedConnector, ReadResult, StreamSpec, rows_to_batch
-from connectors.base.http import HttpClient, RetryPolicy, TokenAuth, login_error
+from connectors.base.api import ApiConnector, JsonPages
+from connectors.base.contract import ReadResult, StreamSpec, rows_to_batch
+from connectors.base.http import TokenAuth, login_error
 
 
-class SiakConnector(PagedConnector):
+class SiakConnector(ApiConnector):
     id = "siak"
-    streams: ClassVar[dict[str, StreamSpec]] = {
+    streams: dict[str, StreamSpec] = {
         "penduduk": StreamSpec("penduduk", ("NIK",), "UPDATED_AT", deleted_field="DELETED_AT"),
         "keluarga": StreamSpec("keluarga", ("NO_KK",), "UPDATED_AT"),
         "peristiwa": StreamSpec("peristiwa", ("ID_PERISTIWA",), "UPDATED_AT"),
@@ -30,21 +31,13 @@ class SiakConnector(PagedConnector):
         *,
         kode_kecamatan: str | None = None,
         page_size: int = 500,
-        timeout: float = 30.0,
-        connect_timeout: float = 10.0,
-        retry: RetryPolicy | None = None,
         agency: str = "SIAK (Disdukcapil)",
-        client: HttpClient | None = None,
+        **http: Any,
     ):
+        """``http``: the :class:`ApiConnector` options (timeouts, retry, client)."""
+        super().__init__(base_url, agency=agency, **http)
         self.kode_kecamatan = kode_kecamatan
         self.page_size = page_size
-        self.http = client or HttpClient(
-            base_url,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            retry=retry or RetryPolicy(),
-            agency=agency,
-        )
         token_url = self.http.url("/api/v1/auth/token")
 
         def login(session: requests.Session) -> str:
@@ -59,31 +52,17 @@ class SiakConnector(PagedConnector):
 
         self.http.auth = TokenAuth(login)
 
-    def read_pages(
-        self,
-        stream: str,
-        *,
-        since: str | None,
-        result: ReadResult,
-        resume: dict[str, Any] | None = None,
-    ) -> Iterator[tuple[pa.RecordBatch | None, dict[str, Any]]]:
-        """Pages as ``(batch, state)``; ``resume=state`` continues after that page (the
-        next-page link, or page number, the server gave), with the same column order."""
-        spec = self.stream(stream)
+    def json_pages(
+        self, stream: str, since: str | None, resume: dict[str, Any] | None
+    ) -> JsonPages:
+        """Numbered pages of ``per_page`` rows changed since ``since`` (one kecamatan's when
+        the connector is for one)."""
         params: dict[str, object] = {"per_page": self.page_size}
         if since:
             params["updated_since"] = since
         if self.kode_kecamatan:
             params["kode_kecamatan"] = self.kode_kecamatan
-        columns: list[str] | None = (resume or {}).get("columns")
-        for rows, state in self.http.pages(f"/api/v1/{stream}", params, resume=resume):
-            batch = None
-            if rows:
-                batch = rows_to_batch(rows, columns)
-                columns = columns or batch.schema.names
-                if spec.cursor_field:
-                    result.observe([r.get(spec.cursor_field) for r in rows])
-            yield batch, {**state, "columns": columns}
+        return self.http.pages(f"/api/v1/{stream}", params, resume=resume)
 
     def read_deleted(
         self, stream: str, *, since: str | None, result: ReadResult

@@ -12,21 +12,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import BinaryIO, ClassVar
+from typing import BinaryIO
 
 import pyarrow as pa
 
 from connectors.base.contract import StreamSpec
-from connectors.base.drop import DropConnector, FileOutcome, zip_members
+from connectors.base.drop import FILE_MTIME, DropConnector, FileOutcome, header_names, to_columns
 from connectors.base.files import (
     ROW_PROBLEM,
     ROW_WARNING,
     SOURCE_FILE,
     SOURCE_ROW,
     FileFormatError,
-    read_csv,
     read_excel,
 )
+from connectors.base.text_files import read_csv
+from connectors.base.zip_drop import file_or_members
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,6 @@ SIAK_EXPORT_COLUMNS = [
     "Nomor Akta Lahir", "Nomor Akta Kawin", "Tanggal Kwn", "Nomor Akta Cerai", "Tgl Cerai",
     "Petugas Registrasi", "Tgl Ubah", "Petugas Entri", "Tgl Entri",
 ]  # fmt: skip
-FILE_MTIME = "_file_mtime"
 OUTPUT_COLUMNS = [
     *SIAK_EXPORT_COLUMNS,
     SOURCE_FILE,
@@ -86,23 +86,19 @@ _CANON = {_key(c): c for c in SIAK_EXPORT_COLUMNS} | {_key(a): c for a, c in ALI
 
 class SiakExportConnector(DropConnector):
     id = "siak_export"
-    streams: ClassVar[dict[str, StreamSpec]] = {
+    streams: dict[str, StreamSpec] = {
         "penduduk": StreamSpec("penduduk", ("NIK",), FILE_MTIME),
     }
 
     default_patterns = tuple(f"*{s}" for s in (*SUFFIXES, ".zip"))
 
     def read_file(self, f: FileOutcome, fh: BinaryIO) -> Iterator[pa.RecordBatch]:
-        if f.name.lower().endswith(".zip"):
-            parts: Iterator[tuple[str, object]] = zip_members(f.name, fh, SUFFIXES, self.limits)
-        else:
-            parts = iter([(f.name, fh)])
-        for inner_name, inner in parts:
+        for inner_name, inner in file_or_members(f.name, fh, SUFFIXES, self.limits):
             label = f.name if inner_name == f.name else f"{f.name}!{inner_name}"
             if inner_name.lower().endswith(".csv"):
-                batches = read_csv(inner, label, expect=REQUIRED)  # type: ignore[arg-type]
+                batches = read_csv(inner, label, expect=REQUIRED)
             else:
-                batches = read_excel(inner, label, expect=REQUIRED)  # type: ignore[arg-type]
+                batches = read_excel(inner, label, expect=REQUIRED)
             for batch in batches:
                 yield conform(batch, label, f.mtime)
 
@@ -111,9 +107,7 @@ def conform(batch: pa.RecordBatch, label: str, mtime: str) -> pa.RecordBatch:
     """Every file to the 37 documented columns (labels matched without case/spacing, aliases
     applied), so one delivery has one schema; a file without NIK is a FileFormatError."""
     by_canon: dict[str, str] = {}
-    for n in batch.schema.names:
-        if n in (SOURCE_FILE, SOURCE_ROW, ROW_PROBLEM, ROW_WARNING):
-            continue
+    for n in header_names(batch):
         canon = _CANON.get(_key(n))
         if canon is None:
             continue
@@ -128,19 +122,7 @@ def conform(batch: pa.RecordBatch, label: str, mtime: str) -> pa.RecordBatch:
         raise FileFormatError(
             f"{label}: no column {missing} in the header / kolom {missing} tidak ada di judul"
         )
-    extra = [n for n in batch.schema.names if n not in by_canon.values()
-             and n not in (SOURCE_FILE, SOURCE_ROW, ROW_PROBLEM, ROW_WARNING)]  # fmt: skip
+    extra = [n for n in header_names(batch) if n not in by_canon.values()]
     if extra:
         log.warning("%s: %d columns outside the SIAK export layout ignored", label, len(extra))
-    n = batch.num_rows
-    arrays = []
-    for col in OUTPUT_COLUMNS:
-        if col == FILE_MTIME:
-            arrays.append(pa.array([mtime] * n, pa.string()))
-        elif col in (SOURCE_FILE, SOURCE_ROW, ROW_PROBLEM, ROW_WARNING):
-            arrays.append(batch.column(col))
-        elif col in by_canon:
-            arrays.append(batch.column(by_canon[col]))
-        else:
-            arrays.append(pa.nulls(n, pa.string()))
-    return pa.RecordBatch.from_arrays(arrays, names=OUTPUT_COLUMNS)
+    return to_columns(batch, OUTPUT_COLUMNS, by_canon, {FILE_MTIME: mtime})

@@ -18,16 +18,9 @@ import pyarrow.compute as pc
 from simpul.padan.names import normalise_name
 
 COLUMNS = ("unique_id", "nama", "nama_key", "tgl_lahir", "jk", "nik", "kk", "kode_desa", "alamat")
-INPUT_COLUMNS = (
-    "record_id",
-    "nik",
-    "no_kk",
-    "nama_lengkap",
-    "tanggal_lahir",
-    "jenis_kelamin",
-    "kode_desa",
-    "alamat",
-)
+# the person fields of an agency or SIAK record, as the warehouse holds them
+INPUT_COLUMNS = ("record_id", "nik", "no_kk", "nama_lengkap", "tanggal_lahir", "jenis_kelamin",
+                 "kode_desa", "alamat")  # fmt: skip
 EXCEL_EPOCH = date(1899, 12, 30)
 _FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y")
 

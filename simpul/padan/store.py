@@ -154,55 +154,17 @@ def run_padan(
     siak = prepare(siak_raw)
     siak_niks = set(siak_raw["nik"])
     model = json.loads(Path(model_path).read_text()) if model_path else None
-    chosen = [s for s in SOURCES if sources is None or s.name in sources]
-    frames = []
-    for src in chosen:
-        recs = agency_records(wh, src)
-        if not recs.empty:
-            recs["sumber"] = src.name
-            frames.append(recs)
-    if not frames:
+    records = _agency_people(wh, sources)
+    if records is None:
         return {"status": "no_agency_records", "counts": {}, "seconds": 0.0}
-    records = pd.concat(frames, ignore_index=True)
-    agency = prepare(records)
-    result, trained = link(agency, siak, model=model)
+    result, trained = link(prepare(records), siak, model=model)
     version = "given:" + Path(model_path).parent.name if model_path else None
     if trained is not None:
         saved = trained.save(model_dir or home() / "padan" / "models")
         version = trained.version
         log.info("padan model %s saved to %s", version, saved)
     merged = records.merge(result, left_on="record_id", right_on="unique_id", how="left")
-    now = datetime.now(UTC)
-    prior = _prior_reviews(wh)
-    cols: dict[str, list] = {n: [] for n in PADAN_SCHEMA.names}
-    for rec in merged.itertuples(index=False):
-        pid = _padan_id(rec.sumber, rec, key)
-        keputusan, by, at = rec.keputusan, None, None
-        if pid in prior and prior[pid][0] == _none(rec.siak_id):
-            keputusan, by, at = prior[pid][1], prior[pid][2], prior[pid][3]
-        cols["padan_id"].append(pid)
-        cols["sumber"].append(rec.sumber)
-        cols["load_id"].append(rec.load_id)
-        cols["baris"].append(int(rec.baris))
-        cols["jumlah_baris"].append(int(rec.jumlah_baris))
-        cols["nik_sumber"].append(digits(rec.nik) or (str(rec.nik) if _none(rec.nik) else None))
-        cols["kode_desa"].append(_none(rec.kode_desa))
-        cols["status_nik"].append(_status_nik(_none(rec.nik), siak_niks))
-        cols["nik_siak"].append(_none(rec.siak_id))
-        cols["probabilitas"].append(_float(rec.match_probability))
-        cols["bobot"].append(_float(rec.match_weight))
-        cols["penjelasan_id"].append(rec.penjelasan_id)
-        cols["penjelasan_en"].append(rec.penjelasan_en)
-        cols["keputusan"].append(keputusan)
-        cols["model_versi"].append(version)
-        cols["ditinjau_oleh"].append(by)
-        cols["ditinjau_pada"].append(at)
-        cols["dibuat_pada"].append(now)
-    table = pa.table(cols, schema=PADAN_SCHEMA)
-    # the same person record delivered twice in one load is one padan row
-    seen: set[str] = set()
-    keep = [not (p in seen or seen.add(p)) for p in cols["padan_id"]]
-    table = table.filter(pa.array(keep))
+    table = _padan_table(merged, _prior_reviews(wh), key, siak_niks, version)
     with wh.begin() as conn:
         conn.exec_driver_sql("DELETE FROM core.padan")
         wh.bulk_insert(conn, "core.padan", table)
@@ -210,6 +172,64 @@ def run_padan(
     seconds = round(time.monotonic() - started, 2)
     log.info("padan: %d records linked in %.1fs (model %s)", table.num_rows, seconds, version)
     return {"status": "ok", "model_version": version, "counts": counts, "seconds": seconds}
+
+
+def _agency_people(wh: Warehouse, sources: tuple[str, ...] | None) -> pd.DataFrame | None:
+    """The person records of every chosen agency source, each marked with its ``sumber``;
+    None when there are none."""
+    frames = []
+    for src in SOURCES:
+        if sources is not None and src.name not in sources:
+            continue
+        recs = agency_records(wh, src)
+        if not recs.empty:
+            recs["sumber"] = src.name
+            frames.append(recs)
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _padan_table(
+    merged: pd.DataFrame,
+    prior: dict[str, tuple[str | None, str, str, Any]],
+    key: bytes,
+    siak_niks: set[str],
+    version: str | None,
+) -> pa.Table:
+    """The rows of ``core.padan``: one per person record (a record delivered twice in one
+    load is one row), a reviewer's earlier decision kept while the candidate is the same."""
+    now = datetime.now(UTC)
+    cols: dict[str, list[Any]] = {n: [] for n in PADAN_SCHEMA.names}
+    for rec in merged.itertuples(index=False):
+        pid = _padan_id(rec.sumber, rec, key)
+        keputusan, by, at = rec.keputusan, None, None
+        if pid in prior and prior[pid][0] == _none(rec.siak_id):
+            keputusan, by, at = prior[pid][1], prior[pid][2], prior[pid][3]
+        row = {
+            "padan_id": pid,
+            "sumber": rec.sumber,
+            "load_id": rec.load_id,
+            "baris": int(rec.baris),
+            "jumlah_baris": int(rec.jumlah_baris),
+            "nik_sumber": digits(rec.nik) or (str(rec.nik) if _none(rec.nik) else None),
+            "kode_desa": _none(rec.kode_desa),
+            "status_nik": _status_nik(_none(rec.nik), siak_niks),
+            "nik_siak": _none(rec.siak_id),
+            "probabilitas": _float(rec.match_probability),
+            "bobot": _float(rec.match_weight),
+            "penjelasan_id": rec.penjelasan_id,
+            "penjelasan_en": rec.penjelasan_en,
+            "keputusan": keputusan,
+            "model_versi": version,
+            "ditinjau_oleh": by,
+            "ditinjau_pada": at,
+            "dibuat_pada": now,
+        }
+        for name, value in row.items():
+            cols[name].append(value)
+    table = pa.table(cols, schema=PADAN_SCHEMA)
+    seen: set[str] = set()
+    keep = [not (p in seen or seen.add(p)) for p in cols["padan_id"]]  # type: ignore[func-returns-value]
+    return table.filter(pa.array(keep))
 
 
 def _none(v: Any) -> Any:

@@ -21,14 +21,17 @@ log = logging.getLogger(__name__)
 SCHEMA = "analyst"
 
 
+# where the analyst copy's column type differs from the warehouse's (sql_type)
+_PG_TYPE_OVERRIDES = (
+    (pa.types.is_decimal, "NUMERIC"),
+    (pa.types.is_integer, "BIGINT"),
+    (pa.types.is_null, "VARCHAR"),
+)
+
+
 def _pg_type(t: pa.DataType) -> str:
-    if pa.types.is_decimal(t):
-        return "NUMERIC"
-    if pa.types.is_integer(t):
-        return "BIGINT"
-    if pa.types.is_null(t):
-        return "VARCHAR"
-    return sql_type(t)
+    """The PostgreSQL type of a protected table's column."""
+    return next((pg for test, pg in _PG_TYPE_OVERRIDES if test(t)), None) or sql_type(t)
 
 
 _ARROW_OF_PG = {
@@ -73,26 +76,8 @@ def publish_analyst_schema(wh: Warehouse) -> dict[str, dict[str, int]] | None:
     stats: dict[str, dict[str, int]] = {}
     with wh.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-        marts = [
-            r[0]
-            for r in conn.execute(
-                sa.text(
-                    "select table_name from information_schema.tables "
-                    "where table_schema = 'marts' order by 1"
-                )
-            )
-        ]
-        published = [
-            r[0]
-            for r in conn.execute(
-                sa.text(
-                    "select table_name from information_schema.tables "
-                    "where table_schema = :s order by 1"
-                ),
-                {"s": SCHEMA},
-            )
-        ]
-        for table in published:  # a mart that no longer exists is not published either
+        marts = _tables(conn, "marts")
+        for table in _tables(conn, SCHEMA):  # a mart that no longer exists is not published either
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {qualified(SCHEMA, table)}")
         for table in marts:
             target = qualified(SCHEMA, table)
@@ -114,3 +99,14 @@ def publish_analyst_schema(wh: Warehouse) -> dict[str, dict[str, int]] | None:
             conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {SCHEMA} TO {ANALYST}")
             conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA {SCHEMA} TO {ANALYST}")
     return stats
+
+
+def _tables(conn: sa.Connection, schema: str) -> list[str]:
+    """The tables of ``schema``, by name."""
+    rows = conn.execute(
+        sa.text(
+            "select table_name from information_schema.tables where table_schema = :s order by 1"
+        ),
+        {"s": schema},
+    )
+    return [str(r[0]) for r in rows]

@@ -14,7 +14,8 @@ import pyarrow as pa
 import pytest
 
 from connectors.base.contract import ReadResult
-from connectors.base.drop import DropLimits, FileDrop, FileRejected, zip_members
+from connectors.base.drop import DropLimits, FileDrop, FileRejected
+from connectors.base.zip_drop import zip_members
 from connectors.dinsos import DinsosDropConnector
 
 HEADER = "NIK;NO_KK;NAMA;PROGRAM;PERIODE;KODE_DESA;NOMINAL"

@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from connectors.base.http import HttpClient, HttpError, RetryPolicy, TokenAuth
+from connectors.base.http import HttpError, RetryPolicy, TokenAuth
+from connectors.base.http_client import HttpClient
 
 
 class Script:

@@ -19,13 +19,13 @@ import pytest
 import requests
 
 from connectors.base.http import (
-    HttpClient,
     HttpError,
     RetryPolicy,
     SourceUnreachableError,
     TokenAuth,
     retry_after_seconds,
 )
+from connectors.base.http_client import HttpClient
 
 JSON = {"content-type": "application/json"}
 

@@ -11,7 +11,8 @@ import pytest
 import requests
 
 from connectors.base.contract import ReadResult
-from connectors.base.http import HttpClient, HttpError, RetryPolicy, TokenAuth
+from connectors.base.http import HttpError, RetryPolicy, TokenAuth
+from connectors.base.http_client import HttpClient
 from connectors.oss import OssConnector
 
 from .conftest import set_faults

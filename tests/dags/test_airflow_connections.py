@@ -5,15 +5,13 @@ connection (Airflow does not export connections to tasks as environment variable
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.dags.dag_run import airflow_connection, run_dag
 from tests.served import siak_served
 
 DAG_ID = "simpul_siak_penduduk"
@@ -26,46 +24,17 @@ def siak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         yield served["handle"].env()
 
 
-def airflow_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_SIAK_")}
-    return subprocess.run(
-        [sys.executable, "-m", "airflow", *args], capture_output=True, text=True, env=env
-    )
-
-
 @pytest.fixture
 def metastore_connection(siak: dict, airflow_home: Path) -> Iterator[None]:
-    airflow_cli("connections", "delete", CONN_ID)
-    done = airflow_cli(
-        "connections",
-        "add",
-        CONN_ID,
-        "--conn-json",
-        json.dumps(
-            {
-                "conn_type": "http",
-                "extra": {"url": siak["SIMPUL_SIAK_URL"]},
-                "login": siak["SIMPUL_SIAK_CLIENT_ID"],
-                "password": siak["SIMPUL_SIAK_CLIENT_SECRET"],
-            }
-        ),
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    try:
+    conn = {
+        "conn_type": "http",
+        "extra": {"url": siak["SIMPUL_SIAK_URL"]},
+        "login": siak["SIMPUL_SIAK_CLIENT_ID"],
+        "password": siak["SIMPUL_SIAK_CLIENT_SECRET"],
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_SIAK_")}
+    with airflow_connection(CONN_ID, conn, env):
         yield
-    finally:
-        airflow_cli("connections", "delete", CONN_ID)
-
-
-_RUN_DAG = """
-import json, sys
-from airflow.dag_processing.dagbag import DagBag
-from simpul.config import secret_resolver
-dag = DagBag(dag_folder=sys.argv[1]).dags[sys.argv[2]]
-run = dag.test()
-states = {t.task_id: str(t.state) for t in run.get_task_instances()}
-print(json.dumps({"state": str(run.state), "tasks": states, "resolver": secret_resolver() is None}))
-"""
 
 
 def test_the_dag_gets_its_credentials_from_an_airflow_connection(
@@ -78,15 +47,7 @@ def test_the_dag_gets_its_credentials_from_an_airflow_connection(
             monkeypatch.delenv(name)
     monkeypatch.setenv("SIMPUL_PSEUDONYM_KEY", "test-pseudonym-key-0123456789abcdef")
 
-    done = subprocess.run(
-        [sys.executable, "-c", _RUN_DAG, str(Path(__file__).resolve().parents[2] / "dags"), DAG_ID],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_dag(DAG_ID)
     assert result["state"] == "success", result["tasks"]
     assert result["resolver"]  # the task put the CLI's environment-only lookup back
 

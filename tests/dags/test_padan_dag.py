@@ -6,16 +6,13 @@ loaded agency people into ``core.padan``."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from simpul.synth import WorldConfig, generate_world
+from tests.dags.dag_run import DAGS, run_dag
 
-DAGS = Path(__file__).resolve().parents[2] / "dags"
 DAG_ID = "simpul_ops_padan"
 
 
@@ -61,16 +58,6 @@ def test_no_padan_dag_without_siak_or_without_an_agency_source():
     assert padan_dag(cfg) is not None
 
 
-_RUN_DAG = """
-import json, sys
-from airflow.dag_processing.dagbag import DagBag
-dag = DagBag(dag_folder=sys.argv[1]).dags[sys.argv[2]]
-run = dag.test()
-states = {t.task_id: str(t.state) for t in run.get_task_instances()}
-print(json.dumps({"state": str(run.state), "tasks": states}))
-"""
-
-
 @pytest.fixture
 def loaded(tmp_path: Path, simpul_home: Path, monkeypatch: pytest.MonkeyPatch, airflow_home):
     """SIAK, OpenSID and Dinas Sosial loaded by their pipelines (what the assets announce)."""
@@ -98,19 +85,11 @@ def loaded(tmp_path: Path, simpul_home: Path, monkeypatch: pytest.MonkeyPatch, a
 
 def test_the_padan_dag_run_links_the_loaded_agency_people(loaded: Path):
     """A fresh process, as a task is; the model it trains is saved with its report."""
-    done = subprocess.run(
-        [sys.executable, "-c", _RUN_DAG, str(DAGS), DAG_ID],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {
+    result = run_dag(DAG_ID)
+    assert {"state": result["state"], "tasks": result["tasks"]} == {
         "state": "success",
         "tasks": {"settle": "success", "link_people": "success"},
-    }, done.stderr[-3000:]
+    }, result["stderr"]
 
     from simpul.warehouse import open_warehouse
 

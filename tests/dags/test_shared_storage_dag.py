@@ -5,30 +5,17 @@ nothing new and changes nothing."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.dags.dag_run import airflow_connection, run_dag
 from tests.served import siak_served
 from tests.storage.conftest import s3_env, s3_server  # noqa: F401 - fixtures
 
 DAG_ID = "simpul_siak_penduduk"
 CONN_ID = "simpul_storage"
-DAGS = str(Path(__file__).resolve().parents[2] / "dags")
-
-_RUN_DAG = """
-import json, sys
-from airflow.dag_processing.dagbag import DagBag
-dag = DagBag(dag_folder=sys.argv[1]).dags[sys.argv[2]]
-run = dag.test()
-print(json.dumps({"state": str(run.state),
-                  "tasks": {t.task_id: str(t.state) for t in run.get_task_instances()}}))
-"""
 
 
 @pytest.fixture(scope="module")
@@ -37,52 +24,16 @@ def siak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         yield served["handle"].env()
 
 
-def airflow_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "airflow", *args],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-    )
-
-
 @pytest.fixture
 def storage_connection(s3_server: str, airflow_home: Path) -> Iterator[None]:  # noqa: F811
-    airflow_cli("connections", "delete", CONN_ID)
-    done = airflow_cli(
-        "connections",
-        "add",
-        CONN_ID,
-        "--conn-json",
-        json.dumps(
-            {
-                "conn_type": "generic",
-                "extra": {"url": s3_server},
-                "login": "testing-key-id",
-                "password": "testing-secret-key",
-            }
-        ),
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    try:
+    conn = {
+        "conn_type": "generic",
+        "extra": {"url": s3_server},
+        "login": "testing-key-id",
+        "password": "testing-secret-key",
+    }
+    with airflow_connection(CONN_ID, conn):
         yield
-    finally:
-        airflow_cli("connections", "delete", CONN_ID)
-
-
-def run_dag(log: Path) -> dict:
-    """One DAG run in a fresh process; its log (Airflow logs to stdout) kept in ``log``."""
-    with log.open("w") as out:
-        done = subprocess.run(
-            [sys.executable, "-c", _RUN_DAG, DAGS, DAG_ID],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=dict(os.environ),
-            timeout=400,
-        )
-    lines = log.read_text().strip().splitlines()
-    assert done.returncode == 0, "\n".join(lines[-40:])
-    return json.loads(lines[-1])
 
 
 def test_dag_runs_with_storage_credentials_from_an_airflow_connection(
@@ -104,7 +55,7 @@ def test_dag_runs_with_storage_credentials_from_an_airflow_connection(
     for name in ("SIMPUL_STORAGE_KEY_ID", "SIMPUL_STORAGE_SECRET", "SIMPUL_STORAGE_ENDPOINT_URL"):
         monkeypatch.delenv(name)  # only the Airflow connection knows where and how
 
-    result = run_dag(tmp_path / "run1.log")
+    result = run_dag(DAG_ID, timeout=400, log=tmp_path / "run1.log")
     assert result["state"] == "success", result["tasks"]
 
     bucket = s3_env.removeprefix("s3://")
@@ -133,7 +84,7 @@ def test_dag_runs_with_storage_credentials_from_an_airflow_connection(
 
     before, _ = core_and_loads()
     assert before
-    assert run_dag(tmp_path / "run2.log")["state"] == "success"
+    assert run_dag(DAG_ID, timeout=400, log=tmp_path / "run2.log")["state"] == "success"
     after, loads = core_and_loads()
     assert after == before
     assert len(loads) == 2 and loads[1]["rows_loaded"] == 0

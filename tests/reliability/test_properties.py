@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.base.files import FileFormatError, read_csv, read_xlsx
+from connectors.base.files import FileFormatError, read_xlsx
+from connectors.base.text_files import read_csv
 from connectors.opensid.connector import desa_from_name
 from simpul.domain import nik
 from simpul.domain.regions import match_kecamatan, match_village, normalise_name, villages

@@ -19,13 +19,9 @@ import sqlalchemy as sa
 
 from simpul.cli import main
 from simpul.warehouse import open_warehouse
-from simpul.warehouse.analyst import (
-    SqlRefused,
-    _locked_duckdb,
-    analyst_db_path,
-    check_statement,
-)
+from simpul.warehouse.analyst import _locked_duckdb, analyst_db_path
 from simpul.warehouse.marts import build_marts
+from simpul.warehouse.sql_guard import SqlRefused, check_statement
 from tests.siak_rows import person
 from tests.simpul.warehouse.helpers import load, stage
 

@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from connectors.base.contract import ReadResult
-from connectors.base.files import read_csv, read_xlsx
+from connectors.base.files import read_xlsx
+from connectors.base.text_files import read_csv
 from connectors.opensid.connector import TEMPLATE_COLUMNS as CONNECTOR_COLUMNS
 from connectors.opensid.connector import OpenSidDropConnector
 from simpul.simulators.dinsos import DINSOS_COLUMNS, write_dinsos_drop

@@ -78,7 +78,8 @@ def test_drop_rules_hold_over_sftp(sftp_drop, tmp_path: Path) -> None:
 def test_zip_paths_are_checked_before_decompressing_over_sftp(sftp_drop) -> None:
     import pyarrow as pa
 
-    from connectors.base.drop import DropLimits, FileDrop, zip_members
+    from connectors.base.drop import DropLimits, FileDrop
+    from connectors.base.zip_drop import zip_members
 
     drop, url = sftp_drop
     evil = io.BytesIO()

@@ -6,8 +6,9 @@ from datetime import date
 
 import pandas as pd
 
+from simpul.padan.comparisons import explain
+from simpul.padan.decisions import AUTO_THRESHOLD, REVIEW_THRESHOLD, decide
 from simpul.padan.features import digits, nik_birth, parse_date, prepare
-from simpul.padan.model import AUTO_THRESHOLD, REVIEW_THRESHOLD, decide, explain
 from simpul.padan.store import mask_pair
 
 
@@ -73,7 +74,8 @@ def test_a_bare_nik_is_no_birth_date_and_links_only_exactly() -> None:
     """Permit applicants: a record with nothing but a NIK gets no birth date or sex from the
     NIK (that would count the NIK's digits twice); EM still has a block to train on; an exact
     SIAK NIK is a direct link, a NIK one digit off is not."""
-    from simpul.padan.model import EM_FALLBACK, _em_blocks, direct_matches
+    from simpul.padan.decisions import direct_matches
+    from simpul.padan.training import EM_FALLBACK, _em_blocks
 
     siak = prepare(
         pd.DataFrame(

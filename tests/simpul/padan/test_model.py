@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from simpul.padan.comparisons import LEVELS
 from simpul.padan.features import prepare
-from simpul.padan.model import LEVELS, link
+from simpul.padan.model import link
 from simpul.synth import WorldConfig, generate_world
 from simpul.synth.linkage import make_linkage_records, siak_records
 
