@@ -39,13 +39,16 @@ def prepare(workdir: Path, population: int, seed: int) -> Path:
     return src / f"{PIPELINE}.parquet"
 
 
-def hub_env(home: Path, url: str | None) -> dict[str, str]:
+def hub_env(home: Path, url: str | None, duckdb_settings: str = "") -> dict[str, str]:
+    """The hub's environment; ``duckdb_settings`` (``memory_limit=1GB&threads=2``) go into the
+    DuckDB URL, which is how an operator configures them too."""
     home.mkdir(parents=True, exist_ok=True)
+    query = f"?{duckdb_settings}" if duckdb_settings else ""
     return {
         "SIMPUL_HOME": str(home),
         "SIMPUL_CONFIG": str(_bench_config(home)),
         "SIMPUL_PSEUDONYM_KEY": PSEUDONYM_KEY,
-        "SIMPUL_WAREHOUSE_URL": url or f"duckdb:///{home / 'warehouse.duckdb'}",
+        "SIMPUL_WAREHOUSE_URL": url or f"duckdb:///{home / 'warehouse.duckdb'}{query}",
         "GX_ANALYTICS_ENABLED": "false",
     }
 
@@ -74,6 +77,18 @@ def run_partition(b: Bench, source: Path, name: str, *, marts: bool = True) -> d
         "peak_rss_mb": max(s["peak_rss_mb"] for s in stages),
         "stages": {s["stage"]: (s["seconds"], s["peak_rss_mb"]) for s in stages},
     }
+
+
+def run_increment(b: Bench, source: Path, name: str, seed: int) -> dict[str, Any]:
+    """A 1 % delivery of changed addresses into the partition, then the marts incrementally
+    and, on the same warehouse, rebuilt whole (the same-run baseline)."""
+    inc = source.with_name(f"{PIPELINE}_increment.parquet")
+    if not inc.exists():
+        data.make_increment(source.parent, inc, 0.01, seed)
+    part = run_partition(b, inc, f"{name}+1%")
+    full = b.stage("marts", f"{name}+1% full", "db", {"full": True})
+    part["stages"]["marts full"] = (full["seconds"], full["peak_rss_mb"])
+    return part
 
 
 class MemorySampler:
@@ -112,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7, help="first partition's seed (+1 each)")
     ap.add_argument("--engine", choices=("duckdb", "postgres"), default="duckdb")
     ap.add_argument("--no-marts", action="store_true")
+    ap.add_argument("--increment", action="store_true", help="then 1 %% into the first partition")
+    ap.add_argument("--duckdb", default="", help="DuckDB settings, e.g. memory_limit=1GB&threads=2")
     ap.add_argument("--sample", type=float, default=0.5, help="machine memory sampling, s")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
@@ -122,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     home = workdir / f"home_{args.engine}_{os.getpid()}"
     shutil.rmtree(home, ignore_errors=True)
     url = _pg_create() if args.engine == "postgres" else None
-    b = Bench(workdir, f"pop_{args.population}", hub_env(home, url))
+    b = Bench(workdir, f"pop_{args.population}", hub_env(home, url, args.duckdb))
     parts = []
     try:
         with MemorySampler(args.sample) as mem:
@@ -130,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
             for i, source in enumerate(sources):
                 name = f"kab{i + 1}_seed{args.seed + i}"
                 parts.append(run_partition(b, source, name, marts=not args.no_marts))
+                print(f"== {json.dumps(parts[-1])}", flush=True)
+            if args.increment:
+                parts.append(run_increment(b, sources[0], "kab1", args.seed))
                 print(f"== {json.dumps(parts[-1])}", flush=True)
     finally:
         if url:

@@ -112,28 +112,37 @@ def _default_start(wh: Warehouse) -> date | None:
 
 PSEUDONYMS = "_simpul_pseudonyms"
 MONTHS = "_simpul_months"
+PAGE = 200_000  # residents per page of pseudonyms
 # a touched desa, matched NULL-safe (residents without a village are counted under NULL)
 IN_DESA = (
     f"EXISTS (SELECT 1 FROM {changes.DESA_TABLE} d WHERE d.kode_desa IS NOT DISTINCT FROM {{col}})"
 )
 
 
-def _pseudonyms(conn: Connection, key: bytes, touched: bool) -> pa.Table:
-    """NIK -> pseudonyms of the living residents (``touched``: only those a delivery touched)."""
+def _insert_pseudonyms(conn: Connection, wh: Warehouse, key: bytes, touched: bool) -> None:
+    """NIK -> pseudonyms of the living residents (``touched``: only those a delivery touched),
+    a page of :data:`PAGE` residents at a time so a province never sits in memory at once."""
     join = f"JOIN {changes.NIKS_TABLE} n ON n.nik = c.nik " if touched else ""
-    people = conn.execute(
-        sa.text(
-            f"select c.nik, c.no_kk from core.penduduk c {join}"
-            f"where c._deleted_at is null and {ALIVE.format(t='c')}"
-        )
-    ).all()
-    return pa.table(
-        {
+    last = ""
+    while True:
+        people = conn.execute(
+            sa.text(
+                f"select c.nik, c.no_kk from core.penduduk c {join}"
+                f"where c.nik > :last and c._deleted_at is null and {ALIVE.format(t='c')} "
+                f"order by c.nik limit {PAGE}"
+            ),
+            {"last": last},
+        ).all()
+        if not people:
+            return
+        last = people[-1][0]
+        page = {
             "nik": pa.array([p[0] for p in people], S),
             "pseudonim": pa.array([pseudonymise(p[0], key, "nik") for p in people], S),
             "pseudonim_kk": pa.array([pseudonymise(p[1], key, "kk") for p in people], S),
         }
-    )
+        del people
+        wh.bulk_insert(conn, PSEUDONYMS, pa.table(page))
 
 
 def _month_table(month_rows: list[tuple[date, datetime]], p: Plan) -> pa.Table:
@@ -170,7 +179,7 @@ def _fill_penduduk(conn: Connection, wh: Warehouse, key: bytes, p: Plan, today: 
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE {PSEUDONYMS} (nik VARCHAR, pseudonim VARCHAR, pseudonim_kk VARCHAR)"
     )
-    wh.bulk_insert(conn, PSEUDONYMS, _pseudonyms(conn, key, not p.full_penduduk))
+    _insert_pseudonyms(conn, wh, key, not p.full_penduduk)
     if wh.dialect == "postgresql":
         conn.exec_driver_sql(f"ANALYZE {PSEUDONYMS}")
     label, low = _age_group(_age("c.tanggal_lahir", ":today"))
