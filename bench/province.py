@@ -22,6 +22,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
 from bench import data
 from bench.__main__ import PSEUDONYM_KEY, Bench, _bench_config, _pg_create, _pg_drop, machine
 
@@ -37,6 +41,40 @@ def prepare(workdir: Path, population: int, seed: int) -> Path:
     data.timed(f"world seed {seed}", data.make_world, world, population, seed)
     data.timed(f"sources seed {seed}", data.make_sources, world, src, seed)
     return src / f"{PIPELINE}.parquet"
+
+
+ID_COLUMNS = ("NIK", "NO_KK", "NIK_AYAH", "NIK_IBU")
+
+
+def shift_serials(table: pa.Table, offset: int) -> pa.Table:
+    """Another kabupaten from the same world: every 16-digit NIK / KK number gets ``offset``
+    added to its 4-digit serial (region and birth date digits stay valid), so partitions never
+    share a resident; malformed ids (the defects) stay as they are."""
+    for name in ID_COLUMNS:
+        if name not in table.column_names:
+            continue
+        col = table[name]
+        ok = pc.fill_null(pc.match_substring_regex(col, r"^\d{16}$"), False)
+        serial = pc.cast(pc.utf8_slice_codeunits(pc.if_else(ok, col, "0" * 16), 12, 16), pa.int64())
+        moved = pc.add(serial, offset % 9_999)
+        moved = pc.if_else(pc.greater(moved, 9_999), pc.subtract(moved, 9_999), moved)  # 0001..
+        shifted = pc.utf8_lpad(pc.cast(moved, pa.string()), 4, "0")
+        new = pc.binary_join_element_wise(pc.utf8_slice_codeunits(col, 0, 12), shifted, "")
+        table = table.set_column(table.column_names.index(name), name, pc.if_else(ok, new, col))
+    return table
+
+
+def province_files(source: Path, folder: Path, partitions: int, step: int = 500) -> list[Path]:
+    """``partitions`` per-kabupaten exports (``16.01.parquet``, ...) made from one source."""
+    folder.mkdir(parents=True, exist_ok=True)
+    table = pq.read_table(source)
+    out = []
+    for k in range(partitions):
+        path = folder / f"16.{k + 1:02d}.parquet"
+        if not path.exists():
+            pq.write_table(shift_serials(table, k * step), path, compression="zstd")
+        out.append(path)
+    return out
 
 
 def hub_env(home: Path, url: str | None, duckdb_settings: str = "") -> dict[str, str]:
