@@ -98,7 +98,7 @@ def marts(a: dict[str, Any]) -> dict[str, Any]:
     wh = open_warehouse()
     try:
         rows = wh.scalar("select count(*) from core.penduduk")
-        counts = build_marts(wh)
+        counts = build_marts(wh, full=bool(a.get("full")))
     finally:
         wh.dispose()
     return {"rows": rows, **counts}

@@ -9,16 +9,17 @@ rows when nothing in core changed.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
+from simpul.warehouse import marts_changes as changes
 from simpul.warehouse.engine import Warehouse
+from simpul.warehouse.marts_changes import WIB, Plan, month_end
 from simpul.warehouse.pseudonym import key_id, pseudonym_key, pseudonymise
 
-WIB = timezone(timedelta(hours=7), "WIB")  # OKU Timur; Indonesia has no daylight saving time
 S = pa.string()
 INT = pa.int64()
 
@@ -88,18 +89,13 @@ def _age_group(age: str) -> tuple[str, str]:
     return label, low
 
 
-def _month_end(d: date) -> date:
-    nxt = date(d.year + d.month // 12, d.month % 12 + 1, 1)
-    return nxt - timedelta(days=1)
-
-
 def months(start: date, end: date) -> list[tuple[date, datetime]]:
     """(last day, cut-off instant) of each month from ``start`` to ``end``; the cut-off is
     midnight WIB after the last day, so a change at that instant belongs to the next month."""
     out = []
     d = date(start.year, start.month, 1)
     while d <= end:
-        last = _month_end(d)
+        last = month_end(d)
         out.append((last, datetime.combine(last + timedelta(days=1), datetime.min.time(), WIB)))
         d = last + timedelta(days=1)
     return out
@@ -114,10 +110,146 @@ def _default_start(wh: Warehouse) -> date | None:
     return first.astimezone(WIB).date() if first is not None else None
 
 
+PSEUDONYMS = "_simpul_pseudonyms"
+MONTHS = "_simpul_months"
+PAGE = 200_000  # residents per page of pseudonyms
+# a touched desa, matched NULL-safe (residents without a village are counted under NULL)
+IN_DESA = (
+    f"EXISTS (SELECT 1 FROM {changes.DESA_TABLE} d WHERE d.kode_desa IS NOT DISTINCT FROM {{col}})"
+)
+
+
+def _insert_pseudonyms(conn: Connection, wh: Warehouse, key: bytes, touched: bool) -> None:
+    """NIK -> pseudonyms of the living residents (``touched``: only those a delivery touched),
+    a page of :data:`PAGE` residents at a time so a province never sits in memory at once."""
+    join = f"JOIN {changes.NIKS_TABLE} n ON n.nik = c.nik " if touched else ""
+    last = ""
+    while True:
+        people = conn.execute(
+            sa.text(
+                f"select c.nik, c.no_kk from core.penduduk c {join}"
+                f"where c.nik > :last and c._deleted_at is null and {ALIVE.format(t='c')} "
+                f"order by c.nik limit {PAGE}"
+            ),
+            {"last": last},
+        ).all()
+        if not people:
+            return
+        last = people[-1][0]
+        page = {
+            "nik": pa.array([p[0] for p in people], S),
+            "pseudonim": pa.array([pseudonymise(p[0], key, "nik") for p in people], S),
+            "pseudonim_kk": pa.array([pseudonymise(p[1], key, "kk") for p in people], S),
+        }
+        del people
+        wh.bulk_insert(conn, PSEUDONYMS, pa.table(page))
+
+
+def _month_table(month_rows: list[tuple[date, datetime]], p: Plan) -> pa.Table:
+    """The months this build (re)computes; ``semua``: for every desa, else the touched ones."""
+    picked = []
+    for last, cut in month_rows:
+        every = p.full_bulanan or (p.new_after is not None and last > p.new_after)
+        if every or (p.since is not None and p.desa and last >= p.since):
+            picked.append((last, cut, every))
+    return pa.table(
+        {
+            "akhir_bulan": pa.array([m[0] for m in picked], pa.date32()),
+            "batas": pa.array([m[1] for m in picked], pa.timestamp("us", tz="UTC")),
+            "semua": pa.array([m[2] for m in picked], pa.bool_()),
+        }
+    )
+
+
+def _fill_penduduk(conn: Connection, wh: Warehouse, key: bytes, p: Plan, today: date) -> None:
+    """Replace the current-residents mart, whole or for the residents a delivery touched."""
+    if p.full_penduduk:
+        conn.exec_driver_sql("DELETE FROM marts.penduduk")
+    elif p.niks:
+        gone = pa.table({"pseudonim": [pseudonymise(n, key, "nik") for n in p.niks]})
+        conn.exec_driver_sql("CREATE TEMP TABLE _simpul_gone (pseudonim VARCHAR)")
+        wh.bulk_insert(conn, "_simpul_gone", gone)
+        conn.exec_driver_sql(
+            "DELETE FROM marts.penduduk WHERE pseudonim IN (SELECT pseudonim FROM _simpul_gone)"
+        )
+        conn.exec_driver_sql("DROP TABLE _simpul_gone")
+    else:
+        return
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {PSEUDONYMS}")
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE {PSEUDONYMS} (nik VARCHAR, pseudonim VARCHAR, pseudonim_kk VARCHAR)"
+    )
+    _insert_pseudonyms(conn, wh, key, not p.full_penduduk)
+    if wh.dialect == "postgresql":
+        conn.exec_driver_sql(f"ANALYZE {PSEUDONYMS}")
+    label, low = _age_group(_age("c.tanggal_lahir", ":today"))
+    conn.execute(
+        sa.text(
+            f"""INSERT INTO marts.penduduk ({", ".join(TABLES["penduduk"].names)})
+            SELECT p.pseudonim, p.pseudonim_kk, :kid, c.kode_desa, w.nama, c.dusun,
+                c.jenis_kelamin, c.agama, c.status_perkawinan, c.shdk, c.pendidikan,
+                c.pekerjaan, CAST(EXTRACT(YEAR FROM c.tanggal_lahir) AS INTEGER),
+                {label}, {low}, :today
+            FROM core.penduduk c
+            JOIN {PSEUDONYMS} p ON p.nik = c.nik
+            LEFT JOIN ref.wilayah w ON w.kode = c.kode_desa AND w.tingkat = 'desa'"""
+        ),
+        {"today": today, "kid": key_id(key)},
+    )
+    conn.exec_driver_sql(f"DROP TABLE {PSEUDONYMS}")
+
+
+def _fill_bulanan(conn: Connection, wh: Warehouse, months_now: pa.Table, full: bool) -> None:
+    """Replace the monthly counts of the (month, desa) cells in ``months_now``."""
+    if full:
+        conn.exec_driver_sql("DELETE FROM marts.penduduk_bulanan")
+    if months_now.num_rows == 0:
+        return
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {MONTHS}")
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE {MONTHS} (akhir_bulan DATE, batas TIMESTAMP WITH TIME ZONE, "
+        "semua BOOLEAN)"
+    )
+    wh.bulk_insert(conn, MONTHS, months_now)
+    if wh.dialect == "postgresql":
+        conn.exec_driver_sql(f"ANALYZE {MONTHS}, {changes.DESA_TABLE}")
+    if not full:
+        conn.exec_driver_sql(
+            f"DELETE FROM marts.penduduk_bulanan WHERE EXISTS (SELECT 1 FROM {MONTHS} m "
+            "WHERE m.akhir_bulan = marts.penduduk_bulanan.akhir_bulan AND (m.semua OR "
+            f"{IN_DESA.format(col='marts.penduduk_bulanan.kode_desa')}))"
+        )
+    label, low = _age_group("x.umur")
+    conn.exec_driver_sql(
+        f"""INSERT INTO marts.penduduk_bulanan ({", ".join(TABLES["penduduk_bulanan"].names)})
+        SELECT x.akhir_bulan, x.kode_desa, w.nama, {label}, {low},
+            x.jenis_kelamin, x.agama, x.pendidikan, COUNT(*)
+        FROM (
+            SELECT m.akhir_bulan, h.kode_desa, c.jenis_kelamin, c.agama, h.pendidikan,
+                {_age("c.tanggal_lahir", "m.akhir_bulan")} AS umur
+            FROM {MONTHS} m
+            JOIN core.penduduk_history h
+              ON h.valid_from < m.batas
+             AND (h.valid_to IS NULL OR h.valid_to >= m.batas)
+            JOIN core.penduduk c ON c.nik = h.nik
+            WHERE {ALIVE.format(t="h")}
+              AND (c.tanggal_lahir IS NULL OR c.tanggal_lahir <= m.akhir_bulan)
+              AND (m.semua OR {IN_DESA.format(col="h.kode_desa")})
+        ) x
+        LEFT JOIN ref.wilayah w ON w.kode = x.kode_desa AND w.tingkat = 'desa'
+        GROUP BY x.akhir_bulan, x.kode_desa, w.nama, {label}, {low},
+            x.jenis_kelamin, x.agama, x.pendidikan"""
+    )
+    conn.exec_driver_sql(f"DROP TABLE {MONTHS}")
+
+
 def build_marts(
-    wh: Warehouse, *, start: date | None = None, end: date | None = None
+    wh: Warehouse, *, start: date | None = None, end: date | None = None, full: bool = False
 ) -> dict[str, int]:
-    """Rebuild every mart from core; returns rows per mart. Needs ``SIMPUL_PSEUDONYM_KEY``.
+    """Bring every mart up to date with core; returns rows per mart. Needs
+    ``SIMPUL_PSEUDONYM_KEY``. Only what the deliveries since the last build touched is rebuilt
+    (:mod:`simpul.warehouse.marts_changes`; ``full=True`` rebuilds everything): the rows are
+    the same either way.
 
     ``penduduk_bulanan`` covers each month from ``start`` (default: the first load) to ``end``
     (default: this month, i.e. the state as of the last load).
@@ -126,94 +258,30 @@ def build_marts(
 
     owner_only_umask()
     key = pseudonym_key()
-    today = datetime.now(UTC).astimezone(WIB).date()
+    started = datetime.now(UTC)
+    today = started.astimezone(WIB).date()
     end = end or today
-    start = start or _default_start(wh) or end
-    month_rows = months(min(start, end), end)
-    people = wh.query(
-        "select nik, no_kk from core.penduduk "
-        f"where _deleted_at is null and {ALIVE.format(t='core.penduduk')}"
-    )
-    kid = key_id(key)
-    pseudonyms = pa.table(
-        {
-            "nik": pa.array([p["nik"] for p in people], S),
-            "pseudonim": pa.array([pseudonymise(p["nik"], key, "nik") for p in people], S),
-            "pseudonim_kk": pa.array([pseudonymise(p["no_kk"], key, "kk") for p in people], S),
-        }
-    )
-    month_table = pa.table(
-        {
-            "akhir_bulan": pa.array([m[0] for m in month_rows], pa.date32()),
-            "batas": pa.array([m[1] for m in month_rows], pa.timestamp("us", tz="UTC")),
-        }
-    )
-    label_now, low_now = _age_group(_age("c.tanggal_lahir", ":today"))
-    label_m, low_m = _age_group("x.umur")
+    start = min(start or _default_start(wh) or end, end)
     counts: dict[str, int] = {}
     with wh.begin() as conn:
-        for ddl in (
-            "DROP TABLE IF EXISTS _simpul_pseudonyms",
-            "DROP TABLE IF EXISTS _simpul_months",
-            "CREATE TEMP TABLE _simpul_pseudonyms (nik VARCHAR, pseudonim VARCHAR, "
-            "pseudonim_kk VARCHAR)",
-            "CREATE TEMP TABLE _simpul_months (akhir_bulan DATE, batas TIMESTAMP WITH TIME ZONE)",
-            "DELETE FROM marts.penduduk",
-            "DELETE FROM marts.penduduk_bulanan",
-        ):
-            conn.exec_driver_sql(ddl)
-        wh.bulk_insert(conn, "_simpul_pseudonyms", pseudonyms)
-        wh.bulk_insert(conn, "_simpul_months", month_table)
-        if wh.dialect == "postgresql":
+        marks = changes.markers(conn, kid=key_id(key), start=start, end=end, today=today)
+        p = changes.plan(conn, marks, full=full)
+        if wh.dialect == "postgresql" and (p.full_penduduk or p.full_bulanan):
             # Fresh statistics: right after a large load PostgreSQL still believes core is
             # nearly empty and plans nested loops (a 650,000-resident rebuild: 106 s -> ~5 s).
-            conn.exec_driver_sql(
-                "ANALYZE core.penduduk, core.penduduk_history, ref.wilayah, "
-                "_simpul_pseudonyms, _simpul_months"
-            )
-        params: dict[str, Any] = {"today": today, "kid": kid}
-        conn.execute(
-            sa.text(
-                f"""INSERT INTO marts.penduduk ({", ".join(TABLES["penduduk"].names)})
-                SELECT p.pseudonim, p.pseudonim_kk, :kid, c.kode_desa, w.nama, c.dusun,
-                    c.jenis_kelamin, c.agama, c.status_perkawinan, c.shdk, c.pendidikan,
-                    c.pekerjaan, CAST(EXTRACT(YEAR FROM c.tanggal_lahir) AS INTEGER),
-                    {label_now}, {low_now}, :today
-                FROM core.penduduk c
-                JOIN _simpul_pseudonyms p ON p.nik = c.nik
-                LEFT JOIN ref.wilayah w ON w.kode = c.kode_desa AND w.tingkat = 'desa'"""
-            ),
-            params,
-        )
-        conn.execute(
-            sa.text(
-                f"""INSERT INTO marts.penduduk_bulanan
-                    ({", ".join(TABLES["penduduk_bulanan"].names)})
-                SELECT x.akhir_bulan, x.kode_desa, w.nama, {label_m}, {low_m},
-                    x.jenis_kelamin, x.agama, x.pendidikan, COUNT(*)
-                FROM (
-                    SELECT m.akhir_bulan, h.kode_desa, c.jenis_kelamin, c.agama, h.pendidikan,
-                        {_age("c.tanggal_lahir", "m.akhir_bulan")} AS umur
-                    FROM _simpul_months m
-                    JOIN core.penduduk_history h
-                      ON h.valid_from < m.batas
-                     AND (h.valid_to IS NULL OR h.valid_to >= m.batas)
-                    JOIN core.penduduk c ON c.nik = h.nik
-                    WHERE {ALIVE.format(t="h")}
-                      AND (c.tanggal_lahir IS NULL OR c.tanggal_lahir <= m.akhir_bulan)
-                ) x
-                LEFT JOIN ref.wilayah w ON w.kode = x.kode_desa AND w.tingkat = 'desa'
-                GROUP BY x.akhir_bulan, x.kode_desa, w.nama, {label_m}, {low_m},
-                    x.jenis_kelamin, x.agama, x.pendidikan"""
-            ),
-            params,
-        )
+            conn.exec_driver_sql("ANALYZE core.penduduk, core.penduduk_history, ref.wilayah")
+        _fill_penduduk(conn, wh, key, p, today)
+        _fill_bulanan(conn, wh, _month_table(months(start, end), p), p.full_bulanan)
+        changes.record(conn, p, started)
+        changes.drop_temp(conn)
         for name in TABLES:
-            counts[f"marts.{name}"] = conn.execute(
-                sa.text(f"select count(*) from marts.{name}")
-            ).scalar()
-        conn.exec_driver_sql("DROP TABLE _simpul_pseudonyms")
-        conn.exec_driver_sql("DROP TABLE _simpul_months")
+            total = conn.execute(sa.text(f"select count(*) from marts.{name}")).scalar()
+            counts[f"marts.{name}"] = int(total or 0)
+    return _publish(wh, counts)
+
+
+def _publish(wh: Warehouse, counts: dict[str, int]) -> dict[str, int]:
+    """Reconciliation findings and the analysts' copies, after every build."""
     from simpul.warehouse.reconciliation import build_reconciliation
 
     findings = build_reconciliation(wh)
