@@ -12,12 +12,12 @@ from __future__ import annotations
 import html
 import math
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from simpul.config import ConfigError, SimpulConfig, load_config
-from simpul.domain.clock import as_utc
+from simpul.domain.clock import WIB, as_utc
 
 PALETTE = ["#1f6feb", "#2da44e", "#cf222e", "#bf8700", "#8250df", "#0a7b83", "#d1242f", "#57606a"]
 SERIES_COLORS = {"received": "#1f6feb", "loaded": "#2da44e", "quarantined": "#cf222e"}
@@ -37,7 +37,6 @@ STATE_LABELS = {
     "never": ("belum pernah / never", "#57606a"),
 }
 MAX_LOADS = 500
-WIB = timezone(timedelta(hours=7), "WIB")
 
 e = html.escape
 

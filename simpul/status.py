@@ -7,13 +7,12 @@ copy taken now and says so (:func:`simpul.orchestration.health.read_warehouse`).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from simpul.console import bilingual, table
+from simpul.domain.clock import WIB
 from simpul.warehouse.engine import qualified
-
-WIB = timezone(timedelta(hours=7), "WIB")
 
 
 def wib(value: Any) -> str:

@@ -9,16 +9,16 @@ rows when nothing in core changed.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
 
+from simpul.domain.clock import WIB
 from simpul.warehouse.engine import Warehouse
 from simpul.warehouse.pseudonym import key_id, pseudonym_key, pseudonymise
 
-WIB = timezone(timedelta(hours=7), "WIB")  # OKU Timur; Indonesia has no daylight saving time
 S = pa.string()
 INT = pa.int64()
 
