@@ -23,13 +23,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from simpul.simulators.filedrop import (
+    delivered_with_defects,
     drop_time,
     located,
     sub_seed,
     write_atomic,
     write_truth,
 )
-from simpul.synth.defects import GROUND_TRUTH_SCHEMA, as_text, inject_defects
 from simpul.synth.world import load_world
 
 DINSOS_COLUMNS = ["NIK", "NO_KK", "NAMA", "PROGRAM", "PERIODE", "KODE_DESA", "NOMINAL"]
@@ -72,18 +72,14 @@ def write_dinsos_drop(
     table = table.append_column(
         "nama_lengkap", pa.array([names.get(n) for n in table.column("nik").to_pylist()])
     )
-    if defect_rate > 0 and table.num_rows >= 10:
-        delivered, truth = inject_defects(
-            table,
-            defect_rate,
-            sub_seed(seed, "dinsos"),
-            DINSOS_KINDS,
-            entity="penerima_bantuan",
-            penduduk=world.penduduk,
-            as_of=world.config.as_of,
-        )
-    else:
-        delivered, truth = as_text(table), GROUND_TRUTH_SCHEMA.empty_table()
+    delivered, truth = delivered_with_defects(
+        table,
+        world,
+        rate=defect_rate,
+        seed=sub_seed(seed, "dinsos"),
+        kinds=DINSOS_KINDS,
+        entity="penerima_bantuan",
+    )
     rows = delivered.to_pylist()
     truth_rows = truth.to_pylist()
     for t in truth_rows:  # the deceased recipient's own name, as the register would show it

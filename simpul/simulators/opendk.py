@@ -221,7 +221,7 @@ def create_opendk_app(
         return JSONResponse(receipt, status_code=200 if duplicate else 201)
 
     if admin:
-        from simpul.simulators.siak import add_admin_routes
+        from simpul.simulators.admin import add_admin_routes
 
         add_admin_routes(app, fault_state)
     return app
