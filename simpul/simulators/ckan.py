@@ -29,10 +29,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.datastructures import UploadFile
 
-from simpul.simulators.admin import add_admin_routes, add_health_route
+from simpul.simulators.apps import add_admin_routes, simulator_app
 from simpul.simulators.ckan_datastore import Actions
 from simpul.simulators.ckan_store import CKAN_VERSION, CkanError, CkanStore
-from simpul.simulators.faults import FaultConfig, FaultMiddleware, FaultState
+from simpul.simulators.faults import FaultConfig, FaultState
 
 PUBLIC_ACTIONS = {
     "status_show",
@@ -70,17 +70,13 @@ def create_app(
     """The CKAN simulator; ``api_token`` is the one token allowed to write."""
     store = CkanStore(Path(store_dir))
     fault_state = FaultState(faults)
-    app = FastAPI(title="CKAN simulator (Satu Data portal)")
-    app.state.ckan = store
-    app.state.faults = fault_state
-    app.add_middleware(FaultMiddleware, state=fault_state)
+    app = simulator_app("CKAN simulator (Satu Data portal)", fault_state, ckan=store)
 
     async def dispatch(request: Request, action: str) -> JSONResponse:
         return await _dispatch(store, api_token, request, action)
 
     for prefix in ("/api/3/action", "/api/action"):
         app.add_api_route(f"{prefix}/{{action}}", dispatch, methods=["GET", "POST"])
-    add_health_route(app)
     _add_download_route(app, store)
     if admin:
         add_admin_routes(app, fault_state)

@@ -3,6 +3,9 @@ nothing by primary key, searched with filters, full text, sort and paging."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from simpul.simulators.ckan_actions import CatalogActions
 from simpul.simulators.ckan_store import INT_TYPES, NUM_TYPES, invalid, not_found, now_text
 
@@ -50,7 +53,7 @@ class Actions(CatalogActions):
         unknown = sorted(set(rec) - set(types) - {"_id"})
         if unknown:
             raise invalid(fields=[f'fields "{", ".join(unknown)}" do not exist'])
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in rec.items():
             if k == "_id":
                 continue
@@ -148,11 +151,7 @@ class Actions(CatalogActions):
                 ]
         for part in reversed([s.strip() for s in str(d.get("sort") or "").split(",") if s.strip()]):
             name, _, direction = part.partition(" ")
-            rows = sorted(
-                rows,
-                key=lambda r, n=name: (r.get(n) is None, r.get(n) if r.get(n) is not None else 0),
-                reverse=direction.strip().lower() == "desc",
-            )
+            rows = sorted(rows, key=_sort_key(name), reverse=direction.strip().lower() == "desc")
         try:
             limit = min(int(d.get("limit", 100)), 32000)
             offset = int(d.get("offset", 0))
@@ -180,6 +179,11 @@ class Actions(CatalogActions):
                 "next": f"{path}?resource_id={rid}&offset={offset + limit}",
             },
         }
+
+
+def _sort_key(name: str) -> Callable[[dict], tuple[bool, Any]]:
+    """Sort by column ``name``, nulls last."""
+    return lambda r: (r.get(name) is None, r.get(name) if r.get(name) is not None else 0)
 
 
 def _matches(row: dict, filters: dict) -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Query, Request
 
-from simpul.simulators.admin import add_admin_routes, add_health_route
+from simpul.simulators.apps import add_admin_routes, simulator_app
 from simpul.simulators.common import (
     TokenStore,
     bearer,
@@ -30,7 +30,7 @@ from simpul.simulators.common import (
     served_rows,
     unauthorized,
 )
-from simpul.simulators.faults import FaultConfig, FaultMiddleware, FaultState
+from simpul.simulators.faults import FaultConfig, FaultState
 from simpul.synth.world import load_world
 
 MAX_LIMIT = 500
@@ -85,11 +85,7 @@ def create_app(
         cfg = replace(cfg, rate_limit=rate_limit, rate_window_s=rate_window_s)
     fault_state = FaultState(cfg)
     tokens = TokenStore(token_ttl)
-    app = FastAPI(title="OSS-RBA simulator (DPMPTSP)")
-    app.state.tokens = tokens
-    app.state.faults = fault_state
-    app.add_middleware(FaultMiddleware, state=fault_state)
-    add_health_route(app)
+    app = simulator_app("OSS-RBA simulator (DPMPTSP)", fault_state, tokens=tokens)
     _add_token_route(app, tokens, client_id, client_secret)
     _add_izin_route(app, tokens, fault_state, stamps, records)
     if admin:

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
-from starlette.middleware.gzip import GZipMiddleware
 
-from simpul.simulators.admin import add_admin_routes, add_health_route
+from simpul.simulators.apps import add_admin_routes, simulator_app
 from simpul.simulators.common import (
     TokenStore,
     bearer,
@@ -38,7 +37,7 @@ from simpul.simulators.common import (
     unauthorized,
     village_name,
 )
-from simpul.simulators.faults import FaultConfig, FaultMiddleware, FaultState
+from simpul.simulators.faults import FaultConfig, FaultState
 from simpul.simulators.siak_register import SIAK_PENDUDUK_KINDS, SiakState, Stream
 
 __all__ = [
@@ -101,7 +100,7 @@ def keluarga_row(r: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
 
 
 def peristiwa_row(r: dict[str, Any]) -> dict[str, Any]:
-    label = to_label("kode_peristiwa", r["kode_peristiwa"])
+    label = to_label("kode_peristiwa", r["kode_peristiwa"]) or ""  # every event has a kind
     return {
         "ID_PERISTIWA": r["id_peristiwa"],
         "NIK": r["nik"],
@@ -140,15 +139,11 @@ def create_app(
     state = SiakState(Path(world_dir), defect_rate, seed)
     tokens = TokenStore(token_ttl)
     fault_state = FaultState(faults)
-    app = FastAPI(title="SIAK simulator (Disdukcapil)", docs_url="/docs")
-    app.state.siak = state
-    app.state.tokens = tokens
-    app.state.faults = fault_state
     # Disdukcapil's gateway compresses when asked (Accept-Encoding: gzip): a metered line
     # carries a fraction of the JSON; the faults act on what goes over the wire
-    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
-    app.add_middleware(FaultMiddleware, state=fault_state)
-    add_health_route(app)
+    app = simulator_app(
+        "SIAK simulator (Disdukcapil)", fault_state, gzip=True, siak=state, tokens=tokens
+    )
     _add_token_route(app, tokens, client_id, client_secret)
     api = _Api(state, tokens, fault_state)
     for path, stream, convert in (

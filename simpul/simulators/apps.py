@@ -1,4 +1,5 @@
-"""Routes every simulator app shares: the health probe and the local admin test hooks."""
+"""What every simulator app shares: the app with its fault middleware, the health probe and
+the local admin test hooks."""
 
 from __future__ import annotations
 
@@ -7,9 +8,26 @@ from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.middleware.gzip import GZipMiddleware
 
 from simpul.simulators.common import TokenStore
-from simpul.simulators.faults import FaultConfig, FaultState
+from simpul.simulators.faults import FaultConfig, FaultMiddleware, FaultState
+
+
+def simulator_app(
+    title: str, fault_state: FaultState, *, gzip: bool = False, **state: Any
+) -> FastAPI:
+    """A FastAPI app with ``state`` on ``app.state``, the faults acting on what goes over the
+    wire (after compression, with ``gzip``), and ``GET /health``."""
+    app = FastAPI(title=title)
+    for name, value in state.items():
+        setattr(app.state, name, value)
+    app.state.faults = fault_state
+    if gzip:
+        app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
+    app.add_middleware(FaultMiddleware, state=fault_state)
+    add_health_route(app)
+    return app
 
 
 def add_health_route(app: FastAPI) -> None:
