@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 
 from simpul.simulators.faults import FaultState
 from simpul.synth.codes import KABUPATEN_NAME, PROVINCE_NAME, code_lists, regions
-from simpul.synth.defects import CODE_COLUMNS, as_text, inject_defects
+from simpul.synth.defects import as_text, inject_defects
+from simpul.synth.injector import CODE_COLUMNS
 
 if TYPE_CHECKING:
     from simpul.synth.world import World

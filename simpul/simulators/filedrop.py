@@ -22,7 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simpul.synth.defects import EXCEL_EPOCH, GROUND_TRUTH_SCHEMA, as_text, inject_defects
+from simpul.synth.defects import GROUND_TRUTH_SCHEMA, as_text, inject_defects
+from simpul.synth.injector import EXCEL_EPOCH
 
 if TYPE_CHECKING:
     from simpul.synth.world import World
