@@ -15,8 +15,8 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from simpul.simulators.faults import FaultState
+from simpul.simulators.filedrop import delivered_with_defects
 from simpul.synth.codes import KABUPATEN_NAME, PROVINCE_NAME, code_lists, regions
-from simpul.synth.defects import as_text, inject_defects
 from simpul.synth.injector import CODE_COLUMNS
 
 if TYPE_CHECKING:
@@ -165,20 +165,15 @@ def served_rows(
     """An API simulator's ``entity`` rows as delivered (with ``kinds`` of defects when
     ``defect_rate`` > 0) and their ground truth, also written to
     ``ground_truth/<source>_<entity>.parquet`` for the scoring tests."""
-    table = getattr(world, entity)
-    if defect_rate > 0:
-        delivered, truth = inject_defects(
-            table,
-            defect_rate,
-            seed,
-            kinds,
-            entity=entity,
-            penduduk=world.penduduk,
-            as_of=world.config.as_of,
-        )
-    else:
-        delivered = as_text(table)
-        truth = inject_defects(table, 0.0, seed, entity=entity)[1]
+    delivered, truth = delivered_with_defects(
+        getattr(world, entity),
+        world,
+        rate=defect_rate,
+        seed=seed,
+        kinds=kinds,
+        entity=entity,
+        min_rows=0,
+    )
     gt_dir = world_dir / "ground_truth"
     gt_dir.mkdir(parents=True, exist_ok=True)
     pq.write_table(truth, gt_dir / f"{source}_{entity}.parquet")

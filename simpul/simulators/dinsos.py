@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from simpul.simulators.filedrop import (
     delivered_with_defects,
     drop_time,
+    in_kecamatan,
     located,
     sub_seed,
     write_atomic,
@@ -59,9 +59,7 @@ def write_dinsos_drop(
 ) -> Path:
     """Write the recipients CSV into ``drop_dir`` and its ground truth; returns the file."""
     world = load_world(world_dir)
-    table = world.penerima_bantuan
-    if kecamatan:
-        table = table.filter(pc.starts_with(table.column("kode_desa"), kecamatan + "."))
+    table = in_kecamatan(world.penerima_bantuan, kecamatan)
     names = dict(
         zip(
             world.penduduk.column("nik").to_pylist(),

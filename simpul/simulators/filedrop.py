@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from simpul.synth.defects import GROUND_TRUTH_SCHEMA, as_text, inject_defects
@@ -194,3 +195,10 @@ def delivered_with_defects(
         )
         return delivered, truth
     return as_text(table), GROUND_TRUTH_SCHEMA.empty_table()
+
+
+def in_kecamatan(table: pa.Table, kecamatan: str | None) -> pa.Table:
+    """The rows of ``table`` whose village lies in ``kecamatan`` (all rows for None)."""
+    if not kecamatan:
+        return table
+    return table.filter(pc.starts_with(table.column("kode_desa"), kecamatan + "."))

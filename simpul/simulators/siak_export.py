@@ -17,12 +17,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow.compute as pc
-
 from simpul.simulators.filedrop import (
     delivered_with_defects,
     drop_time,
     excel_serial,
+    in_kecamatan,
     located,
     nik_number_cell,
     replace_truth,
@@ -173,9 +172,7 @@ def write_siak_export(
 ) -> Path:
     """The world's penduduk (optionally one kecamatan) as SIAK's 37-column export."""
     world = load_world(world_dir)
-    clean = world.penduduk
-    if kecamatan:
-        clean = clean.filter(pc.starts_with(clean.column("kode_desa"), kecamatan + "."))
+    clean = in_kecamatan(world.penduduk, kecamatan)
     delivered, truth = delivered_with_defects(
         clean,
         world,
