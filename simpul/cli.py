@@ -210,9 +210,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """``simpul``'s parser: its own commands, then each package's."""
     parser = argparse.ArgumentParser(prog="simpul", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_data_commands(sub)
+    _add_setup_commands(sub)
 
+    from simpul.exchange.cli import add_parser as add_exchange
+    from simpul.orchestration.cli import add_parser as add_operations
+    from simpul.padan.cli import add_parser as add_padan
+    from simpul.simulators.cli import add_parser as add_simulate
+    from simpul.warehouse.db_cli import add_parser as add_db
+
+    add_operations(sub)
+    add_exchange(sub)
+    add_simulate(sub)
+    add_padan(sub)
+    add_db(sub)
+    return parser
+
+
+def _add_data_commands(sub: argparse._SubParsersAction) -> None:
+    """Running pipelines and reading what they loaded: run, replay, status, sql."""
     p = sub.add_parser("run", help="run one pipeline once (extract, map, validate, load)")
     p.add_argument("pipeline", help="pipeline name from simpul.yaml, e.g. siak_penduduk")
     p.set_defaults(func=cmd_run)
@@ -242,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_sql)
 
+
+def _add_setup_commands(sub: argparse._SubParsersAction) -> None:
+    """Setting up and trying out: keys, doctor, docs, mapping check, demo."""
     p = sub.add_parser("keys", help="create this install's pseudonym key (owner-only file)")
     p.add_argument("action", choices=["init"])
     p.add_argument(
@@ -276,19 +298,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="then let SIAK move on N days, one incremental run per day (dashboard history)",
     )
     p.set_defaults(func=cmd_demo)
-
-    from simpul.exchange.cli import add_parser as add_exchange
-    from simpul.orchestration.cli import add_parser as add_operations
-    from simpul.padan.cli import add_parser as add_padan
-    from simpul.simulators.cli import add_parser as add_simulate
-    from simpul.warehouse.db_cli import add_parser as add_db
-
-    add_operations(sub)
-    add_exchange(sub)
-    add_simulate(sub)
-    add_padan(sub)
-    add_db(sub)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -115,12 +115,24 @@ def _print_padan(padan: dict[str, Any], padan_only: list[dict[str, Any]]) -> Non
     print("  uv run simpul padan review   # the review queue (NIK masked except differing digits)")
 
 
+DEMO_TABLES = (
+    "core.penduduk",
+    "core.penduduk_history",
+    "core.keluarga",
+    "core.peristiwa",
+    "core.izin",
+    "core.penerima_bantuan",
+    "core.permohonan_layanan",
+    "marts.penduduk",
+    "marts.penduduk_bulanan",
+    "marts.rekonsiliasi",
+    "ops.quarantine",
+)
+
+
 def run_demo(population: int | None = None, seed: int = 42, days: int = 0) -> int:
-    from simpul.exchange.demo import run_exchange_demo
-    from simpul.pipeline import run
+    """Generate, serve, load, link, build marts, exchange, and print what came out."""
     from simpul.simulators.runner import serve_all
-    from simpul.warehouse import open_warehouse
-    from simpul.warehouse.marts import build_marts
     from simpul.warehouse.pseudonym import allow_demo_key
 
     allow_demo_key()  # synthetic people only: the public demo key is accepted in this process
@@ -134,59 +146,14 @@ def run_demo(population: int | None = None, seed: int = 42, days: int = 0) -> in
     servers = serve_all(
         paths().world, base_port=0, defect_rate=DEMO_DEFECT_RATE, seed=seed, home_dir=paths().home
     )
-    results: list[dict[str, Any]] = []
     try:
         for name, server in servers.items():
             print(f"  simulator {name:<8} {server.url}")
             os.environ.update(server.env())
         print()
-        for name in load_config().pipelines:
-            r = run(name)
-            results.append(
-                {
-                    "pipeline": name,
-                    "status": r["status"],
-                    "received": r["rows_received"],
-                    "loaded": r["rows_loaded"],
-                    "quarantined": r["rows_quarantined"],
-                    "duplicate": r["rows_duplicate"],
-                    "held": r.get("rows_held", 0),
-                    "warned": r["rows_warned"],
-                    "seconds": r["seconds"],
-                }
-            )
+        results = _run_pipelines()
         history = _more_days(servers, days)
-        wh = open_warehouse()
-        try:
-            padan = _run_padan(wh)  # before the marts: they use its links
-            build_marts(wh)
-            deliveries = run_exchange_demo(wh)  # the CKAN simulator must still be up
-            counts = {
-                t: wh.scalar(f"select count(*) from {t}")
-                for t in (
-                    "core.penduduk",
-                    "core.penduduk_history",
-                    "core.keluarga",
-                    "core.peristiwa",
-                    "core.izin",
-                    "core.penerima_bantuan",
-                    "core.permohonan_layanan",
-                    "marts.penduduk",
-                    "marts.penduduk_bulanan",
-                    "marts.rekonsiliasi",
-                    "ops.quarantine",
-                )
-            }
-            findings = wh.query(
-                "select temuan, kolom, count(*) as jumlah from marts.rekonsiliasi "
-                "group by 1, 2 order by 1, 2"
-            )
-            padan_only = wh.query(
-                "select temuan, sumber, count(*) as jumlah from marts.rekonsiliasi "
-                "where sumber like 'padan:%' group by 1, 2 order by 1, 2"
-            )
-        finally:
-            wh.dispose()
+        outcome = _link_and_exchange()
     finally:
         for server in servers.values():
             server.stop()
@@ -194,17 +161,75 @@ def run_demo(population: int | None = None, seed: int = 42, days: int = 0) -> in
     if history:
         print(f"\nNext {days} day(s) of SIAK changes / perubahan SIAK {days} hari berikutnya:")
         print(table(history))
+    _print_summary(outcome)
+    return 0
+
+
+def _run_pipelines() -> list[dict[str, Any]]:
+    """Every configured pipeline once; what each received and where the rows went."""
+    from simpul.pipeline import run
+
+    results: list[dict[str, Any]] = []
+    for name in load_config().pipelines:
+        r = run(name)
+        results.append(
+            {
+                "pipeline": name,
+                "status": r["status"],
+                "received": r["rows_received"],
+                "loaded": r["rows_loaded"],
+                "quarantined": r["rows_quarantined"],
+                "duplicate": r["rows_duplicate"],
+                "held": r.get("rows_held", 0),
+                "warned": r["rows_warned"],
+                "seconds": r["seconds"],
+            }
+        )
+    return results
+
+
+def _link_and_exchange() -> dict[str, Any]:
+    """Padan NIK, the marts, the exchange deliveries (the CKAN simulator must still be up),
+    and the counts and findings the summary prints."""
+    from simpul.exchange.demo import run_exchange_demo
+    from simpul.warehouse import open_warehouse
+    from simpul.warehouse.marts import build_marts
+
+    wh = open_warehouse()
+    try:
+        padan = _run_padan(wh)  # before the marts: they use its links
+        build_marts(wh)
+        deliveries = run_exchange_demo(wh)
+        return {
+            "padan": padan,
+            "deliveries": deliveries,
+            "counts": {t: wh.scalar(f"select count(*) from {t}") for t in DEMO_TABLES},
+            "findings": wh.query(
+                "select temuan, kolom, count(*) as jumlah from marts.rekonsiliasi "
+                "group by 1, 2 order by 1, 2"
+            ),
+            "padan_only": wh.query(
+                "select temuan, sumber, count(*) as jumlah from marts.rekonsiliasi "
+                "where sumber like 'padan:%' group by 1, 2 order by 1, 2"
+            ),
+        }
+    finally:
+        wh.dispose()
+
+
+def _print_summary(outcome: dict[str, Any]) -> None:
+    """Where every record went, the tables, the findings, the exchanges, and what next."""
     print(
         "\nEvery record received is loaded, quarantined with its reasons, a duplicate (an exact "
         "copy, or identical to the current record), or held:\n  received = loaded + quarantined "
         "+ duplicate + held (checked on every load).\n"
     )
-    print(table([{"table": t, "rows": n} for t, n in counts.items()]))
+    print(table([{"table": t, "rows": n} for t, n in outcome["counts"].items()]))
     print("\nCross-agency findings / temuan lintas instansi (marts.rekonsiliasi):")
-    print(table(findings))
-    _print_padan(padan, padan_only)
+    print(table(outcome["findings"]))
+    _print_padan(outcome["padan"], outcome["padan_only"])
     print("\nExchanges delivered (signed manifest, receipt echoes its hash):")
-    print(table(deliveries))
+    print(table(outcome["deliveries"]))
     print("\nNext / selanjutnya:")
     print(
         '  uv run simpul sql "select nama_desa, count(*) from marts.penduduk group by 1 order by 1"'
@@ -220,4 +245,3 @@ def run_demo(population: int | None = None, seed: int = 42, days: int = 0) -> in
     print("  uv run simpul status        # loads, counts, quarantine, findings")
     print("  uv run simpul dashboard     # static HTML dashboard in var/reports/")
     print(f"  data-quality reports (Bahasa Indonesia + English): {paths().reports}/<load_id>/")
-    return 0

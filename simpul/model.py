@@ -37,6 +37,9 @@ class Entity:
 
 
 S = pa.string()
+TS = pa.timestamp("us", tz="UTC")
+# every source entity carries the time of its last change, for incremental pulls
+UPDATED_AT = Column("updated_at", TS, "last change in the source system")
 
 PENDUDUK = Entity(
     name="penduduk",
@@ -82,11 +85,10 @@ PENDUDUK = Entity(
             "1 hidup, 2 mati, 3 pindah, 4 hilang, 6 pergi",
             "status_dasar_opensid",
         ),
-        Column("updated_at", pa.timestamp("us", tz="UTC"), "last change in the source system"),
+        UPDATED_AT,
     ),
 )
 
-TS = pa.timestamp("us", tz="UTC")
 
 KELUARGA = Entity(
     name="keluarga",
@@ -100,7 +102,7 @@ KELUARGA = Entity(
         Column("rw", S, "RW, 3 digits"),
         Column("rt", S, "RT, 3 digits"),
         Column("alamat", S, "street address", personal=True),
-        Column("updated_at", TS, "last change in the source system"),
+        UPDATED_AT,
     ),
 )
 
@@ -121,7 +123,7 @@ PERISTIWA = Entity(
         Column("tanggal_peristiwa", pa.date32(), "date of the event"),
         Column("kode_desa", S, "village where it was registered"),
         Column("kode_wilayah_lain", S, "origin (moves in) or destination (moves out) region"),
-        Column("updated_at", TS, "last change in the source system"),
+        UPDATED_AT,
     ),
 )
 
@@ -137,7 +139,7 @@ PERMOHONAN_LAYANAN = Entity(
         Column("tanggal_diterima", TS, "received"),
         Column("tanggal_selesai", TS, "decided (terbit or ditolak); null while open"),
         Column("status", S, "diterima, verifikasi, perlu_perbaikan, terbit, ditolak, dicabut"),
-        Column("updated_at", TS, "last change in the source system"),
+        UPDATED_AT,
     ),
 )
 
@@ -156,7 +158,7 @@ IZIN = Entity(
         Column("kode_desa", S, "business location village"),
         Column("tanggal_terbit", pa.date32(), "issued"),
         Column("tanggal_berlaku_sampai", pa.date32(), "valid until (null: no expiry)"),
-        Column("updated_at", TS, "last change in the source system"),
+        UPDATED_AT,
     ),
 )
 
@@ -171,7 +173,7 @@ PENERIMA_BANTUAN = Entity(
         Column("periode", S, "period, e.g. 2026-Q3"),
         Column("kode_desa", S, "recipient's village"),
         Column("nominal", pa.int64(), "amount in rupiah per period"),
-        Column("updated_at", TS, "last change in the source system"),
+        UPDATED_AT,
     ),
 )
 

@@ -7,13 +7,12 @@ copy taken now and says so (:func:`simpul.orchestration.health.read_warehouse`).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from simpul.console import bilingual, table
+from simpul.domain.clock import WIB
 from simpul.warehouse.engine import qualified
-
-WIB = timezone(timedelta(hours=7), "WIB")
 
 
 def wib(value: Any) -> str:
@@ -90,31 +89,17 @@ def status_check() -> tuple[int, str]:
 
 
 def status_report(limit: int = 10) -> str:
+    """The operator's overview: what needs attention first, then the tables behind it."""
+    from simpul.config import paths
+    from simpul.exchange.service import status_rows
+    from simpul.landing_resume import partial_deliveries
     from simpul.orchestration.alerts import NO_CHANNEL_WARNING, alert_log_file, external_channels
     from simpul.orchestration.health import collect, problems, read_warehouse
 
     with read_warehouse() as (wh, src):
         h = collect(wh)
-        loads = wh.query(
-            "select load_id, status, rows_received as received, rows_loaded as loaded, "
-            "rows_quarantined as quarantined, rows_duplicate as duplicate, rows_warned as warned, "
-            "bytes_transferred, pull_runs, cursor_to, loaded_at from ops.loads "
-            "order by loaded_at desc limit :n",
-            {"n": limit},
-        )
-        for r in loads:  # what the pull cost on the (metered) line, over how many runs
-            r["transferred"] = human_bytes(r.pop("bytes_transferred"))
-            r["runs"] = r.pop("pull_runs")
-            r["loaded_at"] = wib(r["loaded_at"])
-        try:
-            files = wh.query(
-                "select name, status, rows, reason_en, reason_id, load_id from ops.files "
-                "where status in ('rejected', 'waiting') and recorded_at = (select max("
-                "recorded_at) from ops.files g where g.source = ops.files.source "
-                "and g.stream = ops.files.stream) order by name"
-            )
-        except Exception:  # noqa: BLE001 - a warehouse not yet migrated has no ledger
-            files = []
+        loads = _recent_loads(wh, limit)
+        files = _files_not_loaded(wh)
         quarantine = wh.query(
             "select source, stream, status, count(*) as records from ops.quarantine "
             "group by source, stream, status order by source, stream, status"
@@ -123,24 +108,9 @@ def status_report(limit: int = 10) -> str:
             "select rule, severity, count(*) as rows from ops.dq_findings "
             "group by rule, severity order by count(*) desc limit 15"
         )
-        cores = wh.query(
-            "select table_schema as sch, table_name as tbl from information_schema.tables "
-            "where table_schema in ('core', 'ref') order by 1, 2"
-        )
-        counts = [
-            {
-                "table": f"{r['sch']}.{r['tbl']}",
-                "rows": wh.scalar(f"select count(*) from {qualified(r['sch'], r['tbl'])}"),
-            }
-            for r in cores
-        ]
-        from simpul.exchange.service import status_rows
-
+        counts = _table_counts(wh)
         exchange = status_rows(wh)
         url = wh.url
-    from simpul.config import paths
-    from simpul.landing_resume import partial_deliveries
-
     partial = partial_deliveries(paths().landing)
     for r in partial:
         r["bytes"] = human_bytes(r["bytes"])
@@ -178,6 +148,51 @@ def status_report(limit: int = 10) -> str:
             *tail,
         ]
     )
+
+
+def _recent_loads(wh: Any, limit: int) -> list[dict[str, Any]]:
+    """The latest ``limit`` loads, with what each pull cost on the (metered) line."""
+    loads: list[dict[str, Any]] = wh.query(
+        "select load_id, status, rows_received as received, rows_loaded as loaded, "
+        "rows_quarantined as quarantined, rows_duplicate as duplicate, rows_warned as warned, "
+        "bytes_transferred, pull_runs, cursor_to, loaded_at from ops.loads "
+        "order by loaded_at desc limit :n",
+        {"n": limit},
+    )
+    for r in loads:  # what the pull cost on the (metered) line, over how many runs
+        r["transferred"] = human_bytes(r.pop("bytes_transferred"))
+        r["runs"] = r.pop("pull_runs")
+        r["loaded_at"] = wib(r["loaded_at"])
+    return loads
+
+
+def _files_not_loaded(wh: Any) -> list[dict[str, Any]]:
+    """Files the last run of each stream rejected or left waiting."""
+    try:
+        files: list[dict[str, Any]] = wh.query(
+            "select name, status, rows, reason_en, reason_id, load_id from ops.files "
+            "where status in ('rejected', 'waiting') and recorded_at = (select max("
+            "recorded_at) from ops.files g where g.source = ops.files.source "
+            "and g.stream = ops.files.stream) order by name"
+        )
+    except Exception:  # noqa: BLE001 - a warehouse not yet migrated has no ledger
+        files = []
+    return files
+
+
+def _table_counts(wh: Any) -> list[dict[str, Any]]:
+    """Rows in every core and reference table."""
+    cores = wh.query(
+        "select table_schema as sch, table_name as tbl from information_schema.tables "
+        "where table_schema in ('core', 'ref') order by 1, 2"
+    )
+    return [
+        {
+            "table": f"{r['sch']}.{r['tbl']}",
+            "rows": wh.scalar(f"select count(*) from {qualified(r['sch'], r['tbl'])}"),
+        }
+        for r in cores
+    ]
 
 
 def human_bytes(n: int | None) -> str | None:

@@ -3,8 +3,11 @@ naive or aware values; the hub writes UTC, so a naive one is UTC."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+
+#: Western Indonesia Time (OKU Timur); Indonesia has no daylight saving time.
+WIB = timezone(timedelta(hours=7), "WIB")
 
 
 def aware(value: Any) -> datetime | None:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from simpul.console import bilingual, fail, print_table
-
-WIB = timezone(timedelta(hours=7), "WIB")
+from simpul.domain.clock import WIB
 
 
 class OperatorError(Exception):

@@ -242,13 +242,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     g.set_defaults(func=cmd_generate)
 
     u = sub.add_parser("up", help="serve the simulators until Ctrl-C")
-    u.add_argument("--world", help="world folder (default: SIMPUL_HOME world folder)")
+    _world_options(u, "data folder for drops and CKAN state (default SIMPUL_HOME)")
     u.add_argument("--only", help="comma-separated subset, e.g. siak,oss")
     u.add_argument("--host", default="127.0.0.1")
     u.add_argument("--base-port", type=int, default=8710)
-    u.add_argument("--defect-rate", type=float, default=0.0)
-    u.add_argument("--seed", type=int, default=42)
-    u.add_argument("--home", help="data folder for drops and CKAN state (default SIMPUL_HOME)")
     u.add_argument("--no-drops", action="store_true", help="do not (re)write the file drops")
     u.add_argument(
         "--disdukcapil-receiver",
@@ -264,11 +261,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     u.set_defaults(func=cmd_up)
 
     d = sub.add_parser("drops", help="write OpenSID workbooks and the Dinas Sosial CSV")
-    d.add_argument("--world", help="world folder (default: SIMPUL_HOME world folder)")
-    d.add_argument("--home", help="data folder; drops go to <home>/drops (default SIMPUL_HOME)")
+    _world_options(d, "data folder; drops go to <home>/drops (default SIMPUL_HOME)")
     d.add_argument("--kecamatan", help="only this kecamatan, e.g. 16.08.01 (default: all)")
-    d.add_argument("--defect-rate", type=float, default=0.0)
-    d.add_argument("--seed", type=int, default=42)
     d.add_argument("--siak-export", metavar="PATH", help="also write SIAK's 37-column xlsx")
     d.set_defaults(func=cmd_drops)
     return p
+
+
+def _world_options(parser: argparse.ArgumentParser, home_help: str) -> None:
+    """The options every command serving a world shares: which world, where, how defective."""
+    parser.add_argument("--world", help="world folder (default: SIMPUL_HOME world folder)")
+    parser.add_argument("--home", help=home_help)
+    parser.add_argument("--defect-rate", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=42)

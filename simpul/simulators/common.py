@@ -6,14 +6,21 @@ import secrets
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from simpul.simulators.faults import FaultState
+from simpul.simulators.filedrop import delivered_with_defects
 from simpul.synth.codes import KABUPATEN_NAME, PROVINCE_NAME, code_lists, regions
-from simpul.synth.defects import CODE_COLUMNS
+from simpul.synth.injector import CODE_COLUMNS
+
+if TYPE_CHECKING:
+    from simpul.synth.world import World
 
 
 class TokenStore:
@@ -144,3 +151,30 @@ def dmy(iso: str | None) -> str | None:
     if iso and len(iso) == 10 and iso[4] == "-" and iso[7] == "-":
         return f"{iso[8:10]}-{iso[5:7]}-{iso[0:4]}"
     return iso
+
+
+def served_rows(
+    world: World,
+    world_dir: Path,
+    entity: str,
+    kinds: tuple[str, ...],
+    defect_rate: float,
+    seed: int,
+    source: str,
+) -> tuple[pa.Table, pa.Table]:
+    """An API simulator's ``entity`` rows as delivered (with ``kinds`` of defects when
+    ``defect_rate`` > 0) and their ground truth, also written to
+    ``ground_truth/<source>_<entity>.parquet`` for the scoring tests."""
+    delivered, truth = delivered_with_defects(
+        getattr(world, entity),
+        world,
+        rate=defect_rate,
+        seed=seed,
+        kinds=kinds,
+        entity=entity,
+        min_rows=0,
+    )
+    gt_dir = world_dir / "ground_truth"
+    gt_dir.mkdir(parents=True, exist_ok=True)
+    pq.write_table(truth, gt_dir / f"{source}_{entity}.parquet")
+    return delivered, truth

@@ -20,16 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from simpul.simulators.filedrop import (
+    delivered_with_defects,
     drop_time,
+    in_kecamatan,
     located,
     sub_seed,
     write_atomic,
     write_truth,
 )
-from simpul.synth.defects import GROUND_TRUTH_SCHEMA, as_text, inject_defects
 from simpul.synth.world import load_world
 
 DINSOS_COLUMNS = ["NIK", "NO_KK", "NAMA", "PROGRAM", "PERIODE", "KODE_DESA", "NOMINAL"]
@@ -59,9 +59,7 @@ def write_dinsos_drop(
 ) -> Path:
     """Write the recipients CSV into ``drop_dir`` and its ground truth; returns the file."""
     world = load_world(world_dir)
-    table = world.penerima_bantuan
-    if kecamatan:
-        table = table.filter(pc.starts_with(table.column("kode_desa"), kecamatan + "."))
+    table = in_kecamatan(world.penerima_bantuan, kecamatan)
     names = dict(
         zip(
             world.penduduk.column("nik").to_pylist(),
@@ -72,18 +70,14 @@ def write_dinsos_drop(
     table = table.append_column(
         "nama_lengkap", pa.array([names.get(n) for n in table.column("nik").to_pylist()])
     )
-    if defect_rate > 0 and table.num_rows >= 10:
-        delivered, truth = inject_defects(
-            table,
-            defect_rate,
-            sub_seed(seed, "dinsos"),
-            DINSOS_KINDS,
-            entity="penerima_bantuan",
-            penduduk=world.penduduk,
-            as_of=world.config.as_of,
-        )
-    else:
-        delivered, truth = as_text(table), GROUND_TRUTH_SCHEMA.empty_table()
+    delivered, truth = delivered_with_defects(
+        table,
+        world,
+        rate=defect_rate,
+        seed=sub_seed(seed, "dinsos"),
+        kinds=DINSOS_KINDS,
+        entity="penerima_bantuan",
+    )
     rows = delivered.to_pylist()
     truth_rows = truth.to_pylist()
     for t in truth_rows:  # the deceased recipient's own name, as the register would show it

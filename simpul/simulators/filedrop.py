@@ -16,13 +16,18 @@ import tempfile
 import zipfile
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from simpul.synth.defects import EXCEL_EPOCH, GROUND_TRUTH_SCHEMA
+from simpul.synth.defects import GROUND_TRUTH_SCHEMA, as_text, inject_defects
+from simpul.synth.injector import EXCEL_EPOCH
+
+if TYPE_CHECKING:
+    from simpul.synth.world import World
 
 _MODIFIED = re.compile(r"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 DROP_TRUTH_SCHEMA = pa.schema(
@@ -164,3 +169,36 @@ def nik_number_cell(row_index: int, nik: str) -> dict[str, Any]:
         "delivered_value": nik,
         "detail": "NIK stored as a number cell (Excel shows 1.60801E+15)",
     }
+
+
+def delivered_with_defects(
+    table: pa.Table,
+    world: World,
+    *,
+    rate: float,
+    seed: int,
+    kinds: tuple[str, ...],
+    entity: str,
+    min_rows: int = 10,
+) -> tuple[pa.Table, pa.Table]:
+    """``table`` as a file would carry it, with ``kinds`` of defects when ``rate`` > 0 and it
+    has at least ``min_rows`` rows (fewer cannot hold a meaningful share), and the truth."""
+    if rate > 0 and table.num_rows >= min_rows:
+        delivered, truth = inject_defects(
+            table,
+            rate,
+            seed,
+            kinds,
+            entity=entity,
+            penduduk=world.penduduk,
+            as_of=world.config.as_of,
+        )
+        return delivered, truth
+    return as_text(table), GROUND_TRUTH_SCHEMA.empty_table()
+
+
+def in_kecamatan(table: pa.Table, kecamatan: str | None) -> pa.Table:
+    """The rows of ``table`` whose village lies in ``kecamatan`` (all rows for None)."""
+    if not kecamatan:
+        return table
+    return table.filter(pc.starts_with(table.column("kode_desa"), kecamatan + "."))

@@ -26,8 +26,9 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from simpul.simulators.apps import add_admin_routes, simulator_app
 from simpul.simulators.common import bearer
-from simpul.simulators.faults import FaultConfig, FaultMiddleware, FaultState
+from simpul.simulators.faults import FaultConfig, FaultState
 from simpul.simulators.filedrop import write_atomic
 from simpul.simulators.opensid import SHEET, TEMPLATE_COLUMNS
 from simpul.synth.codes import regions
@@ -169,14 +170,15 @@ def create_opendk_app(
     """The kecamatan's OpenDK push endpoint, storing accepted ZIPs into ``drop_dir``."""
     receiver = _Receiver(Path(drop_dir))
     fault_state = FaultState(faults)
-    app = FastAPI(title="OpenDK push receiver (simulator)")
-    app.state.receiver = receiver
-    app.state.faults = fault_state
-    app.add_middleware(FaultMiddleware, state=fault_state)
+    app = simulator_app("OpenDK push receiver (simulator)", fault_state, receiver=receiver)
+    _add_store_route(app, receiver, token)
+    if admin:
+        add_admin_routes(app, fault_state)
+    return app
 
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+
+def _add_store_route(app: FastAPI, receiver: _Receiver, token: str) -> None:
+    """``POST`` a village's ZIP with its ``desa_id``: stored once, with a receipt."""
 
     @app.post(STORE_PATH)
     async def storedata(request: Request):
@@ -219,12 +221,6 @@ def create_opendk_app(
             },
         }
         return JSONResponse(receipt, status_code=200 if duplicate else 201)
-
-    if admin:
-        from simpul.simulators.siak import add_admin_routes
-
-        add_admin_routes(app, fault_state)
-    return app
 
 
 def push_opendk(

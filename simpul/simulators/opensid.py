@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from simpul.domain.opensid import SHEET, TEMPLATE_COLUMNS
 from simpul.simulators.filedrop import (
+    delivered_with_defects,
     drop_time,
     located,
     nik_number_cell,
@@ -35,9 +36,10 @@ from simpul.simulators.filedrop import (
     write_atomic,
     write_truth,
 )
+from simpul.simulators.opensid_village import village_differences
 from simpul.synth.codes import code_lists
-from simpul.synth.defects import GROUND_TRUTH_SCHEMA, PERSON_KINDS, as_text, inject_defects
-from simpul.synth.world import PENDUDUK_SCHEMA, World, load_world
+from simpul.synth.defects import PERSON_KINDS
+from simpul.synth.world import World, load_world
 
 CODES_SHEET = "Kode Data"
 # template column -> (canonical column, code list the template uses)
@@ -114,119 +116,22 @@ class _Village:
         self.world = world
         self.truth: list[dict[str, Any]] = []
 
-    # -- village vs Disdukcapil ----------------------------------------------------------------
-    def differ(self, clean: pa.Table) -> tuple[pa.Table, list[tuple[int, dict]]]:
-        """Drop / alter a few residents; returns the village's table and per-row truth."""
-        recs = clean.to_pylist()
-        n = len(recs)
-        if not self.diff or n < 2:
-            return clean, []
-        r = self.r
-        notes: list[tuple[int | None, dict]] = []
-        missing = set(r.sample(range(n), min(n - 1, max(1, round(n * self.diff)))))
-        for i in sorted(missing):
-            notes.append(
-                (
-                    None,
-                    self._note(
-                        recs[i],
-                        "village_vs_siak_missing",
-                        None,
-                        None,
-                        None,
-                        "resident in Disdukcapil's register, not in the village's",
-                    ),
-                )
-            )
-        kks = sorted({x["no_kk"] for i, x in enumerate(recs) if i not in missing})
-        moved = set(r.sample(kks, min(len(kks), max(1, round(len(kks) * self.diff)))))
-        dead = [i for i, x in enumerate(recs) if x["status_dasar"] == "2" and i not in missing]
-        k_dead = min(len(dead), max(1, round(len(dead) * min(1.0, self.diff * 20))))
-        unrecorded = set(r.sample(dead, k_dead))
-        rts = sorted({x["rt"] for x in recs if x["rt"]}) or ["001"]
-        new_rt = {kk: r.choice([t for t in rts if t] + [f"{len(rts) + 1:03d}"]) for kk in moved}
-        kept: list[dict] = []
-        for i, x in enumerate(recs):
-            if i in missing:
-                continue
-            pos = len(kept)
-            if x["no_kk"] in moved and new_rt[x["no_kk"]] != x["rt"]:
-                notes.append(
-                    (
-                        pos,
-                        self._note(
-                            x,
-                            "village_vs_siak_rt",
-                            "rt",
-                            x["rt"],
-                            new_rt[x["no_kk"]],
-                            "household recorded in another RT by the village",
-                        ),
-                    )
-                )
-                x = {**x, "rt": new_rt[x["no_kk"]]}
-            if i in unrecorded:
-                notes.append(
-                    (
-                        pos,
-                        self._note(
-                            x,
-                            "village_vs_siak_status_dasar",
-                            "status_dasar",
-                            "2",
-                            "1",
-                            "death registered at Disdukcapil, not in the village",
-                        ),
-                    )
-                )
-                x = {**x, "status_dasar": "1"}
-            if self.no_rw and x["rw"]:
-                notes.append(
-                    (
-                        pos,
-                        self._note(
-                            x,
-                            "village_vs_siak_no_rw",
-                            "rw",
-                            x["rw"],
-                            "-",
-                            "village keeps no RW; template holds '-'",
-                        ),
-                    )
-                )
-            kept.append(x)
-        return pa.Table.from_pylist(kept, schema=PENDUDUK_SCHEMA), notes
-
-    def _note(self, x: dict, kind: str, field: str | None, old, new, detail: str) -> dict:
-        return {
-            "entity": "penduduk",
-            "row_index": None,
-            "record_key": x["nik"],
-            "nik": x["nik"],
-            "kind": kind,
-            "field": field,
-            "original_value": old,
-            "delivered_value": new,
-            "detail": detail,
-        }
+    def differ(self, clean: pa.Table) -> tuple[pa.Table, list[tuple[int | None, dict]]]:
+        """The village's table and per-row truth of how it differs from Disdukcapil's."""
+        return village_differences(self.r, clean, self.diff, self.no_rw)
 
     # -- the workbook -----------------------------------------------------------------------------
     def build(self, clean: pa.Table) -> bytes:
         village, notes = self.differ(clean)
-        n = village.num_rows
-        if self.rate > 0 and n >= MIN_ROWS_FOR_DEFECTS:
-            delivered, truth = inject_defects(
-                village,
-                self.rate,
-                self.seed,
-                OPENSID_KINDS,
-                entity="penduduk",
-                penduduk=self.world.penduduk,
-                as_of=self.as_of,
-            )
-        else:
-            delivered = as_text(village)
-            truth = GROUND_TRUTH_SCHEMA.empty_table()
+        delivered, truth = delivered_with_defects(
+            village,
+            self.world,
+            rate=self.rate,
+            seed=self.seed,
+            kinds=OPENSID_KINDS,
+            entity="penduduk",
+            min_rows=MIN_ROWS_FOR_DEFECTS,
+        )
         rows = delivered.to_pylist()
         truth_rows = truth.to_pylist()
         dup_pos = {t["row_index"] for t in truth_rows if t["kind"] == "duplicate_nik"}

@@ -19,13 +19,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 from fastapi import FastAPI, Query, Request
 
-from simpul.simulators.common import TokenStore, bearer, error, parse_iso, unauthorized
-from simpul.simulators.faults import FaultConfig, FaultMiddleware, FaultState
-from simpul.simulators.siak import add_admin_routes
-from simpul.synth.defects import as_text, inject_defects
+from simpul.simulators.apps import add_admin_routes, simulator_app
+from simpul.simulators.common import (
+    TokenStore,
+    bearer,
+    error,
+    parse_iso,
+    served_rows,
+    unauthorized,
+)
+from simpul.simulators.faults import FaultConfig, FaultState
 from simpul.synth.world import load_world
 
 MAX_LIMIT = 500
@@ -66,21 +71,7 @@ def create_app(
 ) -> FastAPI:
     """OSS simulator over the world's ``izin`` table."""
     world = load_world(world_dir)
-    if defect_rate > 0:
-        delivered, truth = inject_defects(
-            world.izin,
-            defect_rate,
-            seed,
-            OSS_KINDS,
-            entity="izin",
-            penduduk=world.penduduk,
-            as_of=world.config.as_of,
-        )
-    else:
-        delivered = as_text(world.izin)
-        truth = inject_defects(world.izin, 0.0, seed, entity="izin")[1]
-    (Path(world_dir) / "ground_truth").mkdir(parents=True, exist_ok=True)
-    pq.write_table(truth, Path(world_dir) / "ground_truth" / "oss_izin.parquet")
+    delivered, _ = served_rows(world, Path(world_dir), "izin", OSS_KINDS, defect_rate, seed, "oss")
     df = delivered.to_pandas().astype(object)
     df = df.where(df.notna(), None).drop(columns=["nama_desa"], errors="ignore")
     ts = pd.to_datetime(df["updated_at"], utc=True, format="ISO8601").dt.tz_localize(None)
@@ -94,17 +85,19 @@ def create_app(
         cfg = replace(cfg, rate_limit=rate_limit, rate_window_s=rate_window_s)
     fault_state = FaultState(cfg)
     tokens = TokenStore(token_ttl)
-    app = FastAPI(title="OSS-RBA simulator (DPMPTSP)")
-    app.state.tokens = tokens
-    app.state.faults = fault_state
-    app.add_middleware(FaultMiddleware, state=fault_state)
+    app = simulator_app("OSS-RBA simulator (DPMPTSP)", fault_state, tokens=tokens)
+    _add_token_route(app, tokens, client_id, client_secret)
+    _add_izin_route(app, tokens, fault_state, stamps, records)
+    if admin:
+        add_admin_routes(app, fault_state, tokens)
+    return app
 
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+
+def _add_token_route(app: FastAPI, tokens: TokenStore, client_id: str, client_secret: str) -> None:
+    """``POST /oauth/token``: client credentials as form fields or HTTP Basic."""
 
     @app.post("/oauth/token")
-    async def token(request: Request):
+    async def token(request: Request) -> Any:
         form = await request.form()
         cid, secret = form.get("client_id"), form.get("client_secret")
         auth = request.headers.get("authorization", "")
@@ -120,7 +113,17 @@ def create_app(
             and secrets.compare_digest(str(secret or ""), client_secret)
         ):
             return error(401, "invalid_client", "unknown client or wrong secret")
-        return {"access_token": tokens.issue(), "token_type": "Bearer", "expires_in": token_ttl}
+        return {"access_token": tokens.issue(), "token_type": "Bearer", "expires_in": tokens.ttl}
+
+
+def _add_izin_route(
+    app: FastAPI,
+    tokens: TokenStore,
+    fault_state: FaultState,
+    stamps: np.ndarray,
+    records: list[dict[str, Any]],
+) -> None:
+    """``GET /api/v1/izin?limit&cursor&updated_since``: cursor pages in update order."""
 
     @app.get("/api/v1/izin")
     def izin(
@@ -148,7 +151,3 @@ def create_app(
             "data": fault_state.rows(rows, request.url.path),
             "next_cursor": _cursor(end) if end < len(records) else None,
         }
-
-    if admin:
-        add_admin_routes(app, fault_state, tokens)
-    return app

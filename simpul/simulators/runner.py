@@ -161,35 +161,38 @@ def prepare_drops(
     return DropSet(dirs["opensid"], dirs["dinsos"], files, csv_file, paten)
 
 
-Factory = Callable[
-    [Path, Path, float, int, FaultConfig | None, bool],
-    tuple[FastAPI, Callable[[str], dict[str, str]]],
-]
+@dataclass(frozen=True)
+class ServeRequest:
+    """What every simulator factory is given: the world, the data folder and the options."""
+
+    world_dir: Path
+    home: Path
+    defect_rate: float
+    seed: int
+    faults: FaultConfig | None
+    admin: bool
+
+
+EnvFor = Callable[[str], dict[str, str]]
+Factory = Callable[[ServeRequest], tuple[FastAPI, EnvFor]]
 
 
 def _client_credentials_api(system: str) -> Factory:
     """SIAK and OSS: an API behind a client-credentials token, serving the synthetic world."""
 
-    def factory(
-        world_dir: Path,
-        home: Path,
-        defect_rate: float,
-        seed: int,
-        faults: FaultConfig | None,
-        admin: bool,
-    ) -> tuple[FastAPI, Callable[[str], dict[str, str]]]:
+    def factory(req: ServeRequest) -> tuple[FastAPI, EnvFor]:
         create_app = importlib.import_module(f"simpul.simulators.{system}").create_app
         prefix = f"SIMPUL_{system.upper()}"
         cid = credential(f"SIMPUL_SIM_{system.upper()}_CLIENT_ID")
         secret = credential(f"SIMPUL_SIM_{system.upper()}_CLIENT_SECRET")
         app = create_app(
-            world_dir,
+            req.world_dir,
             client_id=cid,
             client_secret=secret,
-            defect_rate=defect_rate,
-            seed=seed,
-            faults=faults,
-            admin=admin,
+            defect_rate=req.defect_rate,
+            seed=req.seed,
+            faults=req.faults,
+            admin=req.admin,
         )
         return app, lambda url: {
             f"{prefix}_URL": url,
@@ -200,19 +203,12 @@ def _client_credentials_api(system: str) -> Factory:
     return factory
 
 
-def _opendk(
-    world_dir: Path,
-    home: Path,
-    defect_rate: float,
-    seed: int,
-    faults: FaultConfig | None,
-    admin: bool,
-) -> tuple[FastAPI, Callable[[str], dict[str, str]]]:
+def _opendk(req: ServeRequest) -> tuple[FastAPI, EnvFor]:
     from simpul.simulators.opendk import create_opendk_app
 
     token = credential("SIMPUL_SIM_OPENDK_TOKEN")
-    drop = drop_dirs(home)["opensid"]
-    app = create_opendk_app(drop, token=token, faults=faults, admin=admin)
+    drop = drop_dirs(req.home)["opensid"]
+    app = create_opendk_app(drop, token=token, faults=req.faults, admin=req.admin)
     return app, lambda url: {
         "SIMPUL_OPENDK_URL": url,
         "SIMPUL_OPENDK_TOKEN": token,
@@ -220,18 +216,13 @@ def _opendk(
     }
 
 
-def _ckan(
-    world_dir: Path,
-    home: Path,
-    defect_rate: float,
-    seed: int,
-    faults: FaultConfig | None,
-    admin: bool,
-) -> tuple[FastAPI, Callable[[str], dict[str, str]]]:
+def _ckan(req: ServeRequest) -> tuple[FastAPI, EnvFor]:
     from simpul.simulators.ckan import create_app
 
     token = credential("SIMPUL_SIM_CKAN_TOKEN")
-    app = create_app(home / "simulators" / "ckan", api_token=token, faults=faults, admin=admin)
+    app = create_app(
+        req.home / "simulators" / "ckan", api_token=token, faults=req.faults, admin=req.admin
+    )
     return app, lambda url: {"SIMPUL_CKAN_URL": url, "SIMPUL_CKAN_TOKEN": token}
 
 
@@ -273,7 +264,8 @@ def serve_all(
     try:
         for name in names:
             f = faults.get(name) if isinstance(faults, dict) else faults
-            app, env = FACTORIES[name](Path(world_dir), Path(home_dir), defect_rate, seed, f, admin)
+            req = ServeRequest(Path(world_dir), Path(home_dir), defect_rate, seed, f, admin)
+            app, env = FACTORIES[name](req)
             port = base_port + PORT_OFFSETS[name] if base_port else 0
             handles[name] = serve_app(app, name, host, port, env)
     except Exception:

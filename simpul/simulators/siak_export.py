@@ -17,11 +17,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow.compute as pc
-
 from simpul.simulators.filedrop import (
+    delivered_with_defects,
     drop_time,
     excel_serial,
+    in_kecamatan,
     located,
     nik_number_cell,
     replace_truth,
@@ -32,7 +32,7 @@ from simpul.simulators.filedrop import (
     write_truth,
 )
 from simpul.synth.codes import code_lists, regions
-from simpul.synth.defects import GROUND_TRUTH_SCHEMA, PERSON_KINDS, as_text, inject_defects
+from simpul.synth.defects import PERSON_KINDS
 from simpul.synth.world import load_world
 
 SHEET = "Penduduk"
@@ -172,21 +172,15 @@ def write_siak_export(
 ) -> Path:
     """The world's penduduk (optionally one kecamatan) as SIAK's 37-column export."""
     world = load_world(world_dir)
-    clean = world.penduduk
-    if kecamatan:
-        clean = clean.filter(pc.starts_with(clean.column("kode_desa"), kecamatan + "."))
-    if defect_rate > 0 and clean.num_rows >= 10:
-        delivered, truth = inject_defects(
-            clean,
-            defect_rate,
-            sub_seed(seed, "siak-export"),
-            SIAK_EXPORT_KINDS,
-            entity="penduduk",
-            penduduk=world.penduduk,
-            as_of=world.config.as_of,
-        )
-    else:
-        delivered, truth = as_text(clean), GROUND_TRUTH_SCHEMA.empty_table()
+    clean = in_kecamatan(world.penduduk, kecamatan)
+    delivered, truth = delivered_with_defects(
+        clean,
+        world,
+        rate=defect_rate,
+        seed=sub_seed(seed, "siak-export"),
+        kinds=SIAK_EXPORT_KINDS,
+        entity="penduduk",
+    )
     r = rng_for(seed, "siak-export-cells")
     rows = delivered.to_pylist()
     truth_rows = truth.to_pylist()

@@ -110,28 +110,8 @@ def build_households(seed: int, population: int) -> Structure:
     while len(b.hh) < population:
         kind = r.random()
         head_age = _head_age(r)
-        if kind < 0.80:  # married couple
-            kawin = KAWIN if r.random() < 0.9 else KAWIN_BT
-            head = b.add(hh, KEPALA, False, head_age, kawin)
-            wife_age = max(17.0, head_age - r.gauss(4.0, 3.0))
-            wife = b.add(hh, ISTRI, True, wife_age, kawin)
-            kids = _children(r, b, hh, wife_age, head, wife)
-            if head_age > 48 and kids and r.random() < 0.12:  # married child + grandchild
-                child = kids[0]
-                b.kawin[child] = KAWIN
-                child_age = b.age[child] / YEAR
-                if child_age >= 19:
-                    c_female = b.female[child]
-                    inlaw_age = max(18.0, child_age + r.gauss(0 if c_female else -3, 3))
-                    inlaw = b.add(hh, MENANTU, not c_female, inlaw_age, KAWIN)
-                    fa, mo = (inlaw, child) if c_female else (child, inlaw)
-                    mother_age = b.age[mo] / YEAR
-                    for _ in range(r.randint(0, 2)):
-                        age = mother_age - r.uniform(18.5, 40.0)
-                        if age >= 0:
-                            b.add(hh, CUCU, r.random() < 0.49, age, BELUM, fa, mo)
-                else:
-                    b.kawin[child] = BELUM
+        if kind < 0.80:
+            _married_couple(r, b, hh, head_age)
         elif kind < 0.90:  # single parent (mostly widowed or divorced mothers)
             female = r.random() < 0.8
             kawin = r.choices((CERAI_M, CERAI_H, CERAI_HBT), (6, 3, 1))[0]
@@ -158,6 +138,37 @@ def build_households(seed: int, population: int) -> Structure:
         if r.random() < 0.02:
             b.add(hh, FAMILI, r.random() < 0.5, r.uniform(8, 40), BELUM)
         hh += 1
+    return _structure(b, population)
+
+
+def _married_couple(r: random.Random, b: _Builder, hh: int, head_age: float) -> None:
+    """A married couple and their children; sometimes a married child, spouse and grandchild."""
+    kawin = KAWIN if r.random() < 0.9 else KAWIN_BT
+    head = b.add(hh, KEPALA, False, head_age, kawin)
+    wife_age = max(17.0, head_age - r.gauss(4.0, 3.0))
+    wife = b.add(hh, ISTRI, True, wife_age, kawin)
+    kids = _children(r, b, hh, wife_age, head, wife)
+    if not (head_age > 48 and kids and r.random() < 0.12):
+        return
+    child = kids[0]
+    b.kawin[child] = KAWIN
+    child_age = b.age[child] / YEAR
+    if child_age < 19:
+        b.kawin[child] = BELUM
+        return
+    c_female = b.female[child]
+    inlaw_age = max(18.0, child_age + r.gauss(0 if c_female else -3, 3))
+    inlaw = b.add(hh, MENANTU, not c_female, inlaw_age, KAWIN)
+    fa, mo = (inlaw, child) if c_female else (child, inlaw)
+    mother_age = b.age[mo] / YEAR
+    for _ in range(r.randint(0, 2)):
+        age = mother_age - r.uniform(18.5, 40.0)
+        if age >= 0:
+            b.add(hh, CUCU, r.random() < 0.49, age, BELUM, fa, mo)
+
+
+def _structure(b: _Builder, population: int) -> Structure:
+    """The first ``population`` people as arrays; parents cut off by the trim become -1."""
     n = population
     household = np.asarray(b.hh[:n], dtype=np.int64)
     return Structure(

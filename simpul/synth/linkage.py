@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import random
 from datetime import date
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+
+from simpul.synth.injector import EXCEL_EPOCH
 
 CORRUPTIONS = (
     "nik_typo",
@@ -24,7 +27,6 @@ CORRUPTIONS = (
     "date_excel_serial",
     "moved_village",
 )
-EXCEL_EPOCH = date(1899, 12, 30)
 _GELAR_BEFORE = ("H.", "HJ.", "DRS.", "IR.", "DR.")
 _GELAR_AFTER = (", S.PD", ", S.KOM", ", A.MD", ", SE", " S.Pd.I")
 _SWAPS = (
@@ -104,78 +106,95 @@ def make_linkage_records(
     picks += [dead[i] for i in r.sample(range(len(dead)), n_dead)]
     records, truth = [], []
     for k, row in enumerate(picks):
-        rec = {
-            "record_id": f"{agency}-{k:07d}",
-            "nik": row["nik"],
-            "no_kk": row["no_kk"],
-            "nama_lengkap": row["nama_lengkap"],
-            "tanggal_lahir": row["tanggal_lahir"].isoformat() if row["tanggal_lahir"] else None,
-            "jenis_kelamin": ({"1": "L", "2": "P"}.get(row["jenis_kelamin"], row["jenis_kelamin"])),
-            "kode_desa": row["kode_desa"],
-            "alamat": row["alamat"],
-        }
+        rec = _agency_record(f"{agency}-{k:07d}", row)
         kinds: list[str] = []
         if r.random() < corruption_rate:
             kinds = r.sample(CORRUPTIONS, 1 if r.random() < 0.7 else 2)
-        for kind in list(kinds):
-            if kind.startswith("date_") and "-" not in (rec["tanggal_lahir"] or ""):
-                kinds.remove(kind)  # one date defect per record
-            elif kind.startswith("nik_") and not (rec["nik"] and len(rec["nik"]) == 16):
-                kinds.remove(kind)  # one NIK defect per record keeps the truth exact
-            elif kind == "nik_typo":
-                rec["nik"] = _typo(r, rec["nik"])
-            elif kind == "nik_transposition":
-                rec["nik"] = _transpose(r, rec["nik"])
-            elif kind == "nik_excel_zeroed":
-                rec["nik"] = rec["nik"][:15] + ("0" if rec["nik"][15] != "0" else "1")
-            elif kind == "nik_missing":
-                rec["nik"] = r.choice([None, "", "0"])
-            elif kind == "name_variant":
-                rec["nama_lengkap"] = _name_variant(r, rec["nama_lengkap"])
-            elif kind == "date_day_month_swap" and rec["tanggal_lahir"]:
-                d = date.fromisoformat(rec["tanggal_lahir"])
-                if d.day <= 12 and d.day != d.month:
-                    rec["tanggal_lahir"] = d.replace(month=d.day, day=d.month).isoformat()
-                else:
-                    kinds.remove(kind)
-            elif kind == "date_excel_serial" and rec["tanggal_lahir"]:
-                d = date.fromisoformat(rec["tanggal_lahir"])
-                rec["tanggal_lahir"] = str((d - EXCEL_EPOCH).days)
-            elif kind == "moved_village":
-                rec["kode_desa"] = r.choice(
-                    [v for v in villages if v != rec["kode_desa"]] or villages
-                )
-                rec["alamat"] = None
-                rec["no_kk"] = None
+        kinds = _corrupt(r, rec, kinds, villages)
         records.append(rec)
         truth.append(
             {"record_id": rec["record_id"], "true_nik": row["nik"], "corruptions": ",".join(kinds)}
         )
-    # people SIAK does not know (newcomers, unregistered): hard negatives that share a real
-    # resident's birth date, sex, region and NIK prefix, with a name drawn from two others
     known = set(p["nik"])
     for k in range(n_unlink):
-        a, b, c = (alive[r.randrange(len(alive))] for _ in range(3))
-        nik = a["nik"][:12] + f"{r.randrange(1, 10000):04d}"
-        while nik in known:
-            nik = a["nik"][:12] + f"{r.randrange(1, 10000):04d}"
-        first = str(c["nama_lengkap"]).split()[0]
-        last = str(b["nama_lengkap"]).split()[-1]
-        rid = f"{agency}-x{k:06d}"
-        records.append(
-            {
-                "record_id": rid,
-                "nik": nik,
-                "no_kk": None,
-                "nama_lengkap": first if first == last else f"{first} {last}",
-                "tanggal_lahir": a["tanggal_lahir"].isoformat() if a["tanggal_lahir"] else None,
-                "jenis_kelamin": {"1": "L", "2": "P"}.get(a["jenis_kelamin"]),
-                "kode_desa": b["kode_desa"],
-                "alamat": None,
-            }
+        rec = _unknown_person(r, f"{agency}-x{k:06d}", alive, known)
+        records.append(rec)
+        truth.append(
+            {"record_id": rec["record_id"], "true_nik": None, "corruptions": "not_in_siak"}
         )
-        truth.append({"record_id": rid, "true_nik": None, "corruptions": "not_in_siak"})
     return pd.DataFrame(records), pd.DataFrame(truth)
+
+
+def _agency_record(record_id: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A resident as an agency file carries them (L/P sex, ISO birth date)."""
+    return {
+        "record_id": record_id,
+        "nik": row["nik"],
+        "no_kk": row["no_kk"],
+        "nama_lengkap": row["nama_lengkap"],
+        "tanggal_lahir": row["tanggal_lahir"].isoformat() if row["tanggal_lahir"] else None,
+        "jenis_kelamin": ({"1": "L", "2": "P"}.get(row["jenis_kelamin"], row["jenis_kelamin"])),
+        "kode_desa": row["kode_desa"],
+        "alamat": row["alamat"],
+    }
+
+
+def _corrupt(
+    r: random.Random, rec: dict[str, Any], kinds: list[str], villages: list[str]
+) -> list[str]:
+    """Apply ``kinds`` to ``rec`` in place; returns the kinds that really applied."""
+    for kind in list(kinds):
+        if kind.startswith("date_") and "-" not in (rec["tanggal_lahir"] or ""):
+            kinds.remove(kind)  # one date defect per record
+        elif kind.startswith("nik_") and not (rec["nik"] and len(rec["nik"]) == 16):
+            kinds.remove(kind)  # one NIK defect per record keeps the truth exact
+        elif kind == "nik_typo":
+            rec["nik"] = _typo(r, rec["nik"])
+        elif kind == "nik_transposition":
+            rec["nik"] = _transpose(r, rec["nik"])
+        elif kind == "nik_excel_zeroed":
+            rec["nik"] = rec["nik"][:15] + ("0" if rec["nik"][15] != "0" else "1")
+        elif kind == "nik_missing":
+            rec["nik"] = r.choice([None, "", "0"])
+        elif kind == "name_variant":
+            rec["nama_lengkap"] = _name_variant(r, rec["nama_lengkap"])
+        elif kind == "date_day_month_swap" and rec["tanggal_lahir"]:
+            d = date.fromisoformat(rec["tanggal_lahir"])
+            if d.day <= 12 and d.day != d.month:
+                rec["tanggal_lahir"] = d.replace(month=d.day, day=d.month).isoformat()
+            else:
+                kinds.remove(kind)
+        elif kind == "date_excel_serial" and rec["tanggal_lahir"]:
+            d = date.fromisoformat(rec["tanggal_lahir"])
+            rec["tanggal_lahir"] = str((d - EXCEL_EPOCH).days)
+        elif kind == "moved_village":
+            rec["kode_desa"] = r.choice([v for v in villages if v != rec["kode_desa"]] or villages)
+            rec["alamat"] = None
+            rec["no_kk"] = None
+    return kinds
+
+
+def _unknown_person(
+    r: random.Random, record_id: str, alive: list[dict[str, Any]], known: set[str]
+) -> dict[str, Any]:
+    """Someone SIAK does not know (newcomer, unregistered): a hard negative that shares a real
+    resident's birth date, sex, region and NIK prefix, with a name drawn from two others."""
+    a, b, c = (alive[r.randrange(len(alive))] for _ in range(3))
+    nik = a["nik"][:12] + f"{r.randrange(1, 10000):04d}"
+    while nik in known:
+        nik = a["nik"][:12] + f"{r.randrange(1, 10000):04d}"
+    first = str(c["nama_lengkap"]).split()[0]
+    last = str(b["nama_lengkap"]).split()[-1]
+    return {
+        "record_id": record_id,
+        "nik": nik,
+        "no_kk": None,
+        "nama_lengkap": first if first == last else f"{first} {last}",
+        "tanggal_lahir": a["tanggal_lahir"].isoformat() if a["tanggal_lahir"] else None,
+        "jenis_kelamin": {"1": "L", "2": "P"}.get(a["jenis_kelamin"]),
+        "kode_desa": b["kode_desa"],
+        "alamat": None,
+    }
 
 
 def siak_records(penduduk: pa.Table) -> pd.DataFrame:

@@ -15,9 +15,10 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from simpul.domain.clock import WIB
 from simpul.warehouse import marts_changes as changes
 from simpul.warehouse.engine import Warehouse
-from simpul.warehouse.marts_changes import WIB, Plan, month_end
+from simpul.warehouse.marts_changes import Plan, month_end
 from simpul.warehouse.pseudonym import key_id, pseudonym_key, pseudonymise
 
 S = pa.string()

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
+from simpul.domain.clock import WIB
 
 CONSUMER = "marts_rows"
 MARK = "@"  # marker rows start with it; load ids never do
@@ -33,7 +35,6 @@ LOADS_TABLE = "_simpul_marts_loads"
 NIKS_TABLE = "_simpul_marts_niks"
 DESA_TABLE = "_simpul_marts_desa"
 PERSONAL_COLUMNS = ("jenis_kelamin", "agama", "tanggal_lahir")  # read from core for all months
-WIB = timezone(timedelta(hours=7), "WIB")  # OKU Timur; Indonesia has no daylight saving time
 
 
 def month_end(d: date) -> date:
