@@ -121,7 +121,7 @@ def check(mapping: str, sample: Path, *, limit: int = 1000) -> dict[str, Any]:
         frame[col] = pd.Series(pd.NA, index=frame.index, dtype="string")
     rows = pd.Series(range(1, len(frame) + 1), index=frame.index)
     mapped, issues = mapper.apply(frame, rows)
-    from simpul.pipeline import length_issues, row_notes
+    from simpul.pipeline.mapped import length_issues, row_notes
 
     issues = [*issues, *row_notes(frame, rows), *length_issues(mapped, rows)]
     columns = []

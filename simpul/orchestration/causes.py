@@ -16,7 +16,7 @@ import socket
 import ssl
 from typing import Any
 
-from simpul.pipeline import PipelineError
+from simpul.pipeline.common import PipelineError
 
 SYSTEM_NAMES = {
     "siak": "SIAK",

@@ -57,7 +57,7 @@ def _agency_rows(world: Path) -> dict[str, tuple[str, list[dict]]]:
 
 def _mapped(mapping: str, rows: list[dict]) -> pd.DataFrame:
     """The canonical frame ``transform`` hands to ``run_suite``."""
-    from simpul.pipeline import _types_mapper
+    from simpul.pipeline.mapped import types_mapper
 
     mapper = Mapper(load_mapping(mapping))
     frame = pd.DataFrame(rows).astype("string")
@@ -65,7 +65,7 @@ def _mapped(mapping: str, rows: list[dict]) -> pd.DataFrame:
         frame[col] = pd.Series(pd.NA, index=frame.index, dtype="string")
     table, _ = mapper.apply(frame, pd.Series(range(1, len(frame) + 1)))
     return pa.Table.from_pandas(table.to_pandas(), preserve_index=False).to_pandas(
-        types_mapper=_types_mapper
+        types_mapper=types_mapper
     )
 
 
