@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+from pydantic import BaseModel
 
 from simpul.mapping import FieldSpec, Mapper, MappingSpec, load_mapping
 
@@ -33,7 +34,7 @@ def _type(info: Any) -> str:
     return text.replace("typing.", "").replace("NoneType", "None").replace("|", "\\|")
 
 
-def _model_table(model: type) -> list[str]:
+def _model_table(model: type[BaseModel]) -> list[str]:
     lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for name, info in model.model_fields.items():
         key = info.alias or name
