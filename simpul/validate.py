@@ -1,8 +1,10 @@
 """Row-level validation with Great Expectations, before anything is loaded.
 
 GX validates the whole mapped batch; we turn its ``unexpected_index_list`` into per-row failures
-with the check's severity and bilingual reason. GX takes ~6 s to import, so it is imported here,
-inside the function, never at module (DAG-parse) time.
+with the check's severity and bilingual reason. GX takes ~5 s to import, so nothing imports it at
+module (DAG-parse) time: ``import simpul.pipeline`` never pays it. A transform does, once: the
+suites are GX expectations, the vectorised pass calls their GX condition functions and every
+delivery gets GX Data Docs.
 
 GX results carry failing *positions* only, never values (``exclude_unexpected_values``): the
 values are NIKs and names, and a 650,000-row delivery must not drag copies of them through

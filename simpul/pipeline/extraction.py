@@ -13,12 +13,14 @@ from typing import Any
 
 from simpul import handoffs, ledger
 from simpul.config import ConfigError, PipelineSettings, SimpulConfig, paths
-from simpul.landing import Manifest, land, new_load_id
+from simpul.landing import Manifest, new_load_id
 from simpul.pipeline.common import pipeline_lock, stage_config
-from simpul.pipeline.feeds import deleted_stream, land_deletions, rows_before
+from simpul.pipeline.feeds import deleted_stream, land_deletions, land_pull
 from simpul.warehouse import open_warehouse, ops
 
 log = logging.getLogger(__name__)
+
+_Window = tuple[str | None, str | None]  # (since, until) of a pull; until bounds a backfill
 
 
 def build_connector(cfg: SimpulConfig, source: str) -> Any:
@@ -84,7 +86,7 @@ def _extract(
         deletions = land_deletions(
             connector, p, spec, load_id, since=deleted_since, until=until, root=paths().landing
         )
-    manifest, files = _land_changes(connector, p, spec, load_id, since=since, until=until)
+    manifest, files = _land_changes(connector, p, spec, load_id, (since, until))
     log.info(
         "landed %s: %d rows in %.1fs",
         manifest.load_id,
@@ -122,30 +124,19 @@ def _stored_positions(
 
 
 def _land_changes(
-    connector: Any,
-    p: PipelineSettings,
-    spec: Any,
-    load_id: str,
-    *,
-    since: str | None,
-    until: str | None,
+    connector: Any, p: PipelineSettings, spec: Any, load_id: str, window: _Window
 ) -> tuple[Manifest, list[dict[str, Any]]]:
     """Land the changed rows of one pull as delivery ``load_id``; the files it read (drops)."""
-    from connectors.base.contract import ReadResult
-
-    result = ReadResult()
-    batches = connector.read(p.stream, since=since, result=result)
-    if until is not None:
-        batches = rows_before(batches, spec.cursor_field, until)
-    manifest = land(
-        batches,
+    since, until = window
+    manifest, result = land_pull(
+        lambda result: connector.read(p.stream, since=since, result=result),
+        spec.cursor_field,
         root=paths().landing,
         source=p.source,
         stream=p.stream,
         load_id=load_id,
-        cursor_from=since,
-        # a bounded backfill never moves the cursor: later changes may not be fetched yet
-        cursor_to=None if until is not None else (lambda: result.cursor_max),
+        since=since,
+        until=until,
         bytes_transferred=connector.bytes_transferred,
         pull_runs=1,
     )

@@ -5,7 +5,7 @@ Both pulls (one-shot and resumable) land the feed the same way; ``load`` reads i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,40 @@ def rows_before(
         yield batch.filter(pc.less(batch.column(cursor_field), until))
 
 
+def land_pull(
+    read: Callable[[Any], Iterable[pa.RecordBatch]],
+    cursor_field: str | None,
+    *,
+    root: Path,
+    source: str,
+    stream: str,
+    load_id: str,
+    since: str | None,
+    until: str | None,
+    **extra: Any,
+) -> tuple[Manifest, Any]:
+    """Land what ``read(result)`` yields (rows before ``until``, for a bounded backfill) as
+    delivery ``load_id``; the manifest and the read's result (cursor range, files)."""
+    from connectors.base.contract import ReadResult
+
+    result = ReadResult()
+    batches = read(result)
+    if until is not None:
+        batches = rows_before(batches, cursor_field, until)
+    manifest = land(
+        batches,
+        root=root,
+        source=source,
+        stream=stream,
+        load_id=load_id,
+        cursor_from=since,
+        # a bounded backfill never moves the cursor: later changes may not be fetched yet
+        cursor_to=None if until is not None else (lambda: result.cursor_max),
+        **extra,
+    )
+    return manifest, result
+
+
 def land_deletions(
     connector: Any,
     p: PipelineSettings,
@@ -64,20 +98,15 @@ def land_deletions(
     Landed before the delivery: a delivery whose deletion feed is missing never exists, and a
     crash in between leaves only an unreferenced feed (its cursor has not moved).
     """
-    from connectors.base.contract import ReadResult
-
-    dres = ReadResult()
-    dbatches = connector.read_deleted(p.stream, since=since, result=dres)
-    if until is not None:
-        dbatches = rows_before(dbatches, spec.deleted_field, until)
-    deletions = land(
-        dbatches,
+    deletions, _ = land_pull(
+        lambda result: connector.read_deleted(p.stream, since=since, result=result),
+        spec.deleted_field,
         root=root,
         source=p.source,
         stream=deleted_stream(p.stream),
         load_id=deletions_load_id(load_id),
-        cursor_from=since,
-        cursor_to=None if until is not None else (lambda: dres.cursor_max),
+        since=since,
+        until=until,
     )
     handoffs.publish_delivery(deletions.load_id)
     return deletions
