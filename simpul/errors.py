@@ -8,7 +8,7 @@ from connectors.base.files import FileFormatError
 from connectors.base.http import HttpError
 from simpul.config import ConfigError
 from simpul.landing import LandingError
-from simpul.pipeline import PipelineError
+from simpul.pipeline.common import PipelineError
 from simpul.storage import StorageError
 from simpul.warehouse.engine import SchemaError, WarehouseBusyError, WarehouseNotUpgradedError
 from simpul.warehouse.ops import ReconcileError

@@ -101,47 +101,7 @@ def land(
     if (folder / MANIFEST).exists():
         raise LandingError(f"{folder}: already landed; landed deliveries are immutable")
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / (DATA + ".partial")
-    writer: pq.ParquetWriter | None = None
-    rows = 0
-    schema: pa.Schema | None = None
-    try:
-        for batch in _from_source(batches):
-            if writer is None:
-                schema = batch.schema
-                writer = atrest.parquet_writer(tmp, schema, compression="zstd")
-            elif batch.schema != schema:
-                raise LandingError(
-                    f"{source}/{stream}: columns changed within one delivery "
-                    f"({sorted(set(batch.schema.names) ^ set(schema.names))})"
-                )
-            writer.write_batch(batch)
-            rows += batch.num_rows
-        if writer is None:  # an empty delivery is still a delivery: record it
-            schema = pa.schema([])
-            writer = atrest.parquet_writer(tmp, schema, compression="zstd")
-        writer.close()
-        writer = None
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        data = folder / DATA
-        os.replace(tmp, data)
-    except _SourceFailure as failed:
-        # the source failed (connection refused, missing drop folder...): not a landing error
-        if writer is not None:
-            writer.close()
-        tmp.unlink(missing_ok=True)
-        raise failed.original from None
-    except OSError as exc:
-        if writer is not None:
-            writer.close()
-        tmp.unlink(missing_ok=True)
-        raise LandingError(f"{folder}: cannot write landed data: {exc.strerror or exc}") from None
-    except BaseException:
-        if writer is not None:
-            writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
+    data, schema, rows = _write_data(batches, folder, f"{source}/{stream}")
     manifest = Manifest(
         load_id=load_id,
         source=source,
@@ -157,6 +117,56 @@ def land(
         bytes_transferred=bytes_transferred() if callable(bytes_transferred) else bytes_transferred,
         pull_runs=pull_runs,
     )
+    _seal(folder, manifest)
+    data.chmod(0o400)  # read-only, and owner-only (it holds NIKs)
+    return manifest
+
+
+def _write_data(
+    batches: Iterable[pa.RecordBatch], folder: Path, where: str
+) -> tuple[Path, pa.Schema, int]:
+    """Stream ``batches`` into ``folder``'s data file (written aside, fsynced, renamed);
+    its path, schema and row count. A source failure re-raises the source's own error."""
+    tmp = folder / (DATA + ".partial")
+    writer: pq.ParquetWriter | None = None
+    rows = 0
+    schema = pa.schema([])  # an empty delivery is still a delivery: recorded with no columns
+    try:
+        for batch in _from_source(batches):
+            if writer is None:
+                schema = batch.schema
+                writer = atrest.parquet_writer(tmp, schema, compression="zstd")
+            elif batch.schema != schema:
+                raise LandingError(
+                    f"{where}: columns changed within one delivery "
+                    f"({sorted(set(batch.schema.names) ^ set(schema.names))})"
+                )
+            writer.write_batch(batch)
+            rows += batch.num_rows
+        if writer is None:
+            writer = atrest.parquet_writer(tmp, schema, compression="zstd")
+        writer.close()
+        writer = None
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        data = folder / DATA
+        os.replace(tmp, data)
+    except BaseException as exc:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, _SourceFailure):
+            # the source failed (connection refused, missing drop folder...): not a landing error
+            raise exc.original from None
+        if isinstance(exc, OSError):
+            why = exc.strerror or exc
+            raise LandingError(f"{folder}: cannot write landed data: {why}") from None
+        raise
+    return data, schema, rows
+
+
+def _seal(folder: Path, manifest: Manifest) -> None:
+    """Write the manifest aside, fsync and rename it into place: the delivery exists."""
     tmp_manifest = folder / (MANIFEST + ".partial")
     try:
         with tmp_manifest.open("w", encoding="utf-8") as fh:
@@ -168,8 +178,6 @@ def land(
     except OSError as exc:
         tmp_manifest.unlink(missing_ok=True)
         raise LandingError(f"{folder}: cannot seal the delivery: {exc.strerror or exc}") from None
-    data.chmod(0o400)  # read-only, and owner-only (it holds NIKs)
-    return manifest
 
 
 class _SourceFailure(Exception):
@@ -222,11 +230,9 @@ def stream_lock(root: Path, source: str, stream: str, *, wait: float = 0.0) -> I
     folder.mkdir(parents=True, exist_ok=True)
     path = (folder / LOCK_FILE).resolve()
     with _held_guard:
-        if _held.get(path):
+        reentered = bool(_held.get(path))
+        if reentered:
             _held[path] += 1
-            reentered = True
-        else:
-            reentered = False
     if reentered:
         try:
             yield path
@@ -236,32 +242,7 @@ def stream_lock(root: Path, source: str, stream: str, *, wait: float = 0.0) -> I
         return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
-                    raise RunInProgressError(
-                        f"{source}/{stream}: another run is in progress ({holder or 'unknown'});"
-                        f" try again when it has finished / proses lain untuk {source}/{stream} "
-                        f"sedang berjalan; ulangi setelah selesai"
-                    ) from None
-                time.sleep(0.2)
-        os.ftruncate(fd, 0)
-        os.pwrite(
-            fd,
-            json.dumps(
-                {
-                    "pid": os.getpid(),
-                    "host": socket.gethostname(),
-                    "since": datetime.now(UTC).isoformat(timespec="seconds"),
-                }
-            ).encode(),
-            0,
-        )
+        _acquire(fd, f"{source}/{stream}", wait)
         with _held_guard:
             _held[path] = 1
         try:
@@ -273,6 +254,32 @@ def stream_lock(root: Path, source: str, stream: str, *, wait: float = 0.0) -> I
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _acquire(fd: int, where: str, wait: float) -> None:
+    """Take the lock on ``fd`` within ``wait`` seconds and write who holds it (pid, host,
+    since), or raise :class:`RunInProgressError` naming the holder."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+                raise RunInProgressError(
+                    f"{where}: another run is in progress ({holder or 'unknown'});"
+                    f" try again when it has finished / proses lain untuk {where} "
+                    f"sedang berjalan; ulangi setelah selesai"
+                ) from None
+            time.sleep(0.2)
+    os.ftruncate(fd, 0)
+    holder_note = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    os.pwrite(fd, json.dumps(holder_note).encode(), 0)
 
 
 def find_manifest(root: Path, load_id: str) -> Manifest:

@@ -7,11 +7,11 @@ row and field, so the row is quarantined with a reason instead of crashing the r
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import yaml
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from simpul.config import PROJECT_ROOT, ConfigError
 from simpul.domain.regions import code_lists, match_kecamatan, match_village_names
 from simpul.domain.text import WHITESPACE_RUN, clean_digits, clean_text
+from simpul.mapping_values import dot_groups, parse_dates, parse_timestamps, per_distinct
 from simpul.model import Entity, entity
 
 MAPPINGS_DIR = PROJECT_ROOT / "mappings"
@@ -90,8 +91,8 @@ class FieldSpec(BaseModel):
     def inputs(self) -> list[str]:
         if self.absent:
             return []
-        cols = self.concat or [self.source]
-        return [*cols, self.kecamatan_from] if self.kecamatan_from else cols  # type: ignore[list-item]
+        cols = self.concat or [cast(str, self.source)]  # _one_input: a source when no concat
+        return [*cols, self.kecamatan_from] if self.kecamatan_from else cols
 
 
 class MappingSpec(BaseModel):
@@ -194,7 +195,7 @@ class Mapper:
             if f.transform == "village":
                 value, bad = self._village(frame, f, raw)
             else:
-                value, bad = _per_distinct(raw, lambda s, n=name, f=f: self._convert(n, f, s))
+                value, bad = per_distinct(raw, functools.partial(self._convert, name, f))
             out[name] = value
             if f.name_check:
                 issues.extend(self._check_name(frame, name, f.name_check, value, rows))
@@ -269,7 +270,7 @@ class Mapper:
         if f.concat:
             parts = []
             for col, width in zip(f.concat, f.pad or [0] * len(f.concat), strict=True):
-                p = _per_distinct(frame[col].astype("string"), clean_digits)
+                p = per_distinct(frame[col].astype("string"), clean_digits)
                 parts.append(p.str.zfill(width) if width else p)
             joined = parts[0]
             for p in parts[1:]:
@@ -290,7 +291,7 @@ class Mapper:
             # Kemendagri codes arrive dotted (16.08.01.2006) or as bare digits (1608012006)
             d = clean_digits(raw)
             ok = d.str.fullmatch(r"\d{2}|\d{4}|\d{6}|\d{10}").fillna(False).astype(bool)
-            dotted = d.str.replace(r"^(\d{2})(\d{2})?(\d{2})?(\d{4})?$", _dot, regex=True)
+            dotted = d.str.replace(r"^(\d{2})(\d{2})?(\d{2})?(\d{4})?$", dot_groups, regex=True)
             val = dotted.where(ok)
         elif f.transform == "integer":
             v = cleaned.str.replace(r"\.0+$", "", regex=True)
@@ -309,80 +310,11 @@ class Mapper:
         if name in self._lookup:
             val = _label_key(val).map(self._lookup[name]).astype("string")
         elif f.timestamp:
-            val = _parse_timestamps(val, f.date_formats or [], f.excel_serial)
+            val = parse_timestamps(val, f.date_formats or [], f.excel_serial)
         elif f.date_formats or f.excel_serial:
-            val = _parse_dates(val, f.date_formats or [], f.excel_serial)
+            val = parse_dates(val, f.date_formats or [], f.excel_serial)
         bad = present & pd.Series(val, index=raw.index).isna()
         return val, bad.fillna(False).astype(bool)
-
-
-def _per_distinct(raw: pd.Series, fn):
-    """``fn(raw)`` computed on the distinct values of ``raw`` and spread back over its rows.
-
-    Every conversion here is value by value (cleaning, codes, labels, dates), so the result is
-    the same; a column of codes, dates or village parts has few distinct values among many
-    rows, so each regex and date parse runs a fraction of the times. ``fn`` returns a Series
-    or a (Series, Series) pair. Columns with mostly distinct values (names) run directly.
-    """
-    head = raw.iloc[:10_000]
-    if len(raw) > 20_000 and head.nunique() * 2 > len(head):  # names, NIKs: not worth it
-        return fn(raw)
-    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    if len(uniques) * 2 > len(raw):
-        return fn(raw)
-    distinct = pd.Series(
-        pd.array(list(uniques) + [pd.NA], dtype=raw.dtype)  # the last one stands for null
-    )
-    codes = np.where(codes < 0, len(uniques), codes)
-    out = fn(distinct)
-
-    def spread(s: pd.Series) -> pd.Series:
-        taken = s.iloc[codes]
-        taken.index = raw.index
-        return taken
-
-    return tuple(spread(o) for o in out) if isinstance(out, tuple) else spread(out)
-
-
-def _dot(m) -> str:
-    return ".".join(g for g in m.groups() if g)
-
-
-def _parse_dates(s: pd.Series, formats: list[str], excel_serial: bool) -> pd.Series:
-    """Try each format in order; Excel serials ('34703', '34703.0') count days from 1899-12-30."""
-    result = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
-    for fmt in formats:
-        todo = result.isna() & s.notna()
-        if not todo.any():
-            break
-        result[todo] = pd.to_datetime(s[todo], format=fmt, errors="coerce")
-    if excel_serial:
-        todo = result.isna() & s.notna()
-        cand = s[todo]
-        serial = cand[cand.str.fullmatch(r"\d{4,5}(\.0+)?").fillna(False).astype(bool)]
-        days = pd.to_numeric(serial, errors="coerce")
-        result[serial.index] = pd.Timestamp("1899-12-30") + pd.to_timedelta(days, unit="D")
-    return result.dt.date.astype("object").where(result.notna(), None)
-
-
-def _parse_timestamps(s: pd.Series, formats: list[str], excel_serial: bool) -> pd.Series:
-    """ISO 8601 first, then each format, then (``excel_serial``) Excel serial day numbers with
-    a fraction for the time of day ('46316.5' = 2026-10-21 12:00), all as UTC timestamps."""
-    result = pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601")
-    for fmt in formats:
-        todo = result.isna() & s.notna()
-        if not todo.any():
-            break
-        result[todo] = pd.to_datetime(s[todo], format=fmt, errors="coerce", utc=True)
-    if excel_serial:
-        todo = result.isna() & s.notna()
-        cand = s[todo]
-        serial = cand[cand.str.fullmatch(r"\d{4,5}(\.\d+)?").fillna(False).astype(bool)]
-        days = pd.to_numeric(serial, errors="coerce")
-        result[serial.index] = (
-            pd.Timestamp("1899-12-30", tz="UTC") + pd.to_timedelta(days, unit="D")
-        ).dt.round("s")
-    return result
 
 
 def _describe(f: FieldSpec) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+from pydantic import BaseModel
 
 from simpul.mapping import FieldSpec, Mapper, MappingSpec, load_mapping
 
@@ -33,7 +34,7 @@ def _type(info: Any) -> str:
     return text.replace("typing.", "").replace("NoneType", "None").replace("|", "\\|")
 
 
-def _model_table(model: type) -> list[str]:
+def _model_table(model: type[BaseModel]) -> list[str]:
     lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for name, info in model.model_fields.items():
         key = info.alias or name
@@ -122,7 +123,7 @@ def check(mapping: str, sample: Path, *, limit: int = 1000) -> dict[str, Any]:
         frame[col] = pd.Series(pd.NA, index=frame.index, dtype="string")
     rows = pd.Series(range(1, len(frame) + 1), index=frame.index)
     mapped, issues = mapper.apply(frame, rows)
-    from simpul.pipeline import length_issues, row_notes
+    from simpul.pipeline.mapped import length_issues, row_notes
 
     issues = [*issues, *row_notes(frame, rows), *length_issues(mapped, rows)]
     columns = []

@@ -26,6 +26,18 @@ def write_dq_report(
     ``origin`` (file drops) maps a delivery row to "file, baris/row N" as the agency sees it.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = out_dir / "laporan_mutu_data.csv"
+    _write_detail_csv(csv_path, findings, keys, origin)
+    html_path = out_dir / "laporan_mutu_data.html"
+    html_path.write_text(_summary_html(summary, _rule_rows(findings)), encoding="utf-8")
+    return {"csv": str(csv_path), "html": str(html_path)}
+
+
+def _write_detail_csv(
+    csv_path: Path, findings: pd.DataFrame, keys: pd.Series, origin: pd.Series | None
+) -> None:
+    """One line per (row, rule) with the record key (and file and line, for drops), for the
+    source agency to fix its records."""
     detail = findings.merge(keys.rename("kunci_data"), left_on="row", right_index=True, how="left")
     if origin is None:
         origin = pd.Series(dtype="string")
@@ -41,7 +53,6 @@ def write_dq_report(
         }
     )[["baris", "berkas", "kunci_data", "kolom", "aturan", "tingkat", "alasan", "reason"]]
     detail = detail.sort_values(["baris", "aturan"])
-    csv_path = out_dir / "laporan_mutu_data.csv"
     # the same formula neutralisation as a delivered copy: the operator opens it in a spreadsheet
     from simpul.exchange.formats import neutralise
 
@@ -49,13 +60,16 @@ def write_dq_report(
     detail = detail.apply(lambda col: col.map(neutralise))
     detail.to_csv(csv_path, index=False)
 
+
+def _rule_rows(findings: pd.DataFrame) -> str:
+    """The HTML table rows of findings counted per rule (no row, no value: shareable)."""
     per_rule = (
         findings.groupby(["rule", "severity", "field", "reason_id", "reason_en"])
         .size()
         .reset_index(name="rows")
         .sort_values("rows", ascending=False)
     )
-    rows_html = (
+    return (
         "\n".join(
             f"<tr><td>{html.escape(r.rule)}</td><td>{html.escape(r.severity)}</td>"
             f"<td>{html.escape(r.field)}</td><td>{html.escape(r.reason_id)}<br>"
@@ -64,8 +78,11 @@ def write_dq_report(
         )
         or '<tr><td colspan="5">Tidak ada temuan / no findings</td></tr>'
     )
-    s = summary
-    body = f"""<!doctype html>
+
+
+def _summary_html(s: dict[str, Any], rows_html: str) -> str:
+    """The delivery's counts and findings per rule as one HTML page, Indonesian first."""
+    return f"""<!doctype html>
 <html lang="id"><head><meta charset="utf-8">
 <title>Laporan mutu data {html.escape(s["load_id"])}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
@@ -90,6 +107,3 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}</style></head><bo
 (holds NIKs: for the source agency only).</p>
 </body></html>
 """
-    html_path = out_dir / "laporan_mutu_data.html"
-    html_path.write_text(body, encoding="utf-8")
-    return {"csv": str(csv_path), "html": str(html_path)}

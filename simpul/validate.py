@@ -1,8 +1,10 @@
 """Row-level validation with Great Expectations, before anything is loaded.
 
 GX validates the whole mapped batch; we turn its ``unexpected_index_list`` into per-row failures
-with the check's severity and bilingual reason. GX takes ~6 s to import, so it is imported here,
-inside the function, never at module (DAG-parse) time.
+with the check's severity and bilingual reason. GX takes ~5 s to import, so nothing imports it at
+module (DAG-parse) time: ``import simpul.pipeline`` never pays it. A transform does, once: the
+suites are GX expectations, the vectorised pass calls their GX condition functions and every
+delivery gets GX Data Docs.
 
 GX results carry failing *positions* only, never values (``exclude_unexpected_values``): the
 values are NIKs and names, and a 650,000-row delivery must not drag copies of them through
@@ -18,9 +20,9 @@ import inspect
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -84,49 +86,91 @@ def run_suite(
     suite through ``batch.validate``: the reference the findings-equality test compares with.
     """
     _quiet_gx()
-    import great_expectations as gx
-
+    checks = load_checks(suite, **kwargs)  # GX expectations: imports GX (~5 s, once per process)
     _quiet_gx()  # again: GX creates its loggers on import
-
-    checks = load_checks(suite, **kwargs)
     for check in checks:
         check.expectation.meta = {"rule": check.rule, "severity": check.severity}
     data = frame.reset_index(drop=True)
-    unexpected: dict[str, np.ndarray] = {}
-    outcomes: dict[str, bool] = {}
-    stats: dict[str, dict[str, int]] = {}
-    rest = checks
-    if engine == "vectorised":
-        rest = []
-        for check in checks:
-            try:
-                evaluated = _evaluate(check.expectation, data)
-            except Exception:  # noqa: BLE001 - GX runs it and reports why it cannot
-                evaluated = None
-            if evaluated is None:
-                rest.append(check)
-                continue
-            positions, domain, missing = evaluated
-            unexpected[check.rule] = positions
-            stats[check.rule] = {"domain": domain, "missing": missing}
-            outcomes[check.rule] = _success(check.expectation, len(positions), domain)
-    context = gx_suite = None
-    if rest:
-        context, gx_suite, result = _validate_with_gx(gx, suite, rest, data)
-        for r in result.results:
-            rule = r.expectation_config.meta["rule"]
-            if r.exception_info and r.exception_info.get("raised_exception"):
-                raise RuntimeError(
-                    f"check {rule} could not run: {r.exception_info.get('exception_message')}"
-                )
-            idx = r.result.get("unexpected_index_list") or []
-            unexpected[rule] = np.asarray(idx, dtype="int64")
-            outcomes[rule] = bool(r.success)
-            stats[rule] = {
-                "domain": int(r.result.get("element_count", len(data)) or 0)
-                - int(r.result.get("missing_count", 0) or 0),
-                "missing": int(r.result.get("missing_count", 0) or 0),
+    outcome = _Outcome()
+    rest = _evaluate_all(checks, data, outcome) if engine == "vectorised" else checks
+    gx_context = _validate_rest(suite, rest, data, outcome) if rest else None
+    failures, counts = _failures(checks, outcome.unexpected, rows)
+    summary = {
+        "suite": suite,
+        "success": all(outcome.success.get(c.rule, True) for c in checks),
+        "evaluated_rows": len(frame),
+        "checks": [
+            {
+                "rule": c.rule,
+                "severity": c.severity,
+                "field": c.field,
+                "failed_rows": counts.get(c.rule, 0),
             }
+            for c in checks
+        ],
+    }
+    if docs_dir is not None:
+        docs_dir.mkdir(parents=True, exist_ok=True)
+        (docs_dir / "validation.json").write_text(json.dumps(summary, indent=2))
+        context, gx_suite = gx_context or _context(suite, checks)
+        docs_result = _docs_result(suite, checks, counts, outcome, len(data))
+        _build_data_docs(context, gx_suite, docs_result, docs_dir / "data_docs", docs_dir.name)
+    return failures, summary
+
+
+@dataclass
+class _Outcome:
+    """Per rule: the failing positions, GX's success and the domain/missing row counts."""
+
+    unexpected: dict[str, np.ndarray] = field(default_factory=dict)
+    success: dict[str, bool] = field(default_factory=dict)
+    stats: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def _evaluate_all(checks: list[Check], data: pd.DataFrame, outcome: _Outcome) -> list[Check]:
+    """Evaluate what the vectorised pass can into ``outcome``; the checks left for GX."""
+    rest = []
+    for check in checks:
+        try:
+            evaluated = _evaluate(check.expectation, data)
+        except Exception:  # noqa: BLE001 - GX runs it and reports why it cannot
+            evaluated = None
+        if evaluated is None:
+            rest.append(check)
+            continue
+        positions, domain, missing = evaluated
+        outcome.unexpected[check.rule] = positions
+        outcome.stats[check.rule] = {"domain": domain, "missing": missing}
+        outcome.success[check.rule] = _success(check.expectation, len(positions), domain)
+    return rest
+
+
+def _validate_rest(
+    suite: str, checks: list[Check], data: pd.DataFrame, outcome: _Outcome
+) -> tuple[Any, Any]:
+    """Run ``checks`` through GX itself into ``outcome``; the GX context and suite it built."""
+    context, gx_suite, result = _validate_with_gx(suite, checks, data)
+    for r in result.results:
+        rule = r.expectation_config.meta["rule"]
+        if r.exception_info and r.exception_info.get("raised_exception"):
+            raise RuntimeError(
+                f"check {rule} could not run: {r.exception_info.get('exception_message')}"
+            )
+        idx = r.result.get("unexpected_index_list") or []
+        missing = int(r.result.get("missing_count", 0) or 0)
+        outcome.unexpected[rule] = np.asarray(idx, dtype="int64")
+        outcome.success[rule] = bool(r.success)
+        outcome.stats[rule] = {
+            "domain": int(r.result.get("element_count", len(data)) or 0) - missing,
+            "missing": missing,
+        }
+    return context, gx_suite
+
+
+def _failures(
+    checks: list[Check], unexpected: dict[str, np.ndarray], rows: pd.Series
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """One failure line per (row, rule), with the delivery's row numbers; failures per rule."""
     parts: list[pd.DataFrame] = []
     counts: dict[str, int] = {}
     for check in checks:
@@ -145,40 +189,18 @@ def run_suite(
                     }
                 )
             )
-    failures = (
-        pd.concat(parts, ignore_index=True)
-        if parts
-        else pd.DataFrame(
-            {c: pd.Series(dtype="int64" if c == "row" else "object") for c in FAILURE_COLUMNS}
-        )
-    )
-    summary = {
-        "suite": suite,
-        "success": all(outcomes.get(c.rule, True) for c in checks),
-        "evaluated_rows": len(frame),
-        "checks": [
-            {
-                "rule": c.rule,
-                "severity": c.severity,
-                "field": c.field,
-                "failed_rows": counts.get(c.rule, 0),
-            }
-            for c in checks
-        ],
-    }
-    if docs_dir is not None:
-        docs_dir.mkdir(parents=True, exist_ok=True)
-        (docs_dir / "validation.json").write_text(json.dumps(summary, indent=2))
-        if context is None:
-            context, gx_suite = _context(gx, suite, checks)
-        docs_result = _docs_result(suite, checks, counts, outcomes, stats, len(data))
-        _build_data_docs(context, gx_suite, docs_result, docs_dir / "data_docs", docs_dir.name)
-    return failures, summary
+    if parts:
+        return pd.concat(parts, ignore_index=True), counts
+    empty = {c: pd.Series(dtype="int64" if c == "row" else "object") for c in FAILURE_COLUMNS}
+    return pd.DataFrame(empty), counts
 
 
-def _context(gx: Any, suite: str, checks: list[Check]) -> tuple[Any, Any]:
+def _context(suite: str, checks: list[Check]) -> tuple[Any, Any]:
     """An ephemeral GX context and the suite of ``checks`` (what Data Docs render)."""
+    import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    _quiet_gx()  # again: GX creates its loggers on import
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -188,9 +210,9 @@ def _context(gx: Any, suite: str, checks: list[Check]) -> tuple[Any, Any]:
     return context, gx_suite
 
 
-def _validate_with_gx(gx: Any, suite: str, checks: list[Check], data: pd.DataFrame) -> tuple:
+def _validate_with_gx(suite: str, checks: list[Check], data: pd.DataFrame) -> tuple[Any, Any, Any]:
     """``checks`` validated by GX itself (pandas engine, the whole frame as one batch)."""
-    context, gx_suite = _context(gx, suite, checks)
+    context, gx_suite = _context(suite, checks)
     asset = context.data_sources.add_pandas("simpul").add_dataframe_asset(suite)
     batch_def = asset.add_batch_definition_whole_dataframe("delivery")
     batch = batch_def.get_batch(batch_parameters={"dataframe": data})
@@ -221,7 +243,7 @@ def _evaluate(exp: Any, data: pd.DataFrame) -> tuple[np.ndarray, int, int] | Non
     except Exception:  # noqa: BLE001 - no pandas condition: GX evaluates it
         return None
     condition = inspect.unwrap(fn)
-    values = {k: getattr(exp, k, None) for k in provider.condition_value_keys}
+    values = {k: getattr(exp, k, None) for k in cast(Any, provider).condition_value_keys}
     n = len(data)
     if isinstance(exp, ColumnMapExpectation):
         column = data[exp.column]
@@ -235,7 +257,7 @@ def _evaluate(exp: Any, data: pd.DataFrame) -> tuple[np.ndarray, int, int] | Non
         pair = data[[exp.column_A, exp.column_B]]
         keep = _keep_rows(
             pair,
-            exp.ignore_row_if,
+            cast(Any, exp).ignore_row_if,
             {"both_values_are_missing": "all", "either_value_is_missing": "any"},
             "neither",
         )
@@ -287,12 +309,7 @@ def _success(exp: Any, unexpected: int, domain: int) -> bool:
 
 
 def _docs_result(
-    suite: str,
-    checks: list[Check],
-    counts: dict[str, int],
-    outcomes: dict[str, bool],
-    stats: dict[str, dict[str, int]],
-    n: int,
+    suite: str, checks: list[Check], counts: dict[str, int], outcome: _Outcome, n: int
 ) -> Any:
     """The validation result Data Docs render, from the counts (GX's result fields for map
     expectations; no failing positions, no values)."""
@@ -304,11 +321,11 @@ def _docs_result(
     results = []
     for check in checks:
         bad = counts.get(check.rule, 0)
-        st = stats.get(check.rule, {"domain": n, "missing": 0})
+        st = outcome.stats.get(check.rule, {"domain": n, "missing": 0})
         domain, missing = st["domain"], st["missing"]
         results.append(
             ExpectationValidationResult(
-                success=outcomes.get(check.rule, True),
+                success=outcome.success.get(check.rule, True),
                 expectation_config=check.expectation.configuration,
                 result={
                     "element_count": n,
@@ -322,7 +339,7 @@ def _docs_result(
                 },
             )
         )
-    ok = sum(r.success for r in results)
+    ok = sum(bool(r.success) for r in results)
     return ExpectationSuiteValidationResult(
         success=ok == len(results),
         results=results,

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 import socket
 import ssl
-from typing import Any
+from typing import Any, cast
 
-from simpul.pipeline import PipelineError
+from simpul.pipeline.common import PipelineError
 
 SYSTEM_NAMES = {
     "siak": "SIAK",
@@ -62,7 +62,7 @@ class SourceUnreachable(SourceHttpError, _unreachable_type()):  # type: ignore[m
     def __init__(
         self, message: str, *, kind: str, transient: bool, agency: str, url: str, original: Any
     ):
-        _http_error_type().__init__(self, message, retriable=True)
+        cast(Any, _http_error_type()).__init__(self, message, retriable=True)
         self.kind, self.transient, self.agency, self.url = kind, transient, agency, url
         for name in ("reason", "waited", "attempts", "progress"):
             setattr(self, name, getattr(original, name, None))

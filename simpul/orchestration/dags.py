@@ -113,8 +113,9 @@ def check_drift(
     """
     from simpul.mapping import load_mapping
     from simpul.orchestration.alerts import drift_alert, due, send_alert
+    from simpul.pipeline.drift import unmapped_additions
 
-    added = drift_columns(result.get("schema_drift"), load_mapping(p.mapping).source_columns)
+    added = unmapped_additions(result.get("schema_drift"), load_mapping(p.mapping).source_columns)
     if not added:
         return
     key = f"schema_drift:{name}:{','.join(added)}"

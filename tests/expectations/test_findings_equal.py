@@ -57,7 +57,7 @@ def _agency_rows(world: Path) -> dict[str, tuple[str, list[dict]]]:
 
 def _mapped(mapping: str, rows: list[dict]) -> pd.DataFrame:
     """The canonical frame ``transform`` hands to ``run_suite``."""
-    from simpul.pipeline import _types_mapper
+    from simpul.pipeline.mapped import types_mapper
 
     mapper = Mapper(load_mapping(mapping))
     frame = pd.DataFrame(rows).astype("string")
@@ -65,7 +65,7 @@ def _mapped(mapping: str, rows: list[dict]) -> pd.DataFrame:
         frame[col] = pd.Series(pd.NA, index=frame.index, dtype="string")
     table, _ = mapper.apply(frame, pd.Series(range(1, len(frame) + 1)))
     return pa.Table.from_pandas(table.to_pandas(), preserve_index=False).to_pandas(
-        types_mapper=_types_mapper
+        types_mapper=types_mapper
     )
 
 
@@ -93,7 +93,7 @@ def _pairs(failures: pd.DataFrame) -> set[tuple[int, str, str]]:
 
 
 def test_mapping_per_distinct_value_equals_mapping_per_row(world: Path, monkeypatch) -> None:
-    """Mapping on distinct values (``mapping._per_distinct``) gives the very table and issues
+    """Mapping on distinct values (``mapping_values.per_distinct``) gives the very table and issues
     of mapping every row."""
     import simpul.mapping as mapping_module
 
@@ -108,7 +108,7 @@ def test_mapping_per_distinct_value_equals_mapping_per_row(world: Path, monkeypa
         for frame in (source, _scramble(source, 3)):
             fast_table, fast_issues = apply(mapping, frame.copy())
             with monkeypatch.context() as m:
-                m.setattr(mapping_module, "_per_distinct", lambda raw, fn: fn(raw))
+                m.setattr(mapping_module, "per_distinct", lambda raw, fn: fn(raw))
                 ref_table, ref_issues = apply(mapping, frame.copy())
             assert fast_table.equals(ref_table), mapping
             assert fast_issues == ref_issues, mapping

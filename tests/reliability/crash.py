@@ -43,6 +43,7 @@ CHILD = textwrap.dedent(
 
     from simpul import pipeline
     from simpul.config import load_config
+    from simpul.pipeline import actions  # where run() finds the stages
     from simpul.warehouse import merge
 
     if point == "mid_extract":
@@ -57,9 +58,9 @@ CHILD = textwrap.dedent(
 
         PartialDelivery.append = append
     elif point == "after_extract":
-        pipeline.transform = lambda *a, **k: die()
+        actions.transform = lambda *a, **k: die()
     elif point == "after_transform":
-        pipeline.load = lambda *a, **k: die()
+        actions.load = lambda *a, **k: die()
     elif point == "mid_load":
         real_apply = merge.apply_versions
 
@@ -69,13 +70,13 @@ CHILD = textwrap.dedent(
 
         merge.apply_versions = apply_versions
     elif point == "after_load":
-        real_load = pipeline.load
+        real_load = actions.load
 
         def load(*a, **k):
             real_load(*a, **k)
             die()
 
-        pipeline.load = load
+        actions.load = load
     else:
         sys.exit(f"unknown kill point {point}")
 

@@ -18,7 +18,7 @@ from connectors.base.text_files import read_csv
 from connectors.opensid.connector import desa_from_name
 from simpul.domain import nik
 from simpul.domain.regions import match_kecamatan, match_village, normalise_name, villages
-from simpul.mapping import _parse_dates
+from simpul.mapping_values import parse_dates
 
 from .corpus.make import OPENSID_ROWS, ROWS, csv_bytes, xlsx_bytes
 
@@ -79,7 +79,7 @@ def test_serial_0000_or_a_bad_month_is_never_accepted(value):
 @given(st.lists(st.one_of(st.none(), st.text(max_size=25)), max_size=15))
 def test_date_parsing_never_raises_and_gives_dates_or_none(values):
     s = pd.Series(values, dtype="string")
-    out = _parse_dates(s, ["%d-%m-%Y", "%d/%m/%Y", "%Y-%m-%d"], excel_serial=True)
+    out = parse_dates(s, ["%d-%m-%Y", "%d/%m/%Y", "%Y-%m-%d"], excel_serial=True)
     assert len(out) == len(values)
     assert all(v is None or isinstance(v, date) for v in out)
 
@@ -93,7 +93,7 @@ def test_date_parsing_round_trips_every_format_and_the_excel_serial(d):
          f"{serial}.0"],
         dtype="string",
     )  # fmt: skip
-    out = _parse_dates(s, ["%d-%m-%Y", "%d/%m/%Y", "%Y-%m-%d"], excel_serial=True)
+    out = parse_dates(s, ["%d-%m-%Y", "%d/%m/%Y", "%Y-%m-%d"], excel_serial=True)
     assert list(out) == [d] * 5
 
 

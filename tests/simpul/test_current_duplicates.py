@@ -11,7 +11,7 @@ import pyarrow as pa
 from simpul import ledger
 from simpul.mapping import Mapper, load_mapping
 from simpul.model import LINEAGE, entity
-from simpul.pipeline import _types_mapper
+from simpul.pipeline.mapped import types_mapper
 from simpul.warehouse import merge, open_warehouse
 from tests.siak_rows import person
 
@@ -20,7 +20,7 @@ def _mapped(rows: list[dict]) -> pd.DataFrame:
     table, _ = Mapper(load_mapping("siak_penduduk")).apply(
         pd.DataFrame(rows).astype("string"), pd.Series(range(1, len(rows) + 1))
     )
-    return table.to_pandas(types_mapper=_types_mapper)
+    return table.to_pandas(types_mapper=types_mapper)
 
 
 def test_columnwise_equals_per_row(warehouse_url: str) -> None:

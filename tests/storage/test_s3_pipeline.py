@@ -151,6 +151,7 @@ def test_pull_broken_on_one_host_resumes_on_another(shared, monkeypatch):
     the retry on another worker host fetches only the pages after the break."""
     from simpul import pipeline
     from simpul.config import load_config
+    from simpul.pipeline import extraction
 
     fs, bucket, home = shared["fs"], shared["bucket"], shared["home"]
     cfg = load_config()
@@ -173,7 +174,7 @@ def test_pull_broken_on_one_host_resumes_on_another(shared, monkeypatch):
         connector.read_pages = read_pages
         return connector
 
-    monkeypatch.setattr(pipeline, "build_connector", breaking)
+    monkeypatch.setattr(extraction, "build_connector", breaking)  # where extract finds it
     with pytest.raises(Exception, match="unreachable"):
         pipeline.extract(PIPE, cfg)
     progress = [p for p in fs.find(f"{bucket}/landing/siak/penduduk") if "_progress" in p]

@@ -14,6 +14,7 @@ from connectors.base.contract import ReadResult
 from connectors.base.files import FileFormatError
 from connectors.opensid.connector import TEMPLATE_COLUMNS, OpenSidDropConnector, desa_from_name
 from simpul import pipeline
+from simpul.config import paths
 from simpul.warehouse import open_warehouse
 
 
@@ -126,7 +127,7 @@ def test_pipeline_quarantines_with_file_and_row_in_the_report(drop):
     (drop / "penduduk_16.08.01.2006.xlsx").write_bytes(workbook(good + [bad]))
     result = pipeline.run("opensid_penduduk")
     assert (result["rows_loaded"], result["rows_quarantined"]) == (9, 1)
-    report = open(pipeline.paths().reports / result["load_id"] / "laporan_mutu_data.csv").read()
+    report = open(paths().reports / result["load_id"] / "laporan_mutu_data.csv").read()
     assert "penduduk_16.08.01.2006.xlsx, baris/row 11" in report
     wh = open_warehouse()
     assert wh.scalar("select count(distinct kode_desa) from core.penduduk") == 1

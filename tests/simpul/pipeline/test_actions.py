@@ -11,6 +11,7 @@ from simpul import pipeline
 from simpul.config import paths
 from simpul.landing import land
 from simpul.orchestration.audit import audit_file
+from simpul.pipeline import extraction
 from simpul.warehouse import open_warehouse
 from tests.siak_rows import person
 
@@ -83,7 +84,7 @@ def test_bounded_backfill_never_moves_the_cursor(simpul_home, monkeypatch):
             result.observe([r["UPDATED_AT"] for r in keep])
             yield rows_to_batch(keep)
 
-    monkeypatch.setattr(pipeline, "build_connector", lambda cfg, source: Fake())
+    monkeypatch.setattr(extraction, "build_connector", lambda cfg, source: Fake())
     result = pipeline.backfill(
         PIPE, since=datetime(2026, 10, 2, tzinfo=UTC), until="2026-10-04T00:00:00Z"
     )
