@@ -61,7 +61,8 @@ def make_sources(world_dir: Path, src: Path, seed: int) -> dict[str, int]:
     """``<src>/<pipeline>.parquet`` in delivery order (updated_at, key), 2 % defects in SIAK
     penduduk and OSS izin, as the simulators serve them."""
     from simpul.simulators.oss import OSS_KINDS
-    from simpul.simulators.siak import SiakState, keluarga_row, penduduk_row
+    from simpul.simulators.siak import keluarga_row, penduduk_row
+    from simpul.simulators.siak_register import SiakState
     from simpul.synth.defects import inject_defects
     from simpul.synth.world import load_world
 

@@ -95,7 +95,7 @@ def _freshness(wh: Any, cfg: SimpulConfig | None, loads: list[dict], now: dateti
     from simpul.orchestration.freshness import freshness_report, load_ops_settings
 
     if cfg is not None:
-        return list(freshness_report(wh, cfg, load_ops_settings(), now))
+        return freshness_report(wh, cfg, load_ops_settings(), now)
     # no valid config: freshness of whatever pipelines have loaded, default cadence
     return _freshness_from_loads(loads, now)
 

@@ -38,16 +38,7 @@ from simpul.simulators.common import (
     village_name,
 )
 from simpul.simulators.faults import FaultConfig, FaultState
-from simpul.simulators.siak_register import SIAK_PENDUDUK_KINDS, SiakState, Stream
-
-__all__ = [
-    "SIAK_PENDUDUK_KINDS",
-    "SiakState",
-    "create_app",
-    "keluarga_row",
-    "penduduk_row",
-    "peristiwa_row",
-]
+from simpul.simulators.siak_register import SiakState, Stream
 
 MAX_PER_PAGE = 1000
 

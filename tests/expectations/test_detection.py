@@ -30,7 +30,8 @@ from simpul import pipeline
 from simpul.config import paths
 from simpul.landing import find_manifest
 from simpul.simulators.runner import serve_app
-from simpul.simulators.siak import SIAK_PENDUDUK_KINDS, create_app, penduduk_row
+from simpul.simulators.siak import create_app, penduduk_row
+from simpul.simulators.siak_register import SIAK_PENDUDUK_KINDS
 from simpul.synth import WorldConfig, generate_world, inject_defects, load_world
 
 SEED, POPULATION, RATE = 11, 3000, 0.10

@@ -31,7 +31,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _agency_rows(world: Path) -> dict[str, tuple[str, list[dict]]]:
     """mapping -> (suite, source rows) with defects, as the simulators serve them."""
     from simpul.simulators.oss import OSS_KINDS
-    from simpul.simulators.siak import SiakState, keluarga_row, penduduk_row, peristiwa_row
+    from simpul.simulators.siak import keluarga_row, penduduk_row, peristiwa_row
+    from simpul.simulators.siak_register import SiakState
     from simpul.synth.defects import inject_defects
     from simpul.synth.world import load_world
 
