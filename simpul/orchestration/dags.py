@@ -128,16 +128,6 @@ def check_drift(
         send_alert(alert)
 
 
-def drift_columns(drift: dict[str, Any] | None, mapped: set[str]) -> list[str]:
-    """Added columns worth an alert: not mapped, not the connector's lineage columns."""
-    from connectors.base.files import SOURCE_FILE, SOURCE_ROW
-
-    if not drift:
-        return []
-    ignore = {SOURCE_FILE, SOURCE_ROW, "_file_mtime"}  # lineage the drop connectors add
-    return sorted(c for c in drift.get("added") or [] if c not in mapped and c not in ignore)
-
-
 def summary_line(name: str, result: dict[str, Any], seconds: float) -> str:
     """The one readable line a load task log ends with (instead of the returned dict)."""
     status = result.get("status")

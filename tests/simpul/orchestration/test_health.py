@@ -198,14 +198,6 @@ def test_freshness_follows_each_pipelines_schedule(simpul_home):
     assert rows["paten_permohonan"]["freshness_hours"] == 3.0  # hourly
 
 
-def test_drift_alerts_ignore_first_loads_and_lineage_columns():
-    from simpul.orchestration.dags import drift_columns
-
-    assert drift_columns(None, {"nik"}) == []  # a first load has no drift to report
-    drift = {"added": ["_source_file", "_source_row", "_file_mtime", "nik", "kolom_baru"]}
-    assert drift_columns(drift, {"nik"}) == ["kolom_baru"]
-
-
 def test_due_is_kept_in_the_warehouse(simpul_home):
     from simpul.orchestration.alerts import due
 
