@@ -224,9 +224,17 @@ class HttpClient:
         )
         self.sleep(wait)
 
-    def _restore_progress(self, state: dict[str, Any]) -> None:
+    def _resumed(
+        self, resume: dict[str, Any] | None, start: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The state a pull continues from (``start`` for a new one), with the progress it had
+        restored; None when that pull had already finished."""
+        state = dict(resume or start)
+        if state.get("done"):
+            return None
         self.progress.pages = int(state.get("pages", 0))
         self.progress.rows = int(state.get("rows", 0))
+        return state
 
     def _page_rows(self, path: str, body: Any, data_key: str) -> list[dict[str, Any]]:
         """The rows of one page's JSON object, counted into the progress."""
@@ -252,10 +260,9 @@ class HttpClient:
         Follows ``links.next`` (same origin only), falling back to ``page`` +
         ``meta.total_pages``.
         """
-        state = dict(resume or {"page": 1})
-        if state.get("done"):
+        state = self._resumed(resume, {"page": 1})
+        if state is None:
             return
-        self._restore_progress(state)
         self.progress.total_pages = state.get("total_pages")
         page = int(state.get("page") or 1)
         next_url: str | None = state.get("next")
@@ -333,11 +340,10 @@ class HttpClient:
         server that hands out the same cursor twice would loop forever; that stops with an
         error instead.
         """
-        state = dict(resume or {})
-        if state.get("done"):
+        state = self._resumed(resume, {})
+        if state is None:
             return
         cursor: str | None = state.get("cursor")
-        self._restore_progress(state)
         seen: set[str] = set()
         for _ in range(max_pages):
             query = dict(params)
