@@ -6,7 +6,6 @@ from simpul.warehouse.ops.delivery import ReconcileError, commit_delivery
 from simpul.warehouse.ops.quarantine import QUARANTINE_SCHEMA, quarantine_key
 from simpul.warehouse.ops.records import (
     get_cursor,
-    last_loaded_manifest,
     record_schema_changes,
     upsert,
 )
@@ -16,7 +15,6 @@ __all__ = [
     "ReconcileError",
     "commit_delivery",
     "get_cursor",
-    "last_loaded_manifest",
     "quarantine_key",
     "record_schema_changes",
     "upsert",

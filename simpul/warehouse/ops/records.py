@@ -63,18 +63,6 @@ def clear_load(conn: Connection, table: str, load_id: str) -> None:
     conn.execute(sa.text(f"DELETE FROM {table} WHERE load_id = :id"), {"id": load_id})
 
 
-def last_loaded_manifest(wh: Warehouse, source: str, stream: str) -> dict[str, Any] | None:
-    """The ``ops.loads`` row of the last loaded, non-empty delivery of (source, stream): the
-    baseline a new delivery's columns are compared with (schema drift)."""
-    rows = wh.query(
-        "select load_id, landed_file from ops.loads where source = :s and stream = :t "
-        "and status in ('loaded', 'held') and rows_received > 0 "
-        "order by loaded_at desc, load_id desc limit 1",
-        {"s": source, "t": stream},
-    )
-    return rows[0] if rows else None
-
-
 def record_schema_changes(
     wh: Warehouse, pipeline: str, manifest: Manifest, drift: dict[str, Any] | None
 ) -> None:
