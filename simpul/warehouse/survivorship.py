@@ -160,24 +160,30 @@ def merge_sources(
                 None,
             )
             for c in cols:
-                kept = live[winner].values.get(c) if winner else None
-                values[c] = kept
-                for s in newest:
-                    other = live[s].values.get(c)
-                    if s != winner and other is not None and other != kept:
-                        conflicts.append(Conflict(c, winner or "", kept, s, other))
+                values[c] = _keep(c, winner, live, newest, conflicts)
             done.update(cols)
     for c in columns:
         if c in done:
             continue
         winner = next((s for s in newest if live[s].values.get(c) is not None), None)
-        kept = live[winner].values.get(c) if winner else None
-        values[c] = kept
-        for s in newest:
-            other = live[s].values.get(c)
-            if s != winner and other is not None and other != kept:
-                conflicts.append(Conflict(c, winner or "", kept, s, other))
+        values[c] = _keep(c, winner, live, newest, conflicts)
     return values, conflicts
+
+
+def _keep(
+    column: str,
+    winner: str | None,
+    live: dict[str, Version],
+    newest: list[str],
+    conflicts: list[Conflict],
+) -> Any:
+    """The winner's value of ``column``; every other source's different value is a conflict."""
+    kept = live[winner].values.get(column) if winner else None
+    for s in newest:
+        other = live[s].values.get(column)
+        if s != winner and other is not None and other != kept:
+            conflicts.append(Conflict(column, winner or "", kept, s, other))
+    return kept
 
 
 def timeline(rules: EntityRules, columns: list[str], versions: list[Version]) -> list[State]:
