@@ -107,8 +107,12 @@ def _start(env: dict[str, str], logs: Path, port: int, queue: str) -> dict[str, 
     procs = {}
     for name, cmd in commands.items():
         out = (logs / f"{name}.log").open("w")
-        procs[name] = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                       start_new_session=True, cwd=logs)  # fmt: skip
+        # each worker its own SIMPUL_HOME, as on its own machine: the pipeline's per-stream
+        # run lock (a file lock in the home) would otherwise let one partition run at a time
+        own = {"SIMPUL_HOME": f"{env['SIMPUL_HOME']}/{name}"} if name.startswith("worker") else {}
+        procs[name] = subprocess.Popen(cmd, env={**env, **own}, stdout=out,
+                                       stderr=subprocess.STDOUT, start_new_session=True,
+                                       cwd=logs)  # fmt: skip
     return procs
 
 
@@ -188,11 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/scale-bench/celery"))
     ap.add_argument("--airflow-home", type=Path, default=Path("/tmp/scale-airflow"))
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--modes", default="serial,celery")
     args = ap.parse_args(argv)
     source = prepare(args.workdir, args.population, 7)
     files = province_files(source, args.workdir / f"provinsi_{args.population}", args.partitions)
     out: dict[str, Any] = {"pg": PG_ADMIN.rsplit("@", 1)[-1]}
-    for mode in ("serial", "celery"):
+    for mode in args.modes.split(","):
         url = _pg_create()
         assert url is not None, "PostgreSQL is needed"
         env = {**os.environ, **hub_env(args.workdir / f"home_{mode}_{os.getpid()}", url)}

@@ -1,14 +1,14 @@
 """``uv run python -m bench.province``: peak memory at province scale (issue 18 items 5 and 6).
 
 Each partition is one synthetic kabupaten (an OKU Timur-shaped world of ``--population``
-residents, its own seed) delivered as SIAK penduduk, then landed, transformed, loaded and the
+residents whose NIK and KK serials are shifted per partition: :func:`shift_serials`) delivered
+as SIAK penduduk, then landed, transformed, loaded and the
 marts built, every stage in its own process (``bench.worker``: peak RSS is that process's
 high-water mark). ``--partitions N`` runs N of them one after the other into the same warehouse
 (``--engine postgres``: a fresh PostgreSQL database, dropped afterwards), as the per-kabupaten
 partitions of the province would; ``--sample SECONDS`` also samples the whole machine's used
-memory while it runs. The synthetic worlds all use OKU Timur's kecamatan codes, so partitions
-with different seeds stand in for different kabupaten (their NIKs rarely collide; a collision
-merges two residents, which the counts show).
+memory while it runs. The synthetic world only knows OKU Timur's kecamatan codes, so the
+partitions stand in for different kabupaten by their serials (same villages, other residents).
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.province", description=__doc__)
     ap.add_argument("--population", type=int, default=2_000_000, help="residents per partition")
     ap.add_argument("--partitions", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=7, help="first partition's seed (+1 each)")
+    ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--engine", choices=("duckdb", "postgres"), default="duckdb")
     ap.add_argument("--no-marts", action="store_true")
     ap.add_argument("--increment", action="store_true", help="then 1 %% into the first partition")
@@ -173,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="simpul-province-"))
     print("machine:", ", ".join(f"{k} {v}" for k, v in machine().items()), flush=True)
-    sources = [prepare(workdir, args.population, args.seed + i) for i in range(args.partitions)]
+    source = prepare(workdir, args.population, args.seed)
+    folder = workdir / f"provinsi_{args.population}"
+    sources = province_files(source, folder, args.partitions)
     home = workdir / f"home_{args.engine}_{os.getpid()}"
     shutil.rmtree(home, ignore_errors=True)
     url = _pg_create() if args.engine == "postgres" else None
@@ -182,12 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with MemorySampler(args.sample) as mem:
             base = MemorySampler.used_mb()
-            for i, source in enumerate(sources):
-                name = f"kab{i + 1}_seed{args.seed + i}"
-                parts.append(run_partition(b, source, name, marts=not args.no_marts))
+            for part in sources:
+                parts.append(run_partition(b, part, f"kab{part.stem}", marts=not args.no_marts))
                 print(f"== {json.dumps(parts[-1])}", flush=True)
             if args.increment:
-                parts.append(run_increment(b, sources[0], "kab1", args.seed))
+                # the first partition is the unshifted source
+                parts.append(run_increment(b, source, f"kab{sources[0].stem}", args.seed))
                 print(f"== {json.dumps(parts[-1])}", flush=True)
     finally:
         if url:
