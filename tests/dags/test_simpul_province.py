@@ -37,3 +37,12 @@ def test_the_dag_maps_one_task_per_partition(airflow_home, simpul_home, tmp_path
         == ["16.08", "16.09"]
         == [p["kabupaten"] for p in province.partitions()]
     )
+
+
+def test_no_province_folder_no_dag(airflow_home, simpul_home, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.delenv("SIMPUL_PROVINCE_DIR", raising=False)
+    bag = DagBag(dag_folder=str(DAG_FILE))
+    assert bag.import_errors == {}
+    assert "simpul_province" not in bag.dags  # a kecamatan install has no province folder
