@@ -86,7 +86,9 @@ def test_data_docs_are_built_without_personal_data(validated, frame: pd.DataFram
         assert not any(v in text for v in [*frame["nik"].dropna(), *frame["nama_lengkap"]])
 
 
-def test_data_docs_inline_setting_builds_them_in_the_run(frame: pd.DataFrame, tmp_path, monkeypatch):
+def test_data_docs_inline_setting_builds_them_in_the_run(
+    frame: pd.DataFrame, tmp_path, monkeypatch
+):
     monkeypatch.setenv("SIMPUL_DATA_DOCS", "inline")
     run_suite(frame, "penduduk", pd.Series(range(1, 10)), docs_dir=tmp_path, kabupaten="16.08")
     assert (tmp_path / "data_docs" / "index.html").exists()
