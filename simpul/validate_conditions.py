@@ -11,6 +11,7 @@ Expectations: a transform evaluates a suite without paying GX's ~5 s import.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -109,6 +110,7 @@ _IGNORE = {
 }
 
 
+@functools.cache
 def conditions() -> dict[str, Condition]:
     """Every kind the vectorised pass evaluates: GX's built-ins and the hub's own."""
     from expectations.rules import ROW_RULES
