@@ -121,7 +121,11 @@ def conditions() -> dict[str, Condition]:
             out[kind] = Condition("column", row_rule.rule, row_rule.value_keys)
         else:
             rule = row_rule.rule
-            out[kind] = Condition("multicolumn", lambda cols, r=rule: r(*(cols[c] for c in cols)))
+            out[kind] = Condition(
+                "multicolumn",
+                lambda cols, r=rule: r(*(cols[c] for c in cols)),
+                ignore_row_if="all_values_are_missing",  # GX's MulticolumnMapExpectation default
+            )
     return out
 
 
