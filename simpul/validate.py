@@ -129,8 +129,8 @@ def run_suite(
 
 def data_docs_inline() -> bool:
     """``SIMPUL_DATA_DOCS=inline`` builds Data Docs in every run (and imports GX there);
-    ``deferred`` (the default) leaves them to :func:`build_data_docs`."""
-    mode = os.environ.get("SIMPUL_DATA_DOCS", "deferred").strip().lower()
+    ``deferred`` (the default, also when empty) leaves them to :func:`build_data_docs`."""
+    mode = (os.environ.get("SIMPUL_DATA_DOCS") or "deferred").strip().lower()
     if mode not in {"inline", "deferred"}:
         raise ValueError(
             f"SIMPUL_DATA_DOCS must be inline or deferred, not {mode!r} / "
