@@ -1,37 +1,30 @@
 """Checks that several suites share (required, unique and coded columns, NIK, KK, dates, region
 codes), written once so that a fix to a rule or its wording lands in every suite.
 
-Great Expectations is imported when a suite is built, not when this module is imported.
+A check names its GX expectation by type and kwargs (:func:`simpul.validate.expect`): building a
+suite imports no Great Expectations; the GX object is made only where GX runs.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from simpul.validate import Check, Severity
+from simpul.validate import Check, Severity, expect
 
 KODE_DESA_REGEX = r"^\d{2}\.\d{2}\.\d{2}\.[12]\d{3}$"
 NIK_STRUCTURE_EN = "NIK is not a valid 16-digit NIK (region, date of birth, serial)"
 NIK_STRUCTURE_ID = "NIK bukan NIK 16 digit yang sah (kode wilayah, tanggal lahir, nomor urut)"
 
 
-def _gxe() -> Any:
-    import great_expectations.expectations as gxe
-
-    return gxe
-
-
 def not_null(
     rule: str, column: str, reason_en: str, reason_id: str, severity: Severity = "error"
 ) -> Check:
     """The column must be filled (GX counts an unreadable value as empty too)."""
-    expectation = _gxe().ExpectColumnValuesToNotBeNull(column=column)
+    expectation = expect("expect_column_values_to_not_be_null", column=column)
     return Check(rule, severity, column, expectation, reason_en, reason_id)
 
 
 def unique(rule: str, column: str, reason_en: str, reason_id: str) -> Check:
     """Error: the same key twice in one delivery."""
-    expectation = _gxe().ExpectColumnValuesToBeUnique(column=column)
+    expectation = expect("expect_column_values_to_be_unique", column=column)
     return Check(rule, "error", column, expectation, reason_en, reason_id)
 
 
@@ -57,7 +50,7 @@ def in_set(
     severity: Severity = "error",
 ) -> Check:
     """The column holds one of ``values`` (a code list)."""
-    expectation = _gxe().ExpectColumnValuesToBeInSet(column=column, value_set=values)
+    expectation = expect("expect_column_values_to_be_in_set", column=column, value_set=values)
     return Check(rule, severity, column, expectation, reason_en, reason_id)
 
 
@@ -70,7 +63,7 @@ def matches(
     severity: Severity = "error",
 ) -> Check:
     """The column's text matches ``regex``."""
-    expectation = _gxe().ExpectColumnValuesToMatchRegex(column=column, regex=regex)
+    expectation = expect("expect_column_values_to_match_regex", column=column, regex=regex)
     return Check(rule, severity, column, expectation, reason_en, reason_id)
 
 
@@ -78,9 +71,7 @@ def nik_structure(
     column: str = "nik", reason_en: str = NIK_STRUCTURE_EN, reason_id: str = NIK_STRUCTURE_ID
 ) -> Check:
     """Error: not a valid NIK (16 digits, region, date of birth, serial)."""
-    from expectations.custom import ExpectColumnValuesToBeValidNik
-
-    expectation = ExpectColumnValuesToBeValidNik(column=column)
+    expectation = expect("expect_column_values_to_be_valid_nik", column=column)
     return Check(f"{column}_structure", "error", column, expectation, reason_en, reason_id)
 
 
@@ -103,13 +94,11 @@ def no_kk_structure(severity: Severity = "error") -> Check:
 
 def no_kk_parts() -> Check:
     """Warning: the KK's region, issue date or serial looks wrong."""
-    from expectations.custom import ExpectColumnValuesToBeValidKk
-
     return Check(
         "no_kk_parts",
         "warn",
         "no_kk",
-        ExpectColumnValuesToBeValidKk(column="no_kk"),
+        expect("expect_column_values_to_be_valid_kk", column="no_kk"),
         "no_kk region, issue date or serial looks wrong",
         "kode wilayah, tanggal terbit atau nomor urut pada nomor KK tampak salah",
     )
@@ -117,16 +106,20 @@ def no_kk_parts() -> Check:
 
 def date_range(column: str, earliest: str, reason_en: str, reason_id: str) -> Check:
     """Error: a date in the future or before ``earliest``."""
-    from expectations.custom import ExpectColumnValuesToBeDateNotInFuture
-
-    expectation = ExpectColumnValuesToBeDateNotInFuture(column=column, earliest=earliest)
+    expectation = expect(
+        "expect_column_values_to_be_date_not_in_future", column=column, earliest=earliest
+    )
     return Check(f"{column}_range", "error", column, expectation, reason_en, reason_id)
 
 
 def not_before(rule: str, later: str, earlier: str, reason_en: str, reason_id: str) -> Check:
     """Error: date ``later`` lies before date ``earlier`` (rows missing either pass)."""
-    expectation = _gxe().ExpectColumnPairValuesAToBeGreaterThanB(
-        column_A=later, column_B=earlier, or_equal=True, ignore_row_if="either_value_is_missing"
+    expectation = expect(
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        column_A=later,
+        column_B=earlier,
+        or_equal=True,
+        ignore_row_if="either_value_is_missing",
     )
     return Check(rule, "error", later, expectation, reason_en, reason_id)
 

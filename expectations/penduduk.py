@@ -16,7 +16,7 @@ from expectations.common import (
     not_null,
 )
 from simpul.domain.regions import code_lists
-from simpul.validate import Check
+from simpul.validate import Check, expect
 
 NIK_BIRTH_COLUMNS = ["nik", "tanggal_lahir", "jenis_kelamin"]
 
@@ -35,20 +35,15 @@ CODED_COLUMNS = (
 
 def _nik_person_checks(kabupaten: str) -> list[Check]:
     """The NIK against the person: birth date and sex, one holder, region, temporary NIKs."""
-    from expectations.custom import (
-        ExpectColumnValuesToNotBeTemporaryNik,
-        ExpectNikToAgreeWithBirthDateAndSex,
-        ExpectNikToBeRegisteredInRegion,
-        ExpectNikToBeUniqueOrOwned,
-    )
-
     return [
         Check(
             "nik_birth_agreement",
             "error",
             "nik",
-            ExpectNikToAgreeWithBirthDateAndSex(
-                column_list=NIK_BIRTH_COLUMNS, ignore_row_if="never"
+            expect(
+                "expect_nik_to_agree_with_birth_date_and_sex",
+                column_list=NIK_BIRTH_COLUMNS,
+                ignore_row_if="never",
             ),
             "NIK date part does not match date of birth and sex (day + 40 for women)",
             "bagian tanggal NIK tidak sesuai tanggal lahir dan jenis kelamin (tanggal + 40 "
@@ -58,7 +53,11 @@ def _nik_person_checks(kabupaten: str) -> list[Check]:
             "nik_unique",
             "error",
             "nik",
-            ExpectNikToBeUniqueOrOwned(column_list=NIK_BIRTH_COLUMNS, ignore_row_if="never"),
+            expect(
+                "expect_nik_to_be_unique_or_owned",
+                column_list=NIK_BIRTH_COLUMNS,
+                ignore_row_if="never",
+            ),
             "the same NIK appears on more than one record in this delivery (and its date of "
             "birth and sex do not single this record out as the holder)",
             "NIK yang sama muncul pada lebih dari satu data dalam kiriman ini (dan tanggal lahir "
@@ -69,7 +68,11 @@ def _nik_person_checks(kabupaten: str) -> list[Check]:
             "nik_region",
             "warn",
             "nik",
-            ExpectNikToBeRegisteredInRegion(column="nik", prefix=kabupaten.replace(".", "")),
+            expect(
+                "expect_nik_to_be_registered_in_region",
+                column="nik",
+                prefix=kabupaten.replace(".", ""),
+            ),
             "NIK was first registered outside this kabupaten",
             "NIK pertama kali terdaftar di luar kabupaten ini",
         ),
@@ -77,7 +80,7 @@ def _nik_person_checks(kabupaten: str) -> list[Check]:
             "nik_temporary",
             "warn",
             "nik",
-            ExpectColumnValuesToNotBeTemporaryNik(column="nik"),
+            expect("expect_column_values_to_not_be_temporary_nik", column="nik"),
             "temporary village NIK (OpenSID): not yet registered in SIAK",
             "NIK sementara dari desa (OpenSID): belum terdaftar di SIAK",
         ),
@@ -86,14 +89,14 @@ def _nik_person_checks(kabupaten: str) -> list[Check]:
 
 def _excel_truncated_nik() -> Check:
     """Error: a NIK whose 16th digit a family member's record shows Excel cut off."""
-    from expectations.custom import ExpectNikToNotBeExcelTruncated
-
     return Check(
         "nik_excel_truncated",
         "error",
         "nik",
-        ExpectNikToNotBeExcelTruncated(
-            column_list=["nik", "nik_ayah", "nik_ibu"], ignore_row_if="never"
+        expect(
+            "expect_nik_to_not_be_excel_truncated",
+            column_list=["nik", "nik_ayah", "nik_ibu"],
+            ignore_row_if="never",
         ),
         "NIK ends in 0 where a family member's record has the same NIK with another last "
         "digit: the 16th digit was lost to Excel's 15-digit precision",
@@ -104,8 +107,6 @@ def _excel_truncated_nik() -> Check:
 
 def _family_checks() -> list[Check]:
     """The family card and the person's place in it."""
-    from expectations.custom import ExpectKkToNotBeExcelTruncated, ExpectShdkToFitAge
-
     return [
         no_kk_structure(),
         no_kk_parts(),
@@ -119,7 +120,11 @@ def _family_checks() -> list[Check]:
             "shdk_age",
             "warn",
             "shdk",
-            ExpectShdkToFitAge(column_list=["shdk", "tanggal_lahir"], ignore_row_if="never"),
+            expect(
+                "expect_shdk_to_fit_age",
+                column_list=["shdk", "tanggal_lahir"],
+                ignore_row_if="never",
+            ),
             "family role (head, spouse, in-law) does not fit an age under 15",
             "status hubungan dalam keluarga (kepala, suami/istri, menantu, mertua) tidak sesuai "
             "usia di bawah 15 tahun",
@@ -128,8 +133,10 @@ def _family_checks() -> list[Check]:
             "no_kk_excel_zeroed",
             "warn",
             "no_kk",
-            ExpectKkToNotBeExcelTruncated(
-                column_list=["no_kk", "kode_desa"], ignore_row_if="never"
+            expect(
+                "expect_kk_to_not_be_excel_truncated",
+                column_list=["no_kk", "kode_desa"],
+                ignore_row_if="never",
             ),
             "no_kk ends in 0 while family members in the same village carry it with another last "
             "digit: probably cut by Excel's 15-digit precision",

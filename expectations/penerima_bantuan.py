@@ -7,21 +7,21 @@ warehouse (the Dinas Sosial exchange dataset); this suite checks the delivery it
 from __future__ import annotations
 
 from expectations.common import in_set, kode_desa_format_check, matches, nik_checks, no_kk_structure
-from simpul.validate import Check
+from simpul.validate import Check, expect
 
 PROGRAMS = ["BLT-DD", "BPNT", "PBI-JK", "PKH"]
 
 
 def checks(kabupaten: str = "16.08") -> list[Check]:
-    import great_expectations.expectations as gxe
-
     return [
         *nik_checks(),
         Check(
             "recipient_unique",
             "error",
             "nik",
-            gxe.ExpectCompoundColumnsToBeUnique(column_list=["nik", "program", "periode"]),
+            expect(
+                "expect_compound_columns_to_be_unique", column_list=["nik", "program", "periode"]
+            ),
             "the same NIK appears twice for one programme and period",
             "NIK yang sama muncul dua kali untuk satu program dan periode",
         ),
@@ -45,7 +45,7 @@ def checks(kabupaten: str = "16.08") -> list[Check]:
             "nominal_positive",
             "warn",
             "nominal",
-            gxe.ExpectColumnValuesToBeBetween(column="nominal", min_value=1),
+            expect("expect_column_values_to_be_between", column="nominal", min_value=1),
             "amount is zero or negative",
             "nominal nol atau negatif",
         ),

@@ -178,6 +178,23 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_docs(args: argparse.Namespace) -> int:
+    """``simpul data-docs LOAD_ID``: GX Data Docs of one delivery, rendered from its stored
+    validation result into the delivery's reports folder (imports GX: a few seconds)."""
+    from simpul.config import paths
+    from simpul.validate import STORED_RESULT, build_data_docs
+
+    reports = paths().reports / args.load_id
+    if not (reports / STORED_RESULT).exists():
+        print(
+            f"tidak ada hasil validasi untuk {args.load_id} / "
+            f"no validation result for {args.load_id}: {reports / STORED_RESULT}"
+        )
+        return 1
+    print(f"Data Docs: {build_data_docs(reports)}")
+    return 0
+
+
 def cmd_mapping_check(args: argparse.Namespace) -> int:
     """``simpul mapping check``: exit 0 when no sampled row would be quarantined, else 1."""
     from pathlib import Path
@@ -260,6 +277,12 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
         "--operator", metavar="NAME", help="operator query on the warehouse (core), audited"
     )
     p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser(
+        "data-docs", help="build GX Data Docs of one delivery in its reports folder (no NIKs)"
+    )
+    p.add_argument("load_id")
+    p.set_defaults(func=cmd_data_docs)
 
 
 def _add_setup_commands(sub: argparse._SubParsersAction) -> None:

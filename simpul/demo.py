@@ -245,3 +245,4 @@ def _print_summary(outcome: dict[str, Any]) -> None:
     print("  uv run simpul status        # loads, counts, quarantine, findings")
     print("  uv run simpul dashboard     # static HTML dashboard in var/reports/")
     print(f"  data-quality reports (Bahasa Indonesia + English): {paths().reports}/<load_id>/")
+    print("  uv run simpul data-docs <load_id>   # GX Data Docs of a delivery, in the same folder")

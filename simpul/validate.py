@@ -1,43 +1,51 @@
-"""Row-level validation with Great Expectations, before anything is loaded.
+"""Row-level validation with Great Expectations suites, before anything is loaded.
 
-GX validates the whole mapped batch; we turn its ``unexpected_index_list`` into per-row failures
-with the check's severity and bilingual reason. GX takes ~5 s to import, so nothing imports it at
-module (DAG-parse) time: ``import simpul.pipeline`` never pays it. A transform does, once: the
-suites are GX expectations, the vectorised pass calls their GX condition functions and every
-delivery gets GX Data Docs.
+A suite (``expectations/<suite>.py``) is a list of :class:`Check`: a GX expectation by its type
+name and kwargs (:class:`Expect`), with the check's severity and bilingual reason. The
+vectorised pass (:mod:`simpul.validate_conditions`) evaluates every kind the suites use in plain
+pandas, exactly as GX's own pandas conditions do, and turns failing positions into per-row
+failures. Great Expectations (~5 s to import) is imported only where it is needed
+(:mod:`simpul.validate_gx`): a check's GX object (:attr:`Check.expectation`), the reference run
+``engine="gx"``, a kind the vectorised pass does not know, and Data Docs, which are rendered
+from the stored result by :func:`build_data_docs` (inline when ``SIMPUL_DATA_DOCS=inline``).
+A transform with Data Docs deferred (the default) never imports GX.
 
-GX results carry failing *positions* only, never values (``exclude_unexpected_values``): the
-values are NIKs and names, and a 650,000-row delivery must not drag copies of them through
-memory, JSON or Data Docs.
+Failures and stored results carry failing *positions* and counts only, never values: the
+values are NIKs and names.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
 import importlib
-import inspect
 import json
-import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from simpul.validate_conditions import evaluate, success
+
 Severity = Literal["error", "warn"]
 FAILURE_COLUMNS = ["row", "rule", "severity", "field", "reason_en", "reason_id"]
-# COMPLETE is the only format with every failing index; values and the index "query" (a string
-# listing every index again) are left out, so a result is a list of ints per check.
-RESULT_FORMAT: dict[str, Any] = {
-    "result_format": "COMPLETE",
-    "partial_unexpected_count": 0,
-    "exclude_unexpected_values": True,
-    "return_unexpected_index_query": False,
-}
-DOCS_SITE = "simpul"
+STORED_RESULT = "validation_result.json"  # what build_data_docs renders (simpul.validate_gx)
+
+
+@dataclass(frozen=True)
+class Expect:
+    """A GX expectation as data: its type name (``"expect_column_values_to_not_be_null"``) and
+    kwargs (``{"column": "nik"}``), JSON-serialisable and free of GX."""
+
+    type: str
+    kwargs: dict[str, Any]
+
+
+def expect(type_name: str, **kwargs: Any) -> Expect:
+    """``expect("expect_column_values_to_be_in_set", column="agama", value_set=[...])``."""
+    return Expect(type_name, kwargs)
 
 
 @dataclass(frozen=True)
@@ -45,22 +53,24 @@ class Check:
     rule: str
     severity: Severity
     field: str
-    expectation: Any  # a great_expectations Expectation
+    spec: Expect
     reason_en: str
     reason_id: str
+
+    @functools.cached_property
+    def expectation(self) -> Any:
+        """The GX Expectation of :attr:`spec` (imports GX, once per process), with the rule and
+        severity as its ``meta``."""
+        from simpul.validate_gx import gx_expectation
+
+        meta = {"rule": self.rule, "severity": self.severity}
+        return gx_expectation(self.spec.type, self.spec.kwargs, meta)
 
 
 def load_checks(suite: str, **kwargs: Any) -> list[Check]:
     """The checks of suite ``expectations/<suite>.py``."""
-    return importlib.import_module(f"expectations.{suite}").checks(**kwargs)
-
-
-def _quiet_gx() -> None:
-    """GX logs every ephemeral docs folder at INFO; operators only need its warnings."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    for name in ["great_expectations", *logging.root.manager.loggerDict]:
-        if name.startswith("great_expectations"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    checks: list[Check] = importlib.import_module(f"expectations.{suite}").checks(**kwargs)
+    return checks
 
 
 def run_suite(
@@ -76,24 +86,22 @@ def run_suite(
 
     ``rows`` maps the frame's positional index to the delivery's row numbers. ``failures`` has
     one line per (row, rule). ``summary`` holds counts per check; with ``docs_dir`` it is written
-    to ``docs_dir/validation.json`` and GX Data Docs for this run go to ``docs_dir/data_docs/``
-    (built from the result without failing indices or values: no personal data in the HTML).
+    to ``docs_dir/validation.json``, and the result Data Docs render (counts per check, no
+    failing positions, no values) to ``docs_dir/validation_result.json``; GX Data Docs go to
+    ``docs_dir/data_docs/`` when :func:`build_data_docs` runs (here, if
+    ``SIMPUL_DATA_DOCS=inline``).
 
-    ``engine="vectorised"`` (the default) evaluates every check's own GX condition function in
-    one pass over the frame (see :func:`_evaluate`), without GX's validation graph, which
-    hashes the whole frame for a batch id and copies it per check; checks it cannot evaluate
-    (a ``row_condition``, an unknown domain) go through GX. ``engine="gx"`` runs the whole
-    suite through ``batch.validate``: the reference the findings-equality test compares with.
+    ``engine="vectorised"`` (the default) evaluates every check in one pass over the frame
+    without GX (see :mod:`simpul.validate_conditions`); checks it cannot evaluate (a
+    ``row_condition``, an unknown kind) go through GX. ``engine="gx"`` runs the whole suite
+    through ``batch.validate``: the reference the findings-equality test compares with.
     """
-    _quiet_gx()
-    checks = load_checks(suite, **kwargs)  # GX expectations: imports GX (~5 s, once per process)
-    _quiet_gx()  # again: GX creates its loggers on import
-    for check in checks:
-        check.expectation.meta = {"rule": check.rule, "severity": check.severity}
+    checks = load_checks(suite, **kwargs)
     data = frame.reset_index(drop=True)
     outcome = _Outcome()
     rest = _evaluate_all(checks, data, outcome) if engine == "vectorised" else checks
-    gx_context = _validate_rest(suite, rest, data, outcome) if rest else None
+    if rest:
+        _validate_rest(suite, rest, data, outcome)
     failures, counts = _failures(checks, outcome.unexpected, rows)
     summary = {
         "suite": suite,
@@ -112,10 +120,31 @@ def run_suite(
     if docs_dir is not None:
         docs_dir.mkdir(parents=True, exist_ok=True)
         (docs_dir / "validation.json").write_text(json.dumps(summary, indent=2))
-        context, gx_suite = gx_context or _context(suite, checks)
-        docs_result = _docs_result(suite, checks, counts, outcome, len(data))
-        _build_data_docs(context, gx_suite, docs_result, docs_dir / "data_docs", docs_dir.name)
+        stored = _stored_result(suite, docs_dir.name, checks, counts, outcome, len(data))
+        (docs_dir / STORED_RESULT).write_text(json.dumps(stored, indent=2), encoding="utf-8")
+        if data_docs_inline():
+            build_data_docs(docs_dir)
     return failures, summary
+
+
+def data_docs_inline() -> bool:
+    """``SIMPUL_DATA_DOCS=inline`` builds Data Docs in every run (and imports GX there);
+    ``deferred`` (the default, also when empty) leaves them to :func:`build_data_docs`."""
+    mode = (os.environ.get("SIMPUL_DATA_DOCS") or "deferred").strip().lower()
+    if mode not in {"inline", "deferred"}:
+        raise ValueError(
+            f"SIMPUL_DATA_DOCS must be inline or deferred, not {mode!r} / "
+            f"SIMPUL_DATA_DOCS harus inline atau deferred, bukan {mode!r}"
+        )
+    return mode == "inline"
+
+
+def build_data_docs(docs_dir: Path) -> Path:
+    """GX Data Docs in ``docs_dir/data_docs`` from the result ``run_suite`` stored in
+    ``docs_dir`` (imports GX); returns the site's index page."""
+    from simpul.validate_gx import build_data_docs as build
+
+    return build(docs_dir)
 
 
 @dataclass
@@ -132,7 +161,7 @@ def _evaluate_all(checks: list[Check], data: pd.DataFrame, outcome: _Outcome) ->
     rest = []
     for check in checks:
         try:
-            evaluated = _evaluate(check.expectation, data)
+            evaluated = evaluate(check.spec.type, check.spec.kwargs, data)
         except Exception:  # noqa: BLE001 - GX runs it and reports why it cannot
             evaluated = None
         if evaluated is None:
@@ -141,30 +170,18 @@ def _evaluate_all(checks: list[Check], data: pd.DataFrame, outcome: _Outcome) ->
         positions, domain, missing = evaluated
         outcome.unexpected[check.rule] = positions
         outcome.stats[check.rule] = {"domain": domain, "missing": missing}
-        outcome.success[check.rule] = _success(check.expectation, len(positions), domain)
+        outcome.success[check.rule] = success(check.spec.kwargs, len(positions), domain)
     return rest
 
 
-def _validate_rest(
-    suite: str, checks: list[Check], data: pd.DataFrame, outcome: _Outcome
-) -> tuple[Any, Any]:
-    """Run ``checks`` through GX itself into ``outcome``; the GX context and suite it built."""
-    context, gx_suite, result = _validate_with_gx(suite, checks, data)
-    for r in result.results:
-        rule = r.expectation_config.meta["rule"]
-        if r.exception_info and r.exception_info.get("raised_exception"):
-            raise RuntimeError(
-                f"check {rule} could not run: {r.exception_info.get('exception_message')}"
-            )
-        idx = r.result.get("unexpected_index_list") or []
-        missing = int(r.result.get("missing_count", 0) or 0)
-        outcome.unexpected[rule] = np.asarray(idx, dtype="int64")
-        outcome.success[rule] = bool(r.success)
-        outcome.stats[rule] = {
-            "domain": int(r.result.get("element_count", len(data)) or 0) - missing,
-            "missing": missing,
-        }
-    return context, gx_suite
+def _validate_rest(suite: str, checks: list[Check], data: pd.DataFrame, outcome: _Outcome) -> None:
+    """Run ``checks`` through GX itself into ``outcome``."""
+    from simpul.validate_gx import validate_with_gx
+
+    for rule, (positions, ok, domain, missing) in validate_with_gx(suite, checks, data).items():
+        outcome.unexpected[rule] = positions
+        outcome.success[rule] = ok
+        outcome.stats[rule] = {"domain": domain, "missing": missing}
 
 
 def _failures(
@@ -195,201 +212,24 @@ def _failures(
     return pd.DataFrame(empty), counts
 
 
-def _context(suite: str, checks: list[Check]) -> tuple[Any, Any]:
-    """An ephemeral GX context and the suite of ``checks`` (what Data Docs render)."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    _quiet_gx()  # again: GX creates its loggers on import
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    gx_suite = gx.ExpectationSuite(name=suite)
+def _stored_result(
+    suite: str, run: str, checks: list[Check], counts: dict[str, int], outcome: _Outcome, n: int
+) -> dict[str, Any]:
+    """What Data Docs render, as JSON: per check its expectation, success and counts (no
+    failing positions, no values)."""
+    stored_checks = []
     for check in checks:
-        gx_suite.add_expectation(check.expectation)
-    return context, gx_suite
-
-
-def _validate_with_gx(suite: str, checks: list[Check], data: pd.DataFrame) -> tuple[Any, Any, Any]:
-    """``checks`` validated by GX itself (pandas engine, the whole frame as one batch)."""
-    context, gx_suite = _context(suite, checks)
-    asset = context.data_sources.add_pandas("simpul").add_dataframe_asset(suite)
-    batch_def = asset.add_batch_definition_whole_dataframe("delivery")
-    batch = batch_def.get_batch(batch_parameters={"dataframe": data})
-    return context, gx_suite, batch.validate(gx_suite, result_format=RESULT_FORMAT)
-
-
-def _evaluate(exp: Any, data: pd.DataFrame) -> tuple[np.ndarray, int, int] | None:
-    """Positions of ``data`` failing expectation ``exp``, the size of its domain and the rows
-    left out as missing; None when this pass cannot evaluate it (GX does).
-
-    The condition is the expectation's own GX metric function for pandas (built-in or
-    ``expectations.custom``), called on the rows GX would give it: a column check on the
-    column's non-null values (unless the metric says otherwise, as ``not_null`` does), a
-    column pair or column list on the rows its ``ignore_row_if`` keeps. Only GX's machinery
-    around it is skipped, so the findings are GX's (``tests/expectations/test_findings_equal``).
-    """
-    from great_expectations.expectations.expectation import (
-        ColumnMapExpectation,
-        ColumnPairMapExpectation,
-        MulticolumnMapExpectation,
-    )
-    from great_expectations.expectations.registry import get_metric_provider
-
-    if getattr(exp, "row_condition", None) or not getattr(exp, "map_metric", None):
-        return None
-    try:
-        provider, fn = get_metric_provider(f"{exp.map_metric}.condition", _pandas_engine())
-    except Exception:  # noqa: BLE001 - no pandas condition: GX evaluates it
-        return None
-    condition = inspect.unwrap(fn)
-    values = {k: getattr(exp, k, None) for k in cast(Any, provider).condition_value_keys}
-    n = len(data)
-    if isinstance(exp, ColumnMapExpectation):
-        column = data[exp.column]
-        if getattr(provider, "filter_column_isnull", True):
-            keep = column.notna().to_numpy(dtype=bool)
-            column = column[keep]
-        else:
-            keep = np.ones(n, dtype=bool)
-        ok = condition(provider, column, **values, _metrics={})
-    elif isinstance(exp, ColumnPairMapExpectation):
-        pair = data[[exp.column_A, exp.column_B]]
-        keep = _keep_rows(
-            pair,
-            cast(Any, exp).ignore_row_if,
-            {"both_values_are_missing": "all", "either_value_is_missing": "any"},
-            "neither",
+        stats = outcome.stats.get(check.rule, {"domain": n, "missing": 0})
+        stored_checks.append(
+            {
+                "rule": check.rule,
+                "severity": check.severity,
+                "type": check.spec.type,
+                "kwargs": check.spec.kwargs,
+                "success": outcome.success.get(check.rule, True),
+                "unexpected_count": counts.get(check.rule, 0),
+                "domain": stats["domain"],
+                "missing": stats["missing"],
+            }
         )
-        pair = pair[keep]
-        ok = condition(provider, pair[exp.column_A], pair[exp.column_B], **values, _metrics={})
-    elif isinstance(exp, MulticolumnMapExpectation):
-        cols = data[list(exp.column_list)]
-        keep = _keep_rows(
-            cols,
-            exp.ignore_row_if,
-            {"all_values_are_missing": "all", "any_value_is_missing": "any"},
-            "never",
-        )
-        ok = condition(provider, cols[keep], **values, _metrics={})
-    else:
-        return None
-    bad = ~pd.Series(ok).astype("boolean").fillna(True).to_numpy(dtype=bool)
-    positions = np.flatnonzero(keep)[bad]
-    domain = int(keep.sum())
-    return positions.astype("int64"), domain, n - domain
-
-
-@functools.cache
-def _pandas_engine() -> Any:
-    """GX looks metric providers up by the engine's type; one instance serves every lookup."""
-    from great_expectations.execution_engine import PandasExecutionEngine
-
-    return PandasExecutionEngine()
-
-
-def _keep_rows(part: pd.DataFrame, ignore: str, how: dict[str, str], never: str) -> np.ndarray:
-    """The rows GX's ``get_domain_records`` keeps for an ``ignore_row_if`` (a ``dropna``)."""
-    if ignore == never:
-        return np.ones(len(part), dtype=bool)
-    if ignore not in how:
-        raise ValueError(f'Unrecognized value of ignore_row_if ("{ignore}").')
-    missing = part.isna()
-    gone = missing.all(axis=1) if how[ignore] == "all" else missing.any(axis=1)
-    return ~gone.to_numpy(dtype=bool)
-
-
-def _success(exp: Any, unexpected: int, domain: int) -> bool:
-    """GX's success of a map expectation: the share of the domain that passes >= mostly."""
-    mostly = getattr(exp, "mostly", None)
-    mostly = 1.0 if mostly is None else float(mostly)
-    if domain == 0:
-        return True
-    return (domain - unexpected) / domain >= mostly
-
-
-def _docs_result(
-    suite: str, checks: list[Check], counts: dict[str, int], outcome: _Outcome, n: int
-) -> Any:
-    """The validation result Data Docs render, from the counts (GX's result fields for map
-    expectations; no failing positions, no values)."""
-    from great_expectations.core import (
-        ExpectationSuiteValidationResult,
-        ExpectationValidationResult,
-    )
-
-    results = []
-    for check in checks:
-        bad = counts.get(check.rule, 0)
-        st = outcome.stats.get(check.rule, {"domain": n, "missing": 0})
-        domain, missing = st["domain"], st["missing"]
-        results.append(
-            ExpectationValidationResult(
-                success=outcome.success.get(check.rule, True),
-                expectation_config=check.expectation.configuration,
-                result={
-                    "element_count": n,
-                    "unexpected_count": bad,
-                    "unexpected_percent": 100.0 * bad / domain if domain else 0.0,
-                    "partial_unexpected_list": [],
-                    "missing_count": missing,
-                    "missing_percent": 100.0 * missing / n if n else 0.0,
-                    "unexpected_percent_total": 100.0 * bad / n if n else 0.0,
-                    "unexpected_percent_nonmissing": 100.0 * bad / domain if domain else 0.0,
-                },
-            )
-        )
-    ok = sum(bool(r.success) for r in results)
-    return ExpectationSuiteValidationResult(
-        success=ok == len(results),
-        results=results,
-        suite_name=suite,
-        statistics={
-            "evaluated_expectations": len(results),
-            "successful_expectations": ok,
-            "unsuccessful_expectations": len(results) - ok,
-            "success_percent": 100.0 * ok / len(results) if results else None,
-        },
-    )
-
-
-def _build_data_docs(context: Any, gx_suite: Any, result: Any, site_dir: Path, run: str) -> None:
-    """Render GX Data Docs for this run into ``site_dir`` (an ephemeral filesystem site).
-
-    Failing positions are dropped from the copy that is rendered: the HTML shows counts and
-    percentages per check, nothing that leads back to a person.
-    """
-    from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier,
-        ValidationResultIdentifier,
-    )
-
-    slim = copy.deepcopy(result)
-    for r in slim.results:
-        for key in [k for k in r.result if "unexpected_index" in k or "unexpected_list" in k]:
-            del r.result[key]
-    context.add_data_docs_site(
-        DOCS_SITE,
-        {
-            "class_name": "SiteBuilder",
-            "store_backend": {
-                "class_name": "TupleFilesystemStoreBackend",
-                "base_directory": str(site_dir),
-            },
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            "show_how_to_buttons": False,
-        },
-    )
-    context.suites.add(gx_suite)
-    key = ValidationResultIdentifier(
-        expectation_suite_identifier=ExpectationSuiteIdentifier(name=gx_suite.name),
-        run_id=RunIdentifier(run_name=run),
-        batch_identifier="delivery",
-    )
-    context.validation_results_store.set(key, slim)
-    context.build_data_docs(site_names=[DOCS_SITE])
-    # GX copies its tutorial GIFs/PNGs (3.4 MB) into every site; the pages use only the favicon
-    for image in (site_dir / "static" / "images").glob("*"):
-        if image.suffix in {".gif", ".png"}:
-            image.unlink()
+    return {"suite": suite, "run": run, "evaluated_rows": n, "checks": stored_checks}

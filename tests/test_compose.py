@@ -41,7 +41,7 @@ DAG_SERVICES = (
 SECRET = re.compile(r"(PASSWORD|SECRET|TOKEN|_KEY$|FERNET|BASIC_AUTH)")
 # read by the code but deliberately not part of a container's environment
 NOT_DEPLOYMENT_SETTINGS = {
-    "GX_ANALYTICS_ENABLED": "set by simpul.validate itself",
+    "GX_ANALYTICS_ENABLED": "set by simpul.validate_gx itself",
     "AIRFLOW_CTX_DAG_ID": "set by Airflow inside a task",
     "SIMPUL_OPERATOR": "per operator command: docker compose run -e SIMPUL_OPERATOR=...",
     "SIMPUL_EXCHANGE_SIGNING_KEY_FILE": "alternative to SIMPUL_EXCHANGE_SIGNING_KEY",

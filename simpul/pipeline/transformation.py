@@ -21,7 +21,7 @@ from simpul.pipeline.drift import drift_message, record_drift, schema_drift
 from simpul.pipeline.gates import hold_message
 from simpul.pipeline.mapped import MappedDelivery, map_delivery
 from simpul.reports import write_dq_report
-from simpul.validate import FAILURE_COLUMNS, run_suite
+from simpul.validate import FAILURE_COLUMNS, STORED_RESULT, run_suite
 from simpul.warehouse import open_warehouse
 
 log = logging.getLogger(__name__)
@@ -193,10 +193,14 @@ def _write_reports(
     mapper: Mapper,
     delivery: MappedDelivery,
 ) -> dict[str, str]:
-    """The delivery's DQ report and GX Data Docs in the reports folder, published."""
+    """The delivery's DQ report and GX Data Docs in the reports folder, published. Data Docs
+    are built there later from the stored validation result (``simpul.validate.build_data_docs``)
+    unless ``SIMPUL_DATA_DOCS=inline`` built them in the run."""
     keys = _record_keys(delivery.frame, list(mapper.entity.key))
     out_dir = paths().reports / load_id
     reports = write_dq_report(out_dir, result, findings, keys, origin=delivery.origin)
+    if (stage / STORED_RESULT).exists():  # counts per check, no personal data
+        shutil.copyfile(stage / STORED_RESULT, out_dir / STORED_RESULT)
     if (stage / "data_docs").exists():  # GX Data Docs outlive the staging folder
         shutil.copytree(stage / "data_docs", out_dir / "data_docs", dirs_exist_ok=True)
         reports["data_docs"] = str(out_dir / "data_docs")

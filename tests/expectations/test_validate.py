@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from simpul.mapping import Mapper, load_mapping
-from simpul.validate import FAILURE_COLUMNS, Severity, run_suite
+from simpul.validate import FAILURE_COLUMNS, Severity, build_data_docs, run_suite
 from tests.siak_rows import person
 
 
@@ -71,7 +71,9 @@ def test_failures_name_delivery_rows_and_rules(validated):
 
 def test_data_docs_are_built_without_personal_data(validated, frame: pd.DataFrame):
     _, _, docs = validated
-    index = docs / "data_docs" / "index.html"
+    assert not (docs / "data_docs").exists()  # deferred (the default): built on demand
+    index = build_data_docs(docs)
+    assert index == docs / "data_docs" / "index.html"
     assert index.exists()
     pages = list((docs / "data_docs").rglob("*.html"))
     assert any("validations" in p.parts for p in pages)
@@ -79,8 +81,17 @@ def test_data_docs_are_built_without_personal_data(validated, frame: pd.DataFram
     assert "no_kk_structure" in html or "no_kk" in html
     for value in [*frame["nik"].dropna(), *frame["no_kk"].dropna(), *frame["nama_lengkap"]]:
         assert value not in html
-    assert (docs / "validation.json").exists()
-    assert not any(v in (docs / "validation.json").read_text() for v in frame["nik"].dropna())
+    for stored in ("validation.json", "validation_result.json"):
+        text = (docs / stored).read_text()
+        assert not any(v in text for v in [*frame["nik"].dropna(), *frame["nama_lengkap"]])
+
+
+def test_data_docs_inline_setting_builds_them_in_the_run(
+    frame: pd.DataFrame, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("SIMPUL_DATA_DOCS", "inline")
+    run_suite(frame, "penduduk", pd.Series(range(1, 10)), docs_dir=tmp_path, kabupaten="16.08")
+    assert (tmp_path / "data_docs" / "index.html").exists()
 
 
 def test_gx_result_holds_positions_not_values(frame: pd.DataFrame, monkeypatch):

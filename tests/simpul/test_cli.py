@@ -36,3 +36,8 @@ def test_broken_config_is_reported_with_file_and_key(simpul_home, tmp_path, monk
     assert main(["run", "x"]) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and "pipelines.x" in err
+
+
+def test_data_docs_of_an_unknown_delivery_is_a_clean_error(simpul_home, capsys):
+    assert main(["data-docs", "no-such-load"]) == 1
+    assert "no validation result" in capsys.readouterr().out
