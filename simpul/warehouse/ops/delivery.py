@@ -3,6 +3,7 @@ record all in one transaction, so a crash leaves either the whole delivery or no
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,8 @@ from simpul.warehouse.ops.records import (
     upsert,
     write_schema_changes,
 )
+
+MERGE_CHUNK = 250_000  # valid rows merged at a time: bounds the load's memory, not its result
 
 
 class ReconcileError(Exception):
@@ -55,13 +58,13 @@ def commit_delivery(
                 sa.text("select * from ops.loads where load_id = :id"), {"id": manifest.load_id}
             )
             return {**dict(row.mappings().one()), "status": "already_loaded"}
-        landed = store_raw(conn, wh, manifest)
+        store_raw(conn, wh, manifest)
         _store_findings(conn, wh, manifest, findings, now)
         merged = 0
         if not held:
-            valid = mapped.filter(pc.equal(mapped.column("_status"), "valid"))
-            merged = _merge(conn, wh, ent, lineage(valid, manifest), now)
-            quarantine_rows(conn, wh, ent, manifest, mapped, landed, findings, now)
+            for rows in _key_chunks(ent, mapped):
+                merged += _merge(conn, wh, ent, lineage(rows, manifest), now)
+            quarantine_rows(conn, wh, ent, manifest, mapped, findings, now)
             if manifest.cursor_to:
                 advance_cursor(conn, manifest, now)
             if deletions is not None:
@@ -103,6 +106,30 @@ def _store_findings(
     f = f.append_column("load_id", constant(manifest.load_id, pa.string(), f.num_rows))
     f = f.append_column("found_at", constant(now, TS, f.num_rows))
     wh.bulk_insert(conn, "ops.dq_findings", f)
+
+
+def _key_chunks(ent: Entity, mapped: pa.Table) -> Iterator[pa.Table]:
+    """The valid rows in key-disjoint chunks of about :data:`MERGE_CHUNK` rows, each in
+    delivery order. Records merge independently of each other and every version of a record
+    lands in the same chunk, so merging chunk by chunk (in one transaction) equals merging
+    the whole, while the merge's copies of the rows stay the size of a chunk."""
+    is_valid = pc.equal(mapped.column("_status"), "valid")
+    valid = pc.indices_nonzero(is_valid)
+    if len(valid) <= MERGE_CHUNK:
+        if len(valid):
+            yield mapped.filter(is_valid)
+        return
+    keys = merge.record_keys(ent, mapped.select(list(ent.key)).take(valid))
+    order = pc.sort_indices(keys)
+    ordered = keys.take(order)
+    lo, n = 0, len(order)
+    while lo < n:
+        hi = min(lo + MERGE_CHUNK, n)
+        while hi < n and ordered[hi].as_py() == ordered[hi - 1].as_py():
+            hi += 1  # never split one record's versions
+        part = order.slice(lo, hi - lo)
+        yield mapped.take(valid.take(part.take(pc.sort_indices(part))))
+        lo = hi
 
 
 def _merge(conn: Connection, wh: Warehouse, ent: Entity, rows: pa.Table, now: datetime) -> int:
