@@ -116,7 +116,6 @@ class Warehouse:
         if self.dialect == "duckdb":
             raw: Any = conn.connection.driver_connection
             name = "_simpul_bulk"
-            raw.register(name, table)
             # A parallel insert of more than one row group leaves partly filled row groups,
             # which the *next* checkpoint merges: seconds of rewriting a 650,000-resident
             # warehouse in whatever small load comes next. One thread fills them whole (and
@@ -127,9 +126,12 @@ class Warehouse:
                 threads = conn.exec_driver_sql("SELECT current_setting('threads')").scalar()
                 conn.exec_driver_sql("SET threads = 1")
             try:
-                conn.exec_driver_sql(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {name}")
+                # a relation, not register(): a view dropped inside a transaction stays in the
+                # catalog, its Arrow table with it, until commit (a delivery's every row at once)
+                raw.from_arrow(table).query(
+                    name, f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {name}"
+                )
             finally:
-                raw.unregister(name)
                 if threads is not None:
                     conn.exec_driver_sql(f"SET threads = {int(threads)}")
         else:

@@ -17,7 +17,7 @@ back only what changed), :mod:`.versions` (:func:`apply_versions`), :mod:`.delet
 """
 
 from simpul.warehouse.merge.deletions import soft_delete, tombstones
-from simpul.warehouse.merge.keys import record_key, row_hash
+from simpul.warehouse.merge.keys import record_key, record_keys, row_hash
 from simpul.warehouse.merge.latest import upsert
 from simpul.warehouse.merge.residents import RESIDENTS_ON, end_of_day, residents_on
 from simpul.warehouse.merge.shapes import (
@@ -43,6 +43,7 @@ __all__ = [
     "has_history",
     "history_schema",
     "record_key",
+    "record_keys",
     "residents_on",
     "row_hash",
     "soft_delete",

@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 from sqlalchemy.engine import Connection
 
+from simpul import atrest
 from simpul.landing import Manifest
 from simpul.model import Entity
 from simpul.warehouse import merge
@@ -61,7 +62,8 @@ def apply_deletions(
     a feed already loaded is skipped)."""
     if load_status(conn, deletions.load_id) == "loaded":
         return
-    landed = store_raw(conn, wh, deletions)
+    store_raw(conn, wh, deletions)
+    landed = atrest.read_table(deletions.file)  # a deletion feed: keys and times, small
     clear_load(conn, "ops.quarantine", deletions.load_id)
     when, bad = read_deletions(landed, len(ent.key))
     if when:

@@ -3,14 +3,18 @@ record all in one transaction, so a crash leaves either the whole delivery or no
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from simpul import atrest
 from simpul.config import PipelineSettings
 from simpul.landing import Manifest
 from simpul.model import Entity, entity
@@ -18,7 +22,7 @@ from simpul.warehouse import merge
 from simpul.warehouse.engine import Warehouse
 from simpul.warehouse.ops.deletions import apply_deletions
 from simpul.warehouse.ops.quarantine import quarantine_rows
-from simpul.warehouse.ops.raw import TS, constant, lineage, store_raw
+from simpul.warehouse.ops.raw import RAW_BATCH, TS, constant, lineage, store_raw
 from simpul.warehouse.ops.records import (
     advance_cursor,
     clear_load,
@@ -26,6 +30,8 @@ from simpul.warehouse.ops.records import (
     upsert,
     write_schema_changes,
 )
+
+MERGE_CHUNK = 250_000  # valid rows merged at a time: bounds the load's memory, not its result
 
 
 class ReconcileError(Exception):
@@ -38,16 +44,18 @@ def commit_delivery(
     pipeline: str,
     settings: PipelineSettings,
     manifest: Manifest,
-    mapped: pa.Table,
+    mapped: pa.Table | Path,
     findings: pa.Table,
     summary: dict[str, Any],
     deletions: Manifest | None = None,
 ) -> dict[str, Any]:
     """Commit one delivery (and, with ``deletions``, the source's deletion feed landed beside
-    it) in one transaction; see the module docstring."""
+    it) in one transaction; see the module docstring. ``mapped``: the staged rows, or their
+    Parquet file (read a merge chunk at a time: a large delivery is never in memory whole)."""
     ent = entity(settings.entity)
     now = datetime.now(UTC)
-    counts = _staged_counts(mapped, manifest)
+    status = _columns(mapped, ["_status", "_row", *ent.key])
+    counts = _staged_counts(status, manifest)
     held = bool(summary.get("held"))
     with wh.begin() as conn:
         if load_status(conn, manifest.load_id) == "loaded":
@@ -55,13 +63,13 @@ def commit_delivery(
                 sa.text("select * from ops.loads where load_id = :id"), {"id": manifest.load_id}
             )
             return {**dict(row.mappings().one()), "status": "already_loaded"}
-        landed = store_raw(conn, wh, manifest)
+        store_raw(conn, wh, manifest)
         _store_findings(conn, wh, manifest, findings, now)
         merged = 0
         if not held:
-            valid = mapped.filter(pc.equal(mapped.column("_status"), "valid"))
-            merged = _merge(conn, wh, ent, lineage(valid, manifest), now)
-            quarantine_rows(conn, wh, ent, manifest, mapped, landed, findings, now)
+            for rows in _key_chunks(ent, mapped, status):
+                merged += _merge(conn, wh, ent, lineage(rows, manifest), now)
+            quarantine_rows(conn, wh, ent, manifest, status, findings, now)
             if manifest.cursor_to:
                 advance_cursor(conn, manifest, now)
             if deletions is not None:
@@ -103,6 +111,60 @@ def _store_findings(
     f = f.append_column("load_id", constant(manifest.load_id, pa.string(), f.num_rows))
     f = f.append_column("found_at", constant(now, TS, f.num_rows))
     wh.bulk_insert(conn, "ops.dq_findings", f)
+
+
+def _key_chunks(ent: Entity, mapped: pa.Table | Path, status: pa.Table) -> Iterator[pa.Table]:
+    """The valid rows in key-disjoint chunks of about :data:`MERGE_CHUNK` rows, each in
+    delivery order. Records merge independently of each other and every version of a record
+    lands in the same chunk, so merging chunk by chunk (in one transaction) equals merging
+    the whole, while the merge's copies of the rows stay the size of a chunk."""
+    is_valid = pc.equal(status.column("_status"), "valid")
+    valid = pc.indices_nonzero(is_valid)
+    if len(valid) <= MERGE_CHUNK:
+        if len(valid):
+            yield mapped.filter(is_valid) if isinstance(mapped, pa.Table) else _take(mapped, valid)
+        return
+    keys = merge.record_keys(ent, status.select(list(ent.key)).take(valid))
+    order = pc.sort_indices(keys)
+    ordered = keys.take(order)
+    lo, n = 0, len(order)
+    while lo < n:
+        hi = min(lo + MERGE_CHUNK, n)
+        while hi < n and ordered[hi].as_py() == ordered[hi - 1].as_py():
+            hi += 1  # never split one record's versions
+        part = order.slice(lo, hi - lo)
+        rows = valid.take(part.take(pc.sort_indices(part)))
+        yield mapped.take(rows) if isinstance(mapped, pa.Table) else _take(mapped, rows)
+        lo = hi
+
+
+def _columns(mapped: pa.Table | Path, names: list[str]) -> pa.Table:
+    """The staged rows' columns ``names`` (those it has), without reading the others."""
+    have = mapped.column_names if isinstance(mapped, pa.Table) else _schema(mapped).names
+    wanted = [c for c in names if c in have]
+    return (
+        mapped.select(wanted)
+        if isinstance(mapped, pa.Table)
+        else atrest.read_table(mapped, columns=wanted)
+    )
+
+
+def _schema(path: Path) -> pa.Schema:
+    schema: pa.Schema = atrest.parquet_file(path).schema_arrow
+    return schema
+
+
+def _take(path: Path, rows: pa.Array) -> pa.Table:
+    """The staged file's rows at the (ascending) indices ``rows``, read a batch at a time."""
+    wanted = rows.cast(pa.int64()).to_numpy()
+    parts, first = [], 0
+    for batch in atrest.parquet_file(path).iter_batches(batch_size=RAW_BATCH):
+        end = first + batch.num_rows
+        lo, hi = np.searchsorted(wanted, [first, end])
+        if hi > lo:
+            parts.append(pa.Table.from_batches([batch.take(pa.array(wanted[lo:hi] - first))]))
+        first = end
+    return pa.concat_tables(parts) if parts else _schema(path).empty_table()
 
 
 def _merge(conn: Connection, wh: Warehouse, ent: Entity, rows: pa.Table, now: datetime) -> int:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from simpul.landing import Manifest
 from simpul.model import Entity
 from simpul.warehouse.engine import Warehouse
+from simpul.warehouse.ops.raw import delivered_rows
 
 QUARANTINE_SCHEMA = pa.schema(
     [
@@ -50,7 +51,6 @@ def quarantine_rows(
     ent: Entity,
     manifest: Manifest,
     mapped: pa.Table,
-    landed: pa.Table,
     findings: pa.Table,
     now: datetime,
 ) -> None:
@@ -63,11 +63,7 @@ def quarantine_rows(
     for f in findings.filter(pc.equal(findings["severity"], "error")).to_pylist():
         by_row.setdefault(f["row"], []).append(f)
     qrows = quarantined.select(["_row", *ent.key]).to_pylist()
-    raws = (
-        landed.take(pa.array([q["_row"] - 1 for q in qrows], pa.int64())).to_pylist()
-        if landed.column_names
-        else [{} for _ in qrows]
-    )  # the delivered rows, taken in one go
+    raws = delivered_rows(manifest, [q["_row"] for q in qrows])
     rows_out: list[dict[str, Any]] = []
     for q, raw in zip(qrows, raws, strict=True):
         fs = sorted(by_row.get(q["_row"], []), key=lambda f: f["rule"])

@@ -31,18 +31,48 @@ def lineage(table: pa.Table, manifest: Manifest) -> pa.Table:
     return table.append_column("_extracted_at", constant(extracted, TS, n))
 
 
-def store_raw(conn: Connection, wh: Warehouse, manifest: Manifest) -> pa.Table:
-    """(Re)write the delivery's raw rows; returns the landed table as read."""
+RAW_BATCH = 245_760  # rows per insert: two whole DuckDB row groups, a bounded slice in memory
+
+
+def store_raw(conn: Connection, wh: Warehouse, manifest: Manifest) -> None:
+    """(Re)write the delivery's raw rows, streamed from the landed file a batch at a time (a
+    2,000,000-row delivery is never in memory whole)."""
     raw_name = f"{manifest.source}_{manifest.stream}"
-    landed = atrest.read_table(manifest.file)
     ensure_raw_table(conn, wh, raw_name, manifest.columns)
     conn.execute(
         sa.text(f"DELETE FROM {qualified('raw', raw_name)} WHERE _load_id = :id"),
         {"id": manifest.load_id},
     )
-    raw = landed.append_column("_row", pa.array(range(1, landed.num_rows + 1), pa.int64()))
-    wh.bulk_insert(conn, qualified("raw", raw_name), lineage(raw, manifest))
-    return landed
+    first = 1
+    for batch in atrest.parquet_file(manifest.file).iter_batches(batch_size=RAW_BATCH):
+        raw = pa.Table.from_batches([batch])
+        rows = pa.array(range(first, first + raw.num_rows), pa.int64())
+        wh.bulk_insert(
+            conn, qualified("raw", raw_name), lineage(raw.append_column("_row", rows), manifest)
+        )
+        first += raw.num_rows
+
+
+def delivered_rows(manifest: Manifest, row_numbers: list[int]) -> list[dict[str, Any]]:
+    """The landed rows with these (1-based) numbers, in that order, as delivered: read a batch
+    at a time, keeping only the rows asked for."""
+    pf = atrest.parquet_file(manifest.file)
+    if not pf.schema_arrow.names:
+        return [{} for _ in row_numbers]
+    wanted = sorted(set(row_numbers))
+    found: dict[int, dict[str, Any]] = {}
+    first, i = 1, 0
+    for batch in pf.iter_batches(batch_size=RAW_BATCH):
+        end = first + batch.num_rows
+        take = []
+        while i < len(wanted) and wanted[i] < end:
+            take.append(wanted[i])
+            i += 1
+        if take:
+            picked = batch.take(pa.array([n - first for n in take], pa.int64())).to_pylist()
+            found.update(zip(take, picked, strict=True))
+        first = end
+    return [found[n] for n in row_numbers]
 
 
 def ensure_raw_table(conn: Connection, wh: Warehouse, table: str, columns: list[str]) -> None:

@@ -120,3 +120,38 @@ def test_row_hashes_by_duckdb_equal_the_python_row_hash():
     fast = keys.row_hashes(ent, table)
     assert fast is not None
     assert fast.to_pylist() == [keys.row_hash(ent, r, False) for r in table.to_pylist()]
+
+
+def _ops_rows() -> dict[str, list[dict]]:
+    wh = open_warehouse()
+    try:
+        return {
+            "quarantine": wh.query(
+                "select load_id, row_number, record_key, rules, status from ops.quarantine "
+                "order by load_id, row_number"
+            ),
+            "raw": wh.query('select _load_id, _row, "NIK" from raw.siak_penduduk order by 1, 2'),
+        }
+    finally:
+        wh.dispose()
+
+
+def test_key_disjoint_chunks_equal_one_merge(warehouse_url, monkeypatch: pytest.MonkeyPatch):
+    """A large delivery is merged in key-disjoint chunks in its one transaction: chunks of two
+    rows leave exactly the rows, counts and quarantine resolutions of one merge."""
+    from simpul.warehouse.ops import delivery
+
+    deliveries = _deliveries() + [
+        stage([person(10, AGAMA="TIDAK JELAS")] + [person(i) for i in range(11, 60)]),
+        stage([person(i) for i in range(1, 60)]),  # 10 arrives valid: its quarantine resolves
+    ]
+    with monkeypatch.context() as m:
+        m.setattr(delivery, "MERGE_CHUNK", 2)
+        chunked_written = _run(deliveries)
+    chunked = {**_snapshot(), **_ops_rows()}
+    reset(warehouse_url)
+    whole_written = _run(deliveries)
+    assert {**_snapshot(), **_ops_rows()} == chunked
+    assert chunked_written == whole_written
+    statuses = [q["status"] for q in chunked["quarantine"]]
+    assert statuses == ["resolved"] and len(chunked["core.penduduk"]) == 59
