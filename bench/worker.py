@@ -153,7 +153,7 @@ def airflow(a: dict[str, Any]) -> dict[str, Any]:
 STAGES = {
     "land_file": (land_file, ["simpul.landing"]),
     "extract_http": (extract_http, ["simpul.pipeline", "connectors.siak"]),
-    "transform": (transform, ["simpul.pipeline", "great_expectations", "expectations.custom"]),
+    "transform": (transform, ["simpul.pipeline", "simpul.validate", "expectations.rules"]),
     "load": (load, ["simpul.pipeline", "simpul.warehouse.ops"]),
     "marts": (marts, ["simpul.warehouse.marts"]),
     "exchange": (exchange, ["simpul.exchange.demo", "simpul.exchange.service", "uvicorn"]),
