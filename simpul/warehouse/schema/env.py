@@ -8,6 +8,7 @@ The version table is ``ops.alembic_version``. Imports nothing from ``simpul``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import context
@@ -21,7 +22,8 @@ class DuckDBImpl(DefaultImpl):
     transactional_ddl = True
 
 
-def _record(ctx, step, heads, run_args) -> None:
+def _record(ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
+    """Alembic's on_version_apply hook: the applied revision in ops.schema_migrations too."""
     if not step.is_upgrade or getattr(step, "is_stamp", False):
         return
     rev = step.up_revision
