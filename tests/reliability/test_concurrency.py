@@ -75,7 +75,9 @@ def test_stream_lock_waits_when_asked(tmp_path: Path) -> None:
 def test_two_runs_of_one_pipeline_at_once_the_second_fails_clearly(
     siak, siak_env, simpul_home, world_niks
 ):
-    set_faults(siak, latency_s=0.2)  # a sync of a few seconds
+    # a sync of several seconds: the second run (about 2-3 s of imports) must start while the
+    # first still holds the lock, also now that a transform is fast (no GX import)
+    set_faults(siak, latency_s=1.0)
     env = {**os.environ}
     cmd = [sys.executable, "-m", "simpul.cli", "run", "siak_penduduk"]
     first = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
