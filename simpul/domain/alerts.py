@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from simpul.domain.clock import WIB, aware
 from simpul.redact import redact
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,10 @@ TITLES: dict[str, tuple[str, str]] = {
 def wib(at: str) -> str:
     """An ISO UTC time as ``YYYY-MM-DD HH:MM`` in Western Indonesia Time (UTC+7)."""
     try:
-        when = datetime.fromisoformat(at)
+        when = aware(at)
     except (TypeError, ValueError):
         return "?"
-    return (when + timedelta(hours=7)).strftime("%Y-%m-%d %H:%M")
+    return when.astimezone(WIB).strftime("%Y-%m-%d %H:%M") if when else "?"
 
 
 def _now_iso() -> str:

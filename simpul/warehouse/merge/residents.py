@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 
+from simpul.domain.clock import WIB
 from simpul.warehouse.engine import Warehouse
 
 # "Who lived in desa X on date D": the state at the end of day D (midnight WIB after it).
@@ -21,7 +22,7 @@ ORDER BY h.nik
 
 def end_of_day(day: date) -> datetime:
     """The instant a day in Martapura ends: midnight WIB (UTC+7) after it."""
-    return datetime.combine(day + timedelta(days=1), time.min, timezone(timedelta(hours=7)))
+    return datetime.combine(day + timedelta(days=1), time.min, WIB)
 
 
 def residents_on(wh: Warehouse, kode_desa: str, day: date) -> list[str]:
