@@ -76,8 +76,15 @@ def delivered_rows(manifest: Manifest, row_numbers: list[int]) -> list[dict[str,
 
 
 def ensure_raw_table(conn: Connection, wh: Warehouse, table: str, columns: list[str]) -> None:
-    """raw.<source>_<stream>: the delivered columns as text, plus row number and lineage."""
+    """raw.<source>_<stream>: the delivered columns as text, plus row number and lineage.
+
+    Two loads of a fresh PostgreSQL warehouse (province partitions on two workers) must not
+    both create it: the second would fail on ``pg_type_typname_nsp_index``. The first to find
+    it missing takes a transaction-scoped advisory lock and looks again; the other waits for
+    that load to commit (only while the table is new), then finds it."""
     target = qualified("raw", table)
+    if not wh.table_exists(conn, "raw", table) and wh.dialect == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"raw.{table}"})
     if not wh.table_exists(conn, "raw", table):
         cols = ", ".join(f"{quote_ident(c)} VARCHAR" for c in columns)
         conn.exec_driver_sql(
@@ -100,4 +107,6 @@ def ensure_raw_table(conn: Connection, wh: Warehouse, table: str, columns: list[
     }
     for c in columns:
         if c not in have:
-            conn.exec_driver_sql(f"ALTER TABLE {target} ADD COLUMN {quote_ident(c)} VARCHAR")
+            conn.exec_driver_sql(  # IF NOT EXISTS: a concurrent load may add the same column
+                f"ALTER TABLE {target} ADD COLUMN IF NOT EXISTS {quote_ident(c)} VARCHAR"
+            )
