@@ -214,10 +214,13 @@ def _fsync_dir(folder: Path) -> None:
 LOCK_FILE = ".run.lock"
 _held: dict[Path, int] = {}
 _held_guard = threading.Lock()
+_PARTITION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
 @contextmanager
-def stream_lock(root: Path, source: str, stream: str, *, wait: float = 0.0) -> Iterator[Path]:
+def stream_lock(
+    root: Path, source: str, stream: str, *, wait: float = 0.0, partition: str | None = None
+) -> Iterator[Path]:
     """Hold the run lock of ``root/<source>/<stream>`` for the duration of the block.
 
     Another process (or Airflow worker on the same host or on a shared file system with
@@ -225,10 +228,36 @@ def stream_lock(root: Path, source: str, stream: str, *, wait: float = 0.0) -> I
     seconds (0: at once). The lock dies with its process, so a killed run never blocks the
     next one. Re-entrant within a process: ``run`` may hold it while ``extract`` and ``load``
     take it again.
+
+    ``partition`` (a province kabupaten, ``16.08``): partitions are different deliveries of
+    the stream, so each has its own lock (``.run.<partition>.lock``) and partitions run side
+    by side, while two runs of the same partition still exclude each other. They share the
+    stream's lock, so a whole-stream run and partition runs still exclude each other.
     """
     folder = root / source / stream
     folder.mkdir(parents=True, exist_ok=True)
-    path = (folder / LOCK_FILE).resolve()
+    where = f"{source}/{stream}"
+    if partition is None:
+        with _file_lock(folder / LOCK_FILE, where, wait, shared=False) as path:
+            yield path
+        return
+    if not partition or partition.startswith(".") or not set(partition) <= _PARTITION_CHARS:
+        raise LandingError(
+            f"{partition!r} is not a partition name (letters, digits, . _ -) / "
+            f"{partition!r} bukan nama partisi (huruf, angka, . _ -)"
+        )
+    with (
+        _file_lock(folder / LOCK_FILE, where, wait, shared=True),
+        _file_lock(folder / f".run.{partition}.lock", f"{where}/{partition}", wait) as path,
+    ):
+        yield path
+
+
+@contextmanager
+def _file_lock(path: Path, where: str, wait: float, *, shared: bool = False) -> Iterator[Path]:
+    """``flock`` on ``path`` (exclusive, or ``shared`` with other shared holders),
+    re-entrant within a process; the exclusive holder's note names it."""
+    path = path.resolve()
     with _held_guard:
         reentered = bool(_held.get(path))
         if reentered:
@@ -242,7 +271,7 @@ def stream_lock(root: Path, source: str, stream: str, *, wait: float = 0.0) -> I
         return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        _acquire(fd, f"{source}/{stream}", wait)
+        _acquire(fd, where, wait, shared=shared)
         with _held_guard:
             _held[path] = 1
         try:
@@ -250,19 +279,20 @@ def stream_lock(root: Path, source: str, stream: str, *, wait: float = 0.0) -> I
         finally:
             with _held_guard:
                 _held.pop(path, None)
-            os.ftruncate(fd, 0)
+            if not shared:
+                os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
 
 
-def _acquire(fd: int, where: str, wait: float) -> None:
-    """Take the lock on ``fd`` within ``wait`` seconds and write who holds it (pid, host,
-    since), or raise :class:`RunInProgressError` naming the holder."""
+def _acquire(fd: int, where: str, wait: float, *, shared: bool = False) -> None:
+    """Take the lock on ``fd`` within ``wait`` seconds and (exclusive) write who holds it
+    (pid, host, since), or raise :class:`RunInProgressError` naming the holder."""
     deadline = time.monotonic() + wait
     while True:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             break
         except BlockingIOError:
             if time.monotonic() >= deadline:
@@ -273,6 +303,8 @@ def _acquire(fd: int, where: str, wait: float) -> None:
                     f"sedang berjalan; ulangi setelah selesai"
                 ) from None
             time.sleep(0.2)
+    if shared:
+        return  # several holders: the note is the exclusive holder's
     os.ftruncate(fd, 0)
     holder_note = {
         "pid": os.getpid(),

@@ -52,22 +52,25 @@ def run_partition(partition: dict[str, str]) -> dict[str, Any]:
     process's peak RSS (what a worker must have), never any resident's values."""
     from simpul import pipeline
     from simpul.config import paths
-    from simpul.landing import land, new_load_id
+    from simpul.landing import land, new_load_id, stream_lock
 
     started = time.monotonic()
     top: list[str] = []
-    manifest = land(
-        _batches(Path(partition["file"]), top),
-        root=paths().landing,
-        source=SOURCE,
-        stream=STREAM,
-        load_id=new_load_id(SOURCE, STREAM),
-        cursor_to=lambda: max(top) if top else None,
-    )
-    transformed = pipeline.transform(PIPELINE, manifest.load_id)
-    loaded = pipeline.load(PIPELINE, manifest.load_id)
+    kabupaten = partition["kabupaten"]
+    # one run per kabupaten (a retry never overlaps its first try); other kabupaten run on
+    with stream_lock(paths().landing, SOURCE, STREAM, partition=kabupaten):
+        manifest = land(
+            _batches(Path(partition["file"]), top),
+            root=paths().landing,
+            source=SOURCE,
+            stream=STREAM,
+            load_id=new_load_id(SOURCE, STREAM),
+            cursor_to=lambda: max(top) if top else None,
+        )
+        transformed = pipeline.transform(PIPELINE, manifest.load_id)
+        loaded = pipeline.load(PIPELINE, manifest.load_id, partition=kabupaten)
     return {
-        "kabupaten": partition["kabupaten"],
+        "kabupaten": kabupaten,
         "load_id": manifest.load_id,
         "rows": manifest.row_count,
         "valid": transformed["valid"],

@@ -16,14 +16,18 @@ class PipelineError(Exception):
     """A run stopped for a reason an operator can act on (message in English and Indonesian)."""
 
 
-def pipeline_lock(cfg: SimpulConfig, name: str) -> AbstractContextManager[Path]:
+def pipeline_lock(
+    cfg: SimpulConfig, name: str, partition: str | None = None
+) -> AbstractContextManager[Path]:
     """The run lock of a pipeline's (source, stream): one run at a time, across processes.
 
     A second ``simpul run`` (or an Airflow task of an overlapping run) fails at once with a
     one-line :class:`~simpul.landing.RunInProgressError` instead of interleaving its loads.
+    ``partition`` (a province kabupaten): one run per (source, stream, partition), so the
+    partitions of workers sharing a home run side by side.
     """
     p = cfg.pipeline(name)
-    return stream_lock(paths().landing, p.source, p.stream)
+    return stream_lock(paths().landing, p.source, p.stream, partition=partition)
 
 
 def stage_config(cfg: SimpulConfig | None) -> SimpulConfig:

@@ -14,8 +14,11 @@ from simpul.pipeline.feeds import landed_deletions
 from simpul.warehouse import open_warehouse, ops
 
 
-def load(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[str, Any]:
-    """Merge valid rows into core, quarantine the rest, record the load: one transaction."""
+def load(
+    name: str, load_id: str, cfg: SimpulConfig | None = None, *, partition: str | None = None
+) -> dict[str, Any]:
+    """Merge valid rows into core, quarantine the rest, record the load: one transaction.
+    ``partition``: the province partition it belongs to (locks only that partition)."""
     cfg = stage_config(cfg)
     p = cfg.pipeline(name)
     handoffs.fetch_delivery(load_id)
@@ -23,7 +26,7 @@ def load(name: str, load_id: str, cfg: SimpulConfig | None = None) -> dict[str, 
     handoffs.fetch_stage(load_id)
     stage = staging_dir(load_id)
     summary = json.loads((stage / "summary.json").read_text())
-    with pipeline_lock(cfg, name):
+    with pipeline_lock(cfg, name, partition):
         wh = open_warehouse()
         try:
             return ops.commit_delivery(

@@ -36,18 +36,19 @@ def advance_cursor(conn: Connection, manifest: Manifest, now: datetime) -> None:
     ).scalar()
     if current is not None and current >= (manifest.cursor_to or ""):
         return
-    upsert(
-        conn,
-        "ops.cursors",
-        {
-            "source": manifest.source,
-            "stream": manifest.stream,
-            "cursor_value": manifest.cursor_to,
-            "load_id": manifest.load_id,
-            "updated_at": now,
-        },
-        ("source", "stream"),
-    )
+    record = {
+        "source": manifest.source,
+        "stream": manifest.stream,
+        "cursor_value": manifest.cursor_to,
+        "load_id": manifest.load_id,
+        "updated_at": now,
+    }
+    values = f"VALUES ({', '.join(':' + c for c in record)})"
+    # checked again in the statement: a concurrent load (another province partition) may
+    # have moved it further since the read above; PostgreSQL re-checks after it commits
+    sql = upsert_sql("ops.cursors", list(record), ("source", "stream"), values)
+    keep_newer = " WHERE ops.cursors.cursor_value IS NULL OR ops.cursors.cursor_value < "
+    conn.execute(sa.text(sql + keep_newer + "EXCLUDED.cursor_value"), record)
 
 
 def load_status(conn: Connection, load_id: str) -> str | None:
