@@ -253,13 +253,16 @@ def changed_loads(events: Any) -> list[str]:
     return out
 
 
-def skip_if_covered(wh: Any, consumer: str, load_ids: list[str]) -> None:
-    """Skip (bilingual reason) when an earlier run of ``consumer`` included every load."""
+def skip_if_covered(
+    wh: Any, consumer: str, load_ids: list[str], also: tuple[str, ...] = ()
+) -> None:
+    """Skip (bilingual reason) when an earlier run of ``consumer`` included every load (and
+    recorded the markers ``also``)."""
     from airflow.sdk.exceptions import AirflowSkipException
 
     from simpul.orchestration.batches import uncovered
 
-    if not uncovered(wh, consumer, load_ids):
+    if not uncovered(wh, consumer, [*load_ids, *also]):
         raise AirflowSkipException(
             f"{len(load_ids)} muatan pemicu sudah termasuk dalam {consumer} sebelumnya / the "
             f"{len(load_ids)} triggering load(s) are already in an earlier {consumer} run"
@@ -272,10 +275,13 @@ def once_per_batch(
     only_if_uncovered: bool,
     work: Callable[[Any], Any],
     done: Callable[[Any], bool] = lambda result: True,
+    recorded_by_work: tuple[str, ...] | None = None,
 ) -> Any:
     """Run ``work(wh)`` for ``consumer`` (marts, padan) once per batch of loads: skip when an
     earlier run included every one of ``load_ids``; after ``work`` (and ``done(result)``),
-    record the loads that were committed before it started (:mod:`simpul.orchestration.batches`)."""
+    record the loads that were committed before it started (:mod:`simpul.orchestration.batches`).
+    ``recorded_by_work`` (the marts, which record what they include in their own transaction):
+    record nothing here; a skip also needs these markers."""
     from datetime import UTC, datetime
 
     from simpul.orchestration import batches
@@ -283,11 +289,11 @@ def once_per_batch(
 
     with warehouse() as wh:
         if only_if_uncovered and load_ids:
-            skip_if_covered(wh, consumer, load_ids)
+            skip_if_covered(wh, consumer, load_ids, recorded_by_work or ())
         started = datetime.now(UTC)
-        included = batches.committed_loads(wh)
+        included = batches.committed_loads(wh) if recorded_by_work is None else []
         result = work(wh)
-        if done(result):
+        if recorded_by_work is None and done(result):
             batches.record_build(wh, consumer, included, started)
     return result
 
@@ -315,7 +321,11 @@ def run_build_marts(
             "simpul.warehouse.marts is not available: marts skipped"
         ) from None
 
-    result = once_per_batch("marts", load_ids, only_if_uncovered, marts.build_marts)
+    from simpul.warehouse.marts_changes import CONSUMER, PUBLISHED
+
+    result = once_per_batch(
+        CONSUMER, load_ids, only_if_uncovered, marts.build_marts, recorded_by_work=(PUBLISHED,)
+    )
     out: dict[str, Any] = {"triggered_by": load_ids or []}
     if isinstance(result, dict):
         out.update({str(k): v for k, v in result.items()})

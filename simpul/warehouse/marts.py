@@ -278,7 +278,10 @@ def build_marts(
         for name in TABLES:
             total = conn.execute(sa.text(f"select count(*) from marts.{name}")).scalar()
             counts[f"marts.{name}"] = int(total or 0)
-    return _publish(wh, counts)
+    _publish(wh, counts)
+    with wh.begin() as conn:
+        changes.record_published(conn, started)
+    return counts
 
 
 def _publish(wh: Warehouse, counts: dict[str, int]) -> dict[str, int]:

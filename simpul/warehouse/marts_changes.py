@@ -12,15 +12,19 @@ records, source deletions), each version carrying its load id; versions are neve
   after a version's time), or every month when a resident's birth date, sex or religion
   (read from ``core.penduduk`` for all months) changed.
 
-What the marts include is kept in ``ops.consumed_loads`` under the consumer ``marts_rows`` (the
-orchestration's ``marts`` consumer records batches, this one rows), with markers for what the
-whole marts depend on: the pseudonym key, the village names, the first month, the last build's
-day and end, and when it started. Any marker that differs means a full rebuild.
+What the marts include is kept in ``ops.consumed_loads`` under the consumer ``marts``: every load
+committed when the build's transaction began, recorded in that transaction, with markers for
+what the whole marts depend on: the pseudonym key, the village names, the first month, the last
+build's day and end, and when it started. Any marker that differs means a full rebuild. The
+orchestration's once-per-batch skip (:mod:`simpul.orchestration.batches`) reads the same rows,
+plus the marker :data:`PUBLISHED`, written once the build's analyst copies are published (a
+build whose publishing failed is not skipped on retry).
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -29,8 +33,9 @@ from sqlalchemy.engine import Connection
 
 from simpul.domain.clock import WIB
 
-CONSUMER = "marts_rows"
+CONSUMER = "marts"
 MARK = "@"  # marker rows start with it; load ids never do
+PUBLISHED = f"{MARK}published:yes"  # the last recorded build also published its copies
 LOADS_TABLE = "_simpul_marts_loads"
 NIKS_TABLE = "_simpul_marts_niks"
 DESA_TABLE = "_simpul_marts_desa"
@@ -56,6 +61,7 @@ class Plan:
     desa: list[str | None] = field(default_factory=list)
     since: date | None = None
     new_after: date | None = None
+    committed: list[str] = field(default_factory=list)  # loads in core as the build began
 
     @property
     def full(self) -> bool:
@@ -94,6 +100,16 @@ def _version_loads(conn: Connection) -> set[str]:
 def plan(conn: Connection, marks: dict[str, str], *, full: bool = False) -> Plan:
     """Full (``full``, or nothing comparable stored) or incremental, and what to recompute;
     leaves the touched NIKs and desa in temp tables for the build's SQL."""
+    # read first: a load committed by now is in everything the build reads next (also under
+    # PostgreSQL's read committed), so the build may record it as included
+    rows = conn.execute(sa.text("select load_id from ops.loads where status = 'loaded'"))
+    committed = [r[0] for r in rows]
+    p = _plan(conn, marks, full)
+    p.committed = committed
+    return p
+
+
+def _plan(conn: Connection, marks: dict[str, str], full: bool) -> Plan:
     drop_temp(conn)
     for table, column in ((LOADS_TABLE, "load_id"), (NIKS_TABLE, "nik"), (DESA_TABLE, "kode_desa")):
         conn.exec_driver_sql(f"CREATE TEMP TABLE {table} ({column} VARCHAR)")
@@ -175,18 +191,37 @@ def drop_temp(conn: Connection) -> None:
 
 
 def record(conn: Connection, p: Plan, started: datetime) -> None:
-    """Remember what this build included, in the build's own transaction."""
+    """Remember what this build included, in the build's own transaction: the loads it
+    rebuilt for and every load committed as it began (loads of other pipelines too, so the
+    orchestration skips their runs), and the markers; the publishing marker goes."""
     values = [f"{MARK}{k}:{v}" for k, v in {**p.markers, "started": started.isoformat()}.items()]
     drop = "" if p.full_bulanan else " AND load_id LIKE :m"  # a full build forgets all
     conn.execute(
         sa.text(f"DELETE FROM ops.consumed_loads WHERE consumer = :c{drop}"),
         {"c": CONSUMER, "m": f"{MARK}%"},
     )
-    new = p.new_loads
+    known = set() if p.full_bulanan else _stored(conn)[0]
+    new = sorted((set(p.new_loads) | set(p.committed)) - known)
+    build_id = uuid.uuid4().hex
     conn.execute(
         sa.text(
             "INSERT INTO ops.consumed_loads (consumer, load_id, build_id, build_started_at) "
             "VALUES (:c, :l, :b, :t)"
         ),
-        [{"c": CONSUMER, "l": i, "b": CONSUMER, "t": started} for i in [*new, *values]],
+        [{"c": CONSUMER, "l": i, "b": build_id, "t": started} for i in [*new, *values]],
+    )
+
+
+def record_published(conn: Connection, started: datetime) -> None:
+    """The build recorded last has published its analyst copies (after its own commit)."""
+    args = {"c": CONSUMER, "l": PUBLISHED, "t": started}
+    conn.execute(
+        sa.text("DELETE FROM ops.consumed_loads WHERE consumer = :c AND load_id = :l"), args
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO ops.consumed_loads (consumer, load_id, build_id, build_started_at) "
+            "VALUES (:c, :l, :c, :t)"
+        ),
+        args,
     )

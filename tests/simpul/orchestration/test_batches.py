@@ -17,8 +17,10 @@ from tests.simpul.orchestration.helpers import NOW, add_load
 @pytest.fixture
 def fake_marts(monkeypatch):
     """A marts module that records which loads each build saw in core, with a hook that runs
-    mid-build (a load committing while the marts are being built)."""
+    mid-build (a load committing while the marts are being built). Like the real build it
+    records what it included (read as it began) under ``marts``, and that it published."""
     import simpul.warehouse.marts as real
+    from simpul.warehouse.marts_changes import CONSUMER, PUBLISHED
 
     fake = types.ModuleType("simpul.warehouse.marts")
     fake.__dict__.update({k: v for k, v in vars(real).items() if not k.startswith("__")})
@@ -26,9 +28,11 @@ def fake_marts(monkeypatch):
     fake.during = []
 
     def build_marts(wh):
-        fake.builds.append(set(batches.committed_loads(wh)))
+        started, seen = datetime.now(UTC), batches.committed_loads(wh)
+        fake.builds.append(set(seen))
         while fake.during:
             fake.during.pop(0)(wh)
+        batches.record_build(wh, CONSUMER, [*seen, PUBLISHED], started)
         return {"tables": 1}
 
     fake.build_marts = build_marts
