@@ -153,8 +153,13 @@ def airflow(a: dict[str, Any]) -> dict[str, Any]:
 STAGES = {
     "land_file": (land_file, ["simpul.landing"]),
     "extract_http": (extract_http, ["simpul.pipeline", "connectors.siak"]),
-    "transform": (transform, ["simpul.pipeline", "simpul.validate", "expectations.rules"]),
-    "load": (load, ["simpul.pipeline", "simpul.warehouse.ops"]),
+    # the warehouse's SQLAlchemy dialect too: both stages open the warehouse, as the floor's
+    # stage opens DuckDB (imported before its clock)
+    "transform": (
+        transform,
+        ["simpul.pipeline", "simpul.validate", "expectations.rules", "duckdb_engine"],
+    ),
+    "load": (load, ["simpul.pipeline", "simpul.warehouse.ops", "duckdb_engine"]),
     "marts": (marts, ["simpul.warehouse.marts"]),
     "exchange": (exchange, ["simpul.exchange.demo", "simpul.exchange.service", "uvicorn"]),
     "floor": (floor, ["bench.floor"]),

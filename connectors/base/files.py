@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-import fsspec
 import pyarrow as pa
 
 from connectors.base.contract import rows_to_batch
@@ -51,6 +50,8 @@ class DropFile:
 
 def list_drop(url: str, patterns: tuple[str, ...]) -> list[DropFile]:
     """Files in a drop folder matching ``patterns``, oldest first (mtime, then name)."""
+    import fsspec  # on first use: a transform imports this module only for its column names
+
     fs, root = fsspec.core.url_to_fs(url)
     out: list[DropFile] = []
     for pattern in patterns:
@@ -382,6 +383,8 @@ def _safe_rows(ws: Any, name: str) -> Iterator[tuple[Any, ...]]:
 
 
 def open_bytes(path: str) -> bytes:
+    import fsspec
+
     with fsspec.open(path, "rb") as fh:
         data: bytes = fh.read()
     return data

@@ -36,13 +36,22 @@ def qualified(schema: str, table: str) -> str:
     return f"{quote_ident(schema)}.{quote_ident(table)}"
 
 
-def upsert_sql(table: str, columns: Sequence[str], keys: Sequence[str], rows: str) -> str:
+def upsert_sql(
+    table: str,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    rows: str,
+    update: Sequence[str] | None = None,
+) -> str:
     """``INSERT ... ON CONFLICT (keys) DO UPDATE`` of ``rows`` (a ``VALUES`` list or a
     ``SELECT`` of ``columns``) into ``table``: one statement on both engines, never a delete and
-    re-insert. ``keys`` must be the table's primary key; a row of only keys is left as it is."""
+    re-insert. ``keys`` must be the table's primary key; a row of only keys is left as it is.
+    ``update``: the columns an existing row takes (default every non-key column)."""
     cols = ", ".join(quote_ident(c) for c in columns)
     updates = ", ".join(
-        f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}" for c in columns if c not in keys
+        f"{quote_ident(c)} = EXCLUDED.{quote_ident(c)}"
+        for c in (columns if update is None else update)
+        if c not in keys
     )
     return (
         f"INSERT INTO {table} ({cols}) {rows} "
@@ -152,14 +161,36 @@ class Warehouse:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {staged}")
         conn.exec_driver_sql(f"CREATE TEMP TABLE {staged} AS SELECT {cols} FROM {target} LIMIT 0")
         self.bulk_insert(conn, staged, table)
+        update = None
+        if self.dialect == "duckdb":
+            update = _changed_columns(conn, target, staged, table.column_names, keys)
         conn.exec_driver_sql(
-            upsert_sql(target, table.column_names, keys, f"SELECT {cols} FROM {staged}")
+            upsert_sql(target, table.column_names, keys, f"SELECT {cols} FROM {staged}", update)
         )
         conn.exec_driver_sql(f"DROP TABLE {staged}")
         return int(table.num_rows)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _changed_columns(
+    conn: Connection, target: str, staged: str, columns: Sequence[str], keys: Sequence[str]
+) -> list[str]:
+    """The non-key columns in which any staged row differs from the stored row of its key.
+    DuckDB's update costs per column it sets, over every vector holding an updated row (all of
+    them for 1 % of a table): setting the 28 columns of 6,500 of 650,000 residents took 3.5 s,
+    the 6 that changed 0.2 s, and this comparison 0.35 s. Setting only these gives the same
+    rows: in every other column the stored value already equals the staged one."""
+    rest = [c for c in columns if c not in keys]
+    if not rest:
+        return []
+    on = " AND ".join(f"t.{quote_ident(k)} = s.{quote_ident(k)}" for k in keys)
+    probe = ", ".join(
+        f"bool_or(t.{quote_ident(c)} IS DISTINCT FROM s.{quote_ident(c)})" for c in rest
+    )
+    row = conn.exec_driver_sql(f"SELECT {probe} FROM {staged} s JOIN {target} t ON {on}").one()
+    return [c for c, changed in zip(rest, row, strict=True) if changed]
 
 
 def copy_arrow(cursor: Any, target: str, table: pa.Table) -> None:

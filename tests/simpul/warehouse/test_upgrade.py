@@ -333,3 +333,17 @@ def test_the_frozen_schema_still_holds_every_column_the_code_writes(tmp_path):
     missing = {t: sorted(cols - columns(*t)) for t, cols in wanted.items() if cols - columns(*t)}
     wh.dispose()
     assert not missing, f"add a revision for {missing}"
+
+
+def test_head_without_alembic_equals_alembics():
+    """The head read from the revision files (no Alembic import at open) is Alembic's."""
+    import subprocess
+    import sys
+
+    assert migrations._heads() == tuple(migrations.script().get_heads())
+    code = (
+        "import sys; from simpul.warehouse import migrations; migrations.head(); "
+        "print('alembic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
