@@ -48,5 +48,5 @@ def siak_env(siak, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 def set_faults(handle, **faults) -> None:
-    r = requests.post(f"{handle.url}/admin/faults", json=faults, timeout=5)
+    r = requests.post(f"{handle.url}/admin/faults", json=faults, timeout=30)
     assert r.status_code == 200, r.text

@@ -83,7 +83,13 @@ def test_two_runs_of_one_pipeline_at_once_the_second_fails_clearly(
     first = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     landing = paths().landing / "siak"
     _wait_for(lambda: first.poll() is not None or any(landing.glob("*/siak.*")), 60)
-    second = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    # the first run has landed a page: its next requests now wait until the second run has
+    # tried (a busy machine may take many seconds to import the second), then go on at once
+    set_faults(siak, latency_s=10.0)
+    try:
+        second = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    finally:
+        set_faults(siak, latency_s=0.0)
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err.decode()[-2000:]
     assert second.returncode == 2, second.stderr[-2000:]
