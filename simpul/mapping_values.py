@@ -25,9 +25,9 @@ def per_distinct(raw: pd.Series, fn: Callable[[pd.Series], Any]) -> Any:
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
     if len(uniques) * 2 > len(raw):
         return fn(raw)
-    distinct = pd.Series(
-        pd.array(list(uniques) + [pd.NA], dtype=raw.dtype)  # the last one stands for null
-    )
+    # the last one stands for null; concatenated, not listed: no Python object per value
+    null = pd.Series(pd.array([pd.NA], dtype=raw.dtype))
+    distinct = pd.concat([pd.Series(uniques.array, dtype=raw.dtype), null], ignore_index=True)
     codes = np.where(codes < 0, len(uniques), codes)
     out = fn(distinct)
 
