@@ -19,6 +19,8 @@ NIK_PATTERN = r"^\d{16}$"
 def _number(part: pd.Series) -> pd.Series:
     """``pd.to_numeric(part, errors="coerce")`` read once per distinct value: a two-digit part
     has at most a hundred, and to_numeric walks text value by value in Python."""
+    if len(part) < 1_000:  # a few values: reading them is cheaper than counting them
+        return pd.to_numeric(part, errors="coerce")
     codes, uniques = pd.factorize(part, use_na_sentinel=True)
     if not len(uniques):  # nothing but nulls: to_numeric's own dtype for that
         return pd.to_numeric(part, errors="coerce")
