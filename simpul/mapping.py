@@ -238,9 +238,8 @@ class Mapper:
         value = match_village_names(names, kec)
         return value, (names.notna() & value.isna()).fillna(False).astype(bool)
 
-    @staticmethod
     def _check_name(
-        frame: pd.DataFrame, field: str, column: str, codes: pd.Series, rows: pd.Series
+        self, frame: pd.DataFrame, field: str, column: str, codes: pd.Series, rows: pd.Series
     ) -> list[MappingIssue]:
         """Warn where a village *name* column names another village than the code does.
 
@@ -249,7 +248,8 @@ class Mapper:
         """
         if column not in frame:
             return []
-        names = clean_text(frame[column].astype("string"))
+        memo = self._memo.setdefault(f"{column}|text", Memo())
+        names = per_distinct(frame[column].astype("string"), clean_text, memo)
         code = pd.Series(codes, index=frame.index, dtype="string")
         matched = match_village_names(names, code.str.slice(0, 8))
         bad = (names.notna() & code.notna() & (matched.isna() | (matched != code))).fillna(False)
