@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from simpul.config import PROJECT_ROOT, ConfigError
 from simpul.domain.regions import code_lists, match_kecamatan, match_village_names
 from simpul.domain.text import WHITESPACE_RUN, clean_digits, clean_text
-from simpul.mapping_values import dot_groups, parse_dates, parse_timestamps, per_distinct
+from simpul.mapping_values import Memo, dot_groups, parse_dates, parse_timestamps, per_distinct
 from simpul.model import Entity, entity
 
 MAPPINGS_DIR = PROJECT_ROOT / "mappings"
@@ -170,6 +170,8 @@ class Mapper:
         self.spec = spec
         self.entity: Entity = entity(spec.entity)
         lists = code_lists()
+        # conversions remembered across the batches of one delivery (per_distinct)
+        self._memo: dict[str, Memo] = {}
         self._lookup: dict[str, dict[str, str]] = {}
         for name, f in spec.fields.items():
             if f.code_list:
@@ -195,7 +197,8 @@ class Mapper:
             if f.transform == "village":
                 value, bad = self._village(frame, f, raw)
             else:
-                value, bad = per_distinct(raw, functools.partial(self._convert, name, f))
+                convert = functools.partial(self._convert, name, f)
+                value, bad = per_distinct(raw, convert, self._memo.setdefault(name, Memo()))
             out[name] = value
             if f.name_check:
                 issues.extend(self._check_name(frame, name, f.name_check, value, rows))
@@ -235,9 +238,8 @@ class Mapper:
         value = match_village_names(names, kec)
         return value, (names.notna() & value.isna()).fillna(False).astype(bool)
 
-    @staticmethod
     def _check_name(
-        frame: pd.DataFrame, field: str, column: str, codes: pd.Series, rows: pd.Series
+        self, frame: pd.DataFrame, field: str, column: str, codes: pd.Series, rows: pd.Series
     ) -> list[MappingIssue]:
         """Warn where a village *name* column names another village than the code does.
 
@@ -246,7 +248,8 @@ class Mapper:
         """
         if column not in frame:
             return []
-        names = clean_text(frame[column].astype("string"))
+        memo = self._memo.setdefault(f"{column}|text", Memo())
+        names = per_distinct(frame[column].astype("string"), clean_text, memo)
         code = pd.Series(codes, index=frame.index, dtype="string")
         matched = match_village_names(names, code.str.slice(0, 8))
         bad = (names.notna() & code.notna() & (matched.isna() | (matched != code))).fillna(False)
@@ -263,14 +266,14 @@ class Mapper:
             for r in rows[bad.astype(bool)]
         ]
 
-    @staticmethod
-    def _input(frame: pd.DataFrame, f: FieldSpec) -> pd.Series:
+    def _input(self, frame: pd.DataFrame, f: FieldSpec) -> pd.Series:
         if f.absent:
             return pd.Series(pd.NA, index=frame.index, dtype="string")
         if f.concat:
             parts = []
             for col, width in zip(f.concat, f.pad or [0] * len(f.concat), strict=True):
-                p = per_distinct(frame[col].astype("string"), clean_digits)
+                memo = self._memo.setdefault(f"{col}|digits", Memo())
+                p = per_distinct(frame[col].astype("string"), clean_digits, memo)
                 parts.append(p.str.zfill(width) if width else p)
             joined = parts[0]
             for p in parts[1:]:

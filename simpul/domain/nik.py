@@ -16,14 +16,26 @@ from simpul.domain.regions import province_codes
 NIK_PATTERN = r"^\d{16}$"
 
 
+def _number(part: pd.Series) -> pd.Series:
+    """``pd.to_numeric(part, errors="coerce")`` read once per distinct value: a two-digit part
+    has at most a hundred, and to_numeric walks text value by value in Python."""
+    if len(part) < 1_000:  # a few values: reading them is cheaper than counting them
+        return pd.to_numeric(part, errors="coerce")
+    codes, uniques = pd.factorize(part, use_na_sentinel=True)
+    if not len(uniques):  # nothing but nulls: to_numeric's own dtype for that
+        return pd.to_numeric(part, errors="coerce")
+    numbers = pd.to_numeric(pd.Series(uniques.array), errors="coerce").array
+    return pd.Series(numbers.take(codes, allow_fill=True), index=part.index)  # -1: null
+
+
 def _parts(nik: pd.Series) -> pd.DataFrame:
     s = nik.astype("string")
     return pd.DataFrame(
         {
             "prov": s.str.slice(0, 2),
-            "day": pd.to_numeric(s.str.slice(6, 8), errors="coerce"),
-            "month": pd.to_numeric(s.str.slice(8, 10), errors="coerce"),
-            "yy": pd.to_numeric(s.str.slice(10, 12), errors="coerce"),
+            "day": _number(s.str.slice(6, 8)),
+            "month": _number(s.str.slice(8, 10)),
+            "yy": _number(s.str.slice(10, 12)),
             "serial": s.str.slice(12, 16),
         },
         index=nik.index,

@@ -54,6 +54,16 @@ def clean_digits(s: pd.Series) -> pd.Series:
     A value that arrived as a float ("1608014101900001.0") loses its ".0" first.
     """
     s = s.astype("string")
+    # one guard pass: plain digits (nearly every NIK) are already their cleaned form
+    flagged = ~s.str.fullmatch("[0-9]+").fillna(True).to_numpy(dtype=bool)
+    if not flagged.any():
+        return s
+    s = s.copy()
+    s[flagged] = _digits_chain(s[flagged])
+    return s
+
+
+def _digits_chain(s: pd.Series) -> pd.Series:
     s = s.str.replace(NONPRINTING, "", regex=True)
     s = s.str.replace(r"\.0$", "", regex=True)
     s = s.str.replace(DIGIT_NOISE, "", regex=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -43,6 +44,7 @@ def map_delivery(manifest: Manifest, mapper: Mapper, missing: list[str]) -> Mapp
     origin_parts: list[pd.Series] = []
     offset = 0
     pf = atrest.parquet_file(manifest.file)
+    con = duckdb.connect()  # hashes each batch's raw rows (content_hash)
     for batch in pf.iter_batches(batch_size=BATCH_ROWS):
         frame = batch.to_pandas(types_mapper=pd.ArrowDtype).astype("string")
         for col in missing:  # schema_drift: warn -> a vanished mapped column reads as empty
@@ -56,10 +58,11 @@ def map_delivery(manifest: Manifest, mapper: Mapper, missing: list[str]) -> Mapp
         # an exact copy is the same content, wherever in the file it stands
         lineage = (SOURCE_FILE, SOURCE_ROW, ROW_PROBLEM, ROW_WARNING)
         raw = frame.drop(columns=[*missing, *(c for c in lineage if c in frame)])
-        raw_hash_parts.append(pd.util.hash_pandas_object(raw.fillna("\x00"), index=False))
+        raw_hash_parts.append(content_hash(raw, con))
         if SOURCE_FILE in frame.columns:  # file drops: where a person finds the row
             origin_parts.append(frame[SOURCE_FILE] + ", baris/row " + frame[SOURCE_ROW])
         offset += len(frame)
+    con.close()
     entity_schema = mapper.entity.schema.append(pa.field("_row", pa.int64()))
     mapped = pa.concat_tables(mapped_parts) if mapped_parts else entity_schema.empty_table()
     frame = mapped.to_pandas(types_mapper=types_mapper)
@@ -74,6 +77,20 @@ def map_delivery(manifest: Manifest, mapper: Mapper, missing: list[str]) -> Mapp
         origin = pd.concat(origin_parts, ignore_index=True)
         origin.index = frame["_row"].to_numpy()
     return MappedDelivery(frame, issues, raw_hash.duplicated(keep="first").to_numpy(), origin)
+
+
+def content_hash(raw: pd.DataFrame, con: duckdb.DuckDBPyConnection) -> pd.Series:
+    """A 64-bit hash of each row's content (null apart from every text), by DuckDB: hashing
+    in pandas turns every value into a Python object first (1.3 s of a 650,000-row transform)."""
+    if not len(raw.columns):
+        return pd.Series(np.zeros(len(raw), dtype="uint64"))
+    columns = ", ".join('"' + c.replace('"', '""') + '"' for c in raw.columns)
+    con.register("raw_rows", pa.Table.from_pandas(raw, preserve_index=False))
+    try:
+        hashes = con.sql(f"SELECT hash({columns}) AS h FROM raw_rows").fetchnumpy()["h"]
+    finally:
+        con.unregister("raw_rows")
+    return pd.Series(np.asarray(hashes, dtype="uint64"))
 
 
 def row_notes(frame: pd.DataFrame, rows: pd.Series) -> list[MappingIssue]:

@@ -124,7 +124,7 @@ def _validate(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Findings of mapping and of the entity's suite, on the rows that are not exact copies."""
     frame, duplicate = delivery.frame, delivery.duplicate
-    unique = frame[~duplicate] if len(frame) else frame
+    unique = frame[~duplicate] if duplicate.any() else frame  # no copy when nothing repeats
     findings = pd.DataFrame.from_records(
         [i.as_failure() for i in delivery.issues], columns=FAILURE_COLUMNS
     )

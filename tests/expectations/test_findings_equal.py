@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -127,21 +128,31 @@ def test_mapping_per_distinct_value_equals_mapping_per_row(world: Path, monkeypa
     of mapping every row."""
     import simpul.mapping as mapping_module
 
-    def apply(mapping: str, frame: pd.DataFrame):
+    def apply(mapping: str, frame: pd.DataFrame, batches: int = 1):
+        """One mapper over the frame in ``batches`` parts (it remembers values across them)."""
         mapper = Mapper(load_mapping(mapping))
         for col in mapper.check_columns(list(frame.columns)):
             frame[col] = pd.Series(pd.NA, index=frame.index, dtype="string")
-        return mapper.apply(frame, pd.Series(range(1, len(frame) + 1)))
+        numbers = pd.Series(range(1, len(frame) + 1))
+        tables, issues = [], []
+        for part in np.array_split(np.arange(len(frame)), batches):
+            table, found = mapper.apply(frame.iloc[part], numbers.iloc[part])
+            tables.append(table)
+            issues += found
+        return pa.concat_tables(tables), issues
 
     for mapping, (_, rows) in _agency_rows(world).items():
         source = pd.DataFrame(rows).astype("string")
         for frame in (source, _scramble(source, 3)):
             fast_table, fast_issues = apply(mapping, frame.copy())
+            batched_table, batched_issues = apply(mapping, frame.copy(), batches=3)
             with monkeypatch.context() as m:
-                m.setattr(mapping_module, "per_distinct", lambda raw, fn: fn(raw))
+                m.setattr(mapping_module, "per_distinct", lambda raw, fn, memo=None: fn(raw))
                 ref_table, ref_issues = apply(mapping, frame.copy())
             assert fast_table.equals(ref_table), mapping
             assert fast_issues == ref_issues, mapping
+            assert batched_table.equals(ref_table), mapping
+            assert sorted(batched_issues, key=repr) == sorted(ref_issues, key=repr), mapping
 
 
 def test_vectorised_findings_equal_gx_findings(world: Path) -> None:
