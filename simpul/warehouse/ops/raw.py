@@ -41,7 +41,8 @@ def read_batches(path: str | Path, batch_size: int) -> Iterator[pa.RecordBatch]:
     """A Parquet file's rows a batch at a time, without pre-buffering: pyarrow's default reads
     a whole row group's columns ahead (a 1,000,000-row staged row group: ~250 MB more at
     the load's peak, for no speed the load can see)."""
-    return atrest.parquet_file(path, pre_buffer=False).iter_batches(batch_size=batch_size)
+    pf = atrest.parquet_file(path, pre_buffer=False)
+    yield from pf.iter_batches(batch_size=batch_size)
 
 
 def store_raw(conn: Connection, wh: Warehouse, manifest: Manifest) -> None:
