@@ -355,8 +355,11 @@ def _create_engine(url: str) -> Engine:
 
         made = sa.engine.make_url(url)
         key = encryption_key() or ""
-        engine = encrypted_duckdb_engine(Path(made.database or ""), key)
-        settings = {**{k: str(v) for k, v in made.query.items()}, **settings}
+        path = Path(made.database or "")
+        engine = encrypted_duckdb_engine(path, key)
+        # spilled pages of an encrypted warehouse: encrypted, beside the file (not in the cwd)
+        spill = {"temp_directory": f"{path}.tmp", "temp_file_encryption": "true"}
+        settings = {**spill, **{k: str(v) for k, v in made.query.items()}, **settings}
     else:
         engine = sa.create_engine(url, future=True)
     _apply_settings(engine, settings)

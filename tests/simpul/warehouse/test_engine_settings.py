@@ -58,6 +58,15 @@ def test_encrypted_file_gets_default_and_url_settings(
     assert _memory_limit(f"duckdb:///{path}") == "953.6 MiB"
     assert _memory_limit(f"duckdb:///{path}?memory_limit=3GB") == "2.7 GiB"
     assert not (tmp_path / "w.duckdb?memory_limit=3GB").exists()  # the query is not the name
+    engine = _create_engine(f"duckdb:///{path}")
+    try:
+        with engine.connect() as conn:
+            spill = conn.exec_driver_sql(
+                "SELECT current_setting('temp_directory'), current_setting('temp_file_encryption')"
+            ).one()
+    finally:
+        engine.dispose()
+    assert tuple(spill) == (f"{path}.tmp", True)  # spilled pages encrypted, beside the file
 
 
 @pytest.mark.postgres
