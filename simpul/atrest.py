@@ -306,9 +306,9 @@ def read_table(path: Path | str, **kwargs: Any) -> pa.Table:
     return pq.read_table(path, **kwargs, **_read_kwargs(path))
 
 
-def parquet_file(path: Path | str) -> pq.ParquetFile:
-    """``pq.ParquetFile`` of a plain or encrypted file."""
-    return pq.ParquetFile(path, **_read_kwargs(path))
+def parquet_file(path: Path | str, **kwargs: Any) -> pq.ParquetFile:
+    """``pq.ParquetFile`` of a plain or encrypted file (``kwargs``: e.g. ``pre_buffer``)."""
+    return pq.ParquetFile(path, **kwargs, **_read_kwargs(path))
 
 
 def read_metadata(path: Path | str) -> Any:

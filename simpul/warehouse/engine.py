@@ -342,15 +342,56 @@ def ensure_current(wh: Warehouse, auto: bool) -> None:
         _REFERENCE_CHECKED.add(wh.url)
 
 
+DUCKDB_MEMORY_ENV = "SIMPUL_DUCKDB_MEMORY_LIMIT"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "1GB"
+
+
+def duckdb_defaults(url: str) -> dict[str, str]:
+    """DuckDB settings the URL leaves unset: ``memory_limit`` from ``SIMPUL_DUCKDB_MEMORY_LIMIT``
+    (default :data:`DEFAULT_DUCKDB_MEMORY_LIMIT`; ``80%`` is DuckDB's own default). DuckDB would
+    otherwise take up to 80 % of the machine's RAM in every task process; past the limit it
+    spills to its temp directory (``<file>.tmp``), so a 2,000,000-resident load stays < 2 GB.
+    A setting in the URL (``duckdb:///w.duckdb?memory_limit=4GB``) wins."""
+    given = sa.engine.make_url(url).query
+    defaults = {"memory_limit": os.environ.get(DUCKDB_MEMORY_ENV) or DEFAULT_DUCKDB_MEMORY_LIMIT}
+    return {k: v for k, v in defaults.items() if k not in given}
+
+
+def _apply_settings(engine: Engine, settings: dict[str, str]) -> None:
+    """``SET GLOBAL`` the settings on every new DuckDB connection (plain and encrypted files
+    alike: an encrypted file's in-memory database is re-created after ``dispose``)."""
+    if not settings:
+        return
+    statements = [
+        f"SET GLOBAL {name} = '{str(value).replace(chr(39), chr(39) * 2)}'"
+        for name, value in settings.items()
+    ]
+
+    @sa.event.listens_for(engine, "connect")
+    def _set(dbapi_connection: Any, _record: Any) -> None:
+        for statement in statements:
+            dbapi_connection.execute(statement)
+
+
 def _create_engine(url: str) -> Engine:
     """The SQLAlchemy engine; a DuckDB file is opened encrypted when a key is configured."""
     from simpul.atrest import encrypted_duckdb_engine, encryption_key
 
-    if url.startswith("duckdb:///") and url != "duckdb:///:memory:":
-        key = encryption_key()
-        if key:
-            from pathlib import Path
+    if not url.startswith("duckdb:"):
+        return sa.create_engine(url, future=True)
+    settings = duckdb_defaults(url)
+    engine: Engine
+    if url.startswith("duckdb:///") and url != "duckdb:///:memory:" and encryption_key():
+        from pathlib import Path
 
-            engine: Engine = encrypted_duckdb_engine(Path(url.removeprefix("duckdb:///")), key)
-            return engine
-    return sa.create_engine(url, future=True)
+        made = sa.engine.make_url(url)
+        key = encryption_key() or ""
+        path = Path(made.database or "")
+        engine = encrypted_duckdb_engine(path, key)
+        # spilled pages of an encrypted warehouse: encrypted, beside the file (not in the cwd)
+        spill = {"temp_directory": f"{path}.tmp", "temp_file_encryption": "true"}
+        settings = {**spill, **{k: str(v) for k, v in made.query.items()}, **settings}
+    else:
+        engine = sa.create_engine(url, future=True)
+    _apply_settings(engine, settings)
+    return engine

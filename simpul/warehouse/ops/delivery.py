@@ -22,7 +22,7 @@ from simpul.warehouse import merge
 from simpul.warehouse.engine import Warehouse
 from simpul.warehouse.ops.deletions import apply_deletions
 from simpul.warehouse.ops.quarantine import quarantine_rows
-from simpul.warehouse.ops.raw import RAW_BATCH, TS, constant, lineage, store_raw
+from simpul.warehouse.ops.raw import READ_BATCH, TS, constant, lineage, read_batches, store_raw
 from simpul.warehouse.ops.records import (
     advance_cursor,
     clear_load,
@@ -127,26 +127,29 @@ def _key_chunks(ent: Entity, mapped: pa.Table | Path, status: pa.Table) -> Itera
     keys = merge.record_keys(ent, status.select(list(ent.key)).take(valid))
     order = pc.sort_indices(keys)
     ordered = keys.take(order)
-    lo, n = 0, len(order)
+    del keys
+    bounds, lo, n = [], 0, len(order)
     while lo < n:
         hi = min(lo + MERGE_CHUNK, n)
         while hi < n and ordered[hi].as_py() == ordered[hi - 1].as_py():
             hi += 1  # never split one record's versions
+        bounds.append((lo, hi))
+        lo = hi
+    del ordered  # the keys are not held through the merge: the bounds are all it needs
+    for lo, hi in bounds:
         part = order.slice(lo, hi - lo)
         rows = valid.take(part.take(pc.sort_indices(part)))
         yield mapped.take(rows) if isinstance(mapped, pa.Table) else _take(mapped, rows)
-        lo = hi
 
 
 def _columns(mapped: pa.Table | Path, names: list[str]) -> pa.Table:
     """The staged rows' columns ``names`` (those it has), without reading the others."""
     have = mapped.column_names if isinstance(mapped, pa.Table) else _schema(mapped).names
     wanted = [c for c in names if c in have]
-    return (
-        mapped.select(wanted)
-        if isinstance(mapped, pa.Table)
-        else atrest.read_table(mapped, columns=wanted)
-    )
+    if isinstance(mapped, pa.Table):
+        return mapped.select(wanted)
+    # a delivery's statuses as a dictionary: three values, not 2,000,000 strings in memory
+    return atrest.read_table(mapped, columns=wanted, read_dictionary=["_status"])
 
 
 def _schema(path: Path) -> pa.Schema:
@@ -158,7 +161,7 @@ def _take(path: Path, rows: pa.Array) -> pa.Table:
     """The staged file's rows at the (ascending) indices ``rows``, read a batch at a time."""
     wanted = rows.cast(pa.int64()).to_numpy()
     parts, first = [], 0
-    for batch in atrest.parquet_file(path).iter_batches(batch_size=RAW_BATCH):
+    for batch in read_batches(path, READ_BATCH):
         end = first + batch.num_rows
         lo, hi = np.searchsorted(wanted, [first, end])
         if hi > lo:
