@@ -37,35 +37,65 @@ def _ensure_world(population: int | None, seed: int) -> None:
     )
 
 
-def _prepare_drops(seed: int) -> dict[str, str]:
-    """Village workbooks and the Dinas Sosial CSV, written once per world (they take ~10 s)."""
-    from simpul.simulators.runner import drop_dirs, prepare_drops
+def _write_drops(world: str, home: str, seed: int) -> tuple[dict[str, str], float]:
+    """In the drop process: village workbooks, SIAK export, Dinas Sosial CSV and PATEN db."""
+    from simpul.simulators.runner import prepare_drops
 
-    marker = paths().home / "drops" / ".prepared"
-    stamp = f"{seed}:{DEMO_DEFECT_RATE}:{(paths().world / 'world.json').stat().st_mtime_ns}:siak"
-    if marker.exists() and marker.read_text() == stamp:
-        dirs = drop_dirs(paths().home)
-        return {
-            "SIMPUL_OPENSID_DROP": str(dirs["opensid"]),
-            "SIMPUL_DINSOS_DROP": str(dirs["dinsos"]),
-        }
     started = time.monotonic()
-    drops = prepare_drops(paths().world, paths().home, DEMO_DEFECT_RATE, seed)
-    from simpul.simulators.siak_export import write_siak_export
+    drops = prepare_drops(world, home, DEMO_DEFECT_RATE, seed, siak_export=True)
+    return drops.env(), time.monotonic() - started
 
-    # Disdukcapil's export workbook, as handed to the kecamatan (simpul.yaml: drops/siak_export)
-    write_siak_export(
-        paths().world,
-        paths().home / "drops" / "siak_export" / "siak_export_martapura.xlsx",
-        defect_rate=DEMO_DEFECT_RATE,
-        seed=seed,
-    )
-    marker.write_text(stamp)
-    print(
-        "Village (OpenSID), SIAK export and Dinas Sosial drops written "
-        f"({time.monotonic() - started:.1f}s)"
-    )
-    return drops.env()
+
+class _Drops:
+    """The file drops, written once per world. Writing the Excel workbooks is most of a fresh
+    demo's preparation (~1 min on a busy machine), and only the file pipelines need them: a
+    second process writes them while the SIAK and OSS pipelines fetch over HTTP."""
+
+    def __init__(self, seed: int) -> None:
+        from simpul.simulators.runner import drop_dirs, siak_export_path
+
+        home, world = paths().home, paths().world
+        self.marker = home / "drops" / ".prepared"
+        stamp = f"{seed}:{DEMO_DEFECT_RATE}:{(world / 'world.json').stat().st_mtime_ns}:siak"
+        self.stamp = stamp
+        self.env: dict[str, str] | None = None
+        self._pool: Any = None
+        if self.marker.exists() and self.marker.read_text() == stamp:
+            dirs = drop_dirs(home)
+            self.env = {
+                "SIMPUL_OPENSID_DROP": str(dirs["opensid"]),
+                "SIMPUL_DINSOS_DROP": str(dirs["dinsos"]),
+                "SIMPUL_SIAK_EXPORT_DROP": str(siak_export_path(home).parent),
+            }
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: this process already runs Arrow/DuckDB threads
+        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        self._future = self._pool.submit(_write_drops, str(world), str(home), seed)
+
+    def ready(self) -> float:
+        """Wait for the drops (if still being written) and point the hub at them; returns how
+        long this process waited."""
+        started = time.monotonic()
+        if self.env is None:
+            try:
+                self.env, seconds = self._future.result()
+            finally:
+                self.close()
+            self.marker.write_text(self.stamp)
+            print(
+                "Village (OpenSID), SIAK export and Dinas Sosial drops written "
+                f"({seconds:.1f}s, alongside the SIAK and OSS pipelines)"
+            )
+        os.environ.update(self.env)
+        return time.monotonic() - started
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 def _more_days(servers: dict[str, Any], days: int) -> list[dict[str, Any]]:
@@ -141,8 +171,10 @@ def run_demo(population: int | None = None, seed: int = 42, days: int = 0) -> in
         os.environ["SIMPUL_PSEUDONYM_KEY"] = DEMO_PSEUDONYM_KEY
         print("Note: using the demo pseudonym key; set SIMPUL_PSEUDONYM_KEY in production.")
     print(f"Simpul demo: data folder {paths().home}, warehouse {warehouse_url()}\n")
+    phases = _Phases()
     _ensure_world(population, seed)
-    os.environ.update(_prepare_drops(seed))
+    phases.mark("world / dunia sintetis")
+    drops = _Drops(seed)
     servers = serve_all(
         paths().world, base_port=0, defect_rate=DEMO_DEFECT_RATE, seed=seed, home_dir=paths().home
     )
@@ -151,10 +183,14 @@ def run_demo(population: int | None = None, seed: int = 42, days: int = 0) -> in
             print(f"  simulator {name:<8} {server.url}")
             os.environ.update(server.env())
         print()
-        results = _run_pipelines()
+        phases.mark("simulators up / simulator siap")
+        results = _run_pipelines(drops, phases)
         history = _more_days(servers, days)
-        outcome = _link_and_exchange()
+        if history:
+            phases.mark(f"next {days} day(s) / hari berikutnya")
+        outcome = _link_and_exchange(phases)
     finally:
+        drops.close()
         for server in servers.values():
             server.stop()
     print(table(results))
@@ -162,16 +198,42 @@ def run_demo(population: int | None = None, seed: int = 42, days: int = 0) -> in
         print(f"\nNext {days} day(s) of SIAK changes / perubahan SIAK {days} hari berikutnya:")
         print(table(history))
     _print_summary(outcome)
+    print("\nWhere the time went / waktu per tahap:")
+    print(table(phases.rows()))
     return 0
 
 
-def _run_pipelines() -> list[dict[str, Any]]:
-    """Every configured pipeline once; what each received and where the rows went."""
+class _Phases:
+    """Wall-clock seconds per demo phase, for the closing table (where a slow demo spends)."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.monotonic()
+        self.seconds: dict[str, float] = {}
+
+    def mark(self, phase: str) -> None:
+        now = time.monotonic()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self.last
+        self.last = now
+
+    def rows(self) -> list[dict[str, Any]]:
+        total = {"total / jumlah": time.monotonic() - self.started}
+        return [{"phase": k, "seconds": round(v, 1)} for k, v in (self.seconds | total).items()]
+
+
+HTTP_SOURCES = {"siak", "oss"}  # fetched from the simulators; every other source is a drop
+
+
+def _run_pipelines(drops: _Drops, phases: _Phases) -> list[dict[str, Any]]:
+    """Every configured pipeline once, in configuration order; what each received and where
+    the rows went. The first pipeline reading a file drop waits for the drop process."""
     from simpul.pipeline import run
 
     results: list[dict[str, Any]] = []
-    for name in load_config().pipelines:
+    for name, pipeline in load_config().pipelines.items():
+        if pipeline.source not in HTTP_SOURCES and drops.ready() > 0.05:
+            phases.mark("waiting for drops / menunggu berkas")
         r = run(name)
+        phases.mark(f"pipeline {name}")
         results.append(
             {
                 "pipeline": name,
@@ -188,7 +250,7 @@ def _run_pipelines() -> list[dict[str, Any]]:
     return results
 
 
-def _link_and_exchange() -> dict[str, Any]:
+def _link_and_exchange(phases: _Phases) -> dict[str, Any]:
     """Padan NIK, the marts, the exchange deliveries (the CKAN simulator must still be up),
     and the counts and findings the summary prints."""
     from simpul.exchange.demo import run_exchange_demo
@@ -198,8 +260,11 @@ def _link_and_exchange() -> dict[str, Any]:
     wh = open_warehouse()
     try:
         padan = _run_padan(wh)  # before the marts: they use its links
+        phases.mark("padan NIK")
         build_marts(wh)
+        phases.mark("marts")
         deliveries = run_exchange_demo(wh)
+        phases.mark("exchanges / pertukaran")
         return {
             "padan": padan,
             "deliveries": deliveries,

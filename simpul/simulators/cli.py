@@ -44,8 +44,11 @@ def _home_dir(value: str | None) -> Path:
     return home()
 
 
-def _write_drops(args: argparse.Namespace, world: Path) -> dict[str, str]:
-    """Write the file drops; prints counts only (the files hold personal data)."""
+def _write_drops(
+    args: argparse.Namespace, world: Path, *, siak_export: bool = False
+) -> dict[str, str]:
+    """Write the file drops (with ``siak_export`` also SIAK's export workbook, which the
+    siak_export_penduduk pipeline reads); prints counts only (the files hold personal data)."""
     from simpul.simulators.runner import prepare_drops
 
     started = time.monotonic()
@@ -55,12 +58,15 @@ def _write_drops(args: argparse.Namespace, world: Path) -> dict[str, str]:
         args.defect_rate,
         args.seed,
         kecamatan=getattr(args, "kecamatan", None),
+        siak_export=siak_export,
     )
     print(
         f"File drops written in {time.monotonic() - started:.1f}s: "
         f"{len(drops.opensid_files)} OpenSID workbooks in {drops.opensid_dir}, "
         f"Dinas Sosial CSV in {drops.dinsos_dir}"
     )
+    if drops.siak_export_file:
+        print(f"  SIAK 37-column export in {drops.siak_export_file.parent}")
     return drops.env()
 
 
@@ -112,7 +118,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if not _ensure_world(world, args.seed):
         return 2
     only = [s.strip() for s in args.only.split(",")] if args.only else None
-    drop_env = {} if args.no_drops else _write_drops(args, world)
+    drop_env = {} if args.no_drops else _write_drops(args, world, siak_export=True)
     handles = serve_all(
         world,
         host=args.host,

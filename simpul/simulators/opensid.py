@@ -16,6 +16,7 @@ goes to ``<world_dir>/ground_truth/opensid_penduduk.parquet`` with file name and
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,11 @@ from simpul.simulators.filedrop import (
     replace_truth,
     rng_for,
     sub_seed,
-    workbook_bytes,
     write_atomic,
     write_truth,
 )
 from simpul.simulators.opensid_village import village_differences
+from simpul.simulators.xlsx_writer import xlsx_bytes
 from simpul.synth.codes import code_lists
 from simpul.synth.defects import PERSON_KINDS
 from simpul.synth.world import World, load_world
@@ -184,20 +185,20 @@ class _Village:
         return value
 
     def _workbook(self, rows: list[dict], number_cells: set[tuple[int, str]]) -> bytes:
-        from openpyxl import Workbook
-
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet(SHEET)
-        ws.append(TEMPLATE_COLUMNS)
-        for p, x in enumerate(rows):
-            ws.append(self._template_row(p, x, number_cells))
-        codes = wb.create_sheet(CODES_SHEET)
-        codes.append(["kolom", "kode", "keterangan"])
         lists = code_lists()
-        for col, lst in CODE_SHEET_LISTS.items():
-            for code, label in lists[lst].items():
-                codes.append([col, int(code) if code.isdigit() else code, label])
-        return workbook_bytes(wb, self.when)
+        codes = [
+            [col, int(code) if code.isdigit() else code, label]
+            for col, lst in CODE_SHEET_LISTS.items()
+            for code, label in lists[lst].items()
+        ]
+        people = (self._template_row(p, x, number_cells) for p, x in enumerate(rows))
+        return xlsx_bytes(
+            [
+                (SHEET, itertools.chain([TEMPLATE_COLUMNS], people)),
+                (CODES_SHEET, [["kolom", "kode", "keterangan"], *codes]),
+            ],
+            self.when,
+        )
 
     def _template_row(self, p: int, x: dict, number_cells: set[tuple[int, str]]) -> list[Any]:
         def num(field: str) -> Any:

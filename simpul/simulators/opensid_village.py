@@ -41,7 +41,10 @@ def village_differences(
     k_dead = min(len(dead), max(1, round(len(dead) * min(1.0, diff * 20))))
     unrecorded = set(r.sample(dead, k_dead))
     rts = sorted({x["rt"] for x in recs if x["rt"]}) or ["001"]
-    new_rt = {kk: r.choice([t for t in rts if t] + [f"{len(rts) + 1:03d}"]) for kk in moved}
+    # sorted: a set of strings iterates in a per-process order (PYTHONHASHSEED), which made
+    # the drops (and the demo's findings) differ from run to run
+    choices = [t for t in rts if t] + [f"{len(rts) + 1:03d}"]
+    new_rt = {kk: r.choice(choices) for kk in sorted(moved)}
     kept: list[dict] = []
     for i, x in enumerate(recs):
         if i not in missing:

@@ -125,6 +125,7 @@ class DropSet:
     opensid_files: list[Path]
     dinsos_file: Path
     paten_db: Path | None = None
+    siak_export_file: Path | None = None
 
     def env(self) -> dict[str, str]:
         env = {
@@ -133,7 +134,15 @@ class DropSet:
         }
         if self.paten_db:
             env["SIMPUL_PATEN_DB_URL"] = f"sqlite:///{self.paten_db}"
+        if self.siak_export_file:
+            env["SIMPUL_SIAK_EXPORT_DROP"] = str(self.siak_export_file.parent)
         return env
+
+
+def siak_export_path(home_dir: Path | str) -> Path:
+    """Disdukcapil's export workbook as handed to the kecamatan (simpul.yaml: drops/siak_export;
+    the default world is Martapura, hence the name the demo has always used)."""
+    return Path(home_dir) / "drops" / "siak_export" / "siak_export_martapura.xlsx"
 
 
 def prepare_drops(
@@ -143,8 +152,11 @@ def prepare_drops(
     seed: int = 42,
     *,
     kecamatan: str | None = None,
+    siak_export: bool = False,
 ) -> DropSet:
-    """Write the village workbooks and the Dinas Sosial CSV (ground truth next to the world)."""
+    """Write the village workbooks, the Dinas Sosial CSV, the PATEN database and, with
+    ``siak_export``, SIAK's export workbook (without it the siak_export_penduduk pipeline of a
+    running hub finds nothing); ground truth goes next to the world."""
     from simpul.simulators.dinsos import write_dinsos_drop
     from simpul.simulators.opensid import write_opensid_drops
 
@@ -158,7 +170,18 @@ def prepare_drops(
     from simpul.simulators.paten import write_paten_db
 
     paten = write_paten_db(world_dir, Path(home_dir) / "drops" / "paten" / "paten.sqlite")
-    return DropSet(dirs["opensid"], dirs["dinsos"], files, csv_file, paten)
+    export = None
+    if siak_export:
+        from simpul.simulators.siak_export import write_siak_export
+
+        export = write_siak_export(
+            world_dir,
+            siak_export_path(home_dir),
+            defect_rate=defect_rate,
+            seed=seed,
+            kecamatan=kecamatan,
+        )
+    return DropSet(dirs["opensid"], dirs["dinsos"], files, csv_file, paten, export)
 
 
 @dataclass(frozen=True)

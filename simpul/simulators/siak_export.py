@@ -12,6 +12,7 @@ Defects (``defect_rate``) and truth: ``<world_dir>/ground_truth/siak_export.parq
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import date, datetime
 from pathlib import Path
@@ -27,10 +28,10 @@ from simpul.simulators.filedrop import (
     replace_truth,
     rng_for,
     sub_seed,
-    workbook_bytes,
     write_atomic,
     write_truth,
 )
+from simpul.simulators.xlsx_writer import xlsx_bytes
 from simpul.synth.codes import code_lists, regions
 from simpul.synth.defects import PERSON_KINDS
 from simpul.synth.world import load_world
@@ -200,17 +201,12 @@ def write_siak_export(
             number_cells.add((p, "nik"))
             truth_rows.append(nik_number_cell(p, rows[p]["nik"]))
 
-    from openpyxl import Workbook
-
     when = drop_time(world.config.as_of)
     kec_names = {k: v.upper() for k, v in regions().sumsel_districts.items()}
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(SHEET)
-    ws.append(SIAK_EXPORT_COLUMNS)
-    for p, x in enumerate(rows):
-        ws.append(_row(p, x, r, number_cells, kec_names, world.config.as_of))
+    cells = (_row(p, x, r, number_cells, kec_names, world.config.as_of) for p, x in enumerate(rows))
+    sheet = itertools.chain([SIAK_EXPORT_COLUMNS], cells)
     out = Path(out_path)
-    write_atomic(out, workbook_bytes(wb, when), when)
+    write_atomic(out, xlsx_bytes([(SHEET, sheet)], when), when)
     truth_out = located(truth_rows, source="siak_export", file_name=out.name, first_row=2)
     for t, x in zip(truth_out, [rows[t["row_index"]] for t in truth_rows], strict=True):
         t["kode_desa"] = x["kode_desa"]
