@@ -68,7 +68,8 @@ def publish_analyst_db(wh: Any) -> Path | None:
     if wh.dialect != "duckdb":
         return None
     from simpul.securefs import secure_dir, secure_file
-    from simpul.warehouse.disclosure import needs_protection, protect
+    from simpul.warehouse.disclosure import QUASI_IDENTIFIERS, needs_protection, protect
+    from simpul.warehouse.disclosure_sql import WORK, k_anonymise_duckdb
 
     target = analyst_db_path()
     secure_dir(target.parent)
@@ -92,6 +93,13 @@ def publish_analyst_db(wh: Any) -> Path | None:
                 raw.execute(f'CREATE SCHEMA IF NOT EXISTS {alias}."{schema}"')
             for schema, table in objects:
                 source = f'"{schema}"."{table}"'
+                if schema == "marts" and table in QUASI_IDENTIFIERS:
+                    # person-level: k-anonymity in the engine, not in a whole-table frame
+                    query, stats = k_anonymise_duckdb(raw, source, table)
+                    log.info("analyst marts.%s: disclosure control %s", table, stats)
+                    raw.execute(f'CREATE TABLE {alias}."{schema}"."{table}" AS {query}')
+                    raw.execute(f"DROP TABLE {WORK}")
+                    continue
                 if schema == "marts" and needs_protection(table):
                     protected, stats = protect(
                         table, raw.sql(f"SELECT * FROM {source}").to_arrow_table()
