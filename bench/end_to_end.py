@@ -22,20 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import data
-from bench.__main__ import PSEUDONYM_KEY, Bench, _bench_config, machine
+from bench.__main__ import Bench, machine
+from bench.province import hub_env
 
 STAGES = ("land", "transform", "load", "marts", "exchange")
 WORKER_STAGE = {"land_file": "land"}
-
-
-def _env(home: Path) -> dict[str, str]:
-    return {
-        "SIMPUL_HOME": str(home),
-        "SIMPUL_CONFIG": str(_bench_config(home)),
-        "SIMPUL_PSEUDONYM_KEY": PSEUDONYM_KEY,
-        "SIMPUL_WAREHOUSE_URL": f"duckdb:///{home / 'warehouse.duckdb'}",
-        "GX_ANALYTICS_ENABLED": "false",
-    }
 
 
 def _deliver(b: Bench, files: dict[str, Path], tag: str) -> None:
@@ -97,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     inc = src / "siak_penduduk_increment.parquet"
     if not inc.exists():
         data.make_increment(src, inc, 0.01, args.seed)
-    b = Bench(args.workdir, "okut", _env(home))
+    b = Bench(args.workdir, "okut", hub_env(home, None))
     print("== full delivery", flush=True)
     _deliver(b, {p: src / f"{p}.parquet" for p in data.SOURCES}, "")
     print("== 1 % increment (changed addresses)", flush=True)

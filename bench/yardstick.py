@@ -33,7 +33,8 @@ from typing import Any
 import pandas as pd
 
 from bench import data, floor
-from bench.__main__ import PSEUDONYM_KEY, Bench, _bench_config, machine
+from bench.__main__ import Bench, machine
+from bench.province import hub_env
 
 SYSTEMS = ("floor bare", "floor", "dlt merge", "dlt scd2", "hub")
 
@@ -48,17 +49,6 @@ def _prepare(workdir: Path, population: int | None, seed: int) -> tuple[Path, Pa
     if not inc.exists():
         data.make_increment(src, inc, 0.01, seed)
     return world, src / "siak_penduduk.parquet", inc
-
-
-def _hub_env(home: Path) -> dict[str, str]:
-    home.mkdir(parents=True, exist_ok=True)
-    return {
-        "SIMPUL_HOME": str(home),
-        "SIMPUL_CONFIG": str(_bench_config(home)),
-        "SIMPUL_PSEUDONYM_KEY": PSEUDONYM_KEY,
-        "SIMPUL_WAREHOUSE_URL": f"duckdb:///{home / 'warehouse.duckdb'}",
-        "GX_ANALYTICS_ENABLED": "false",
-    }
 
 
 def _check(
@@ -95,7 +85,7 @@ def run(
     for rep in range(1, repeats + 1):
         repdir = workdir / f"rep{rep}"
         shutil.rmtree(repdir, ignore_errors=True)
-        env = _hub_env(repdir / "home")
+        env = hub_env(repdir / "home", None)
         b = Bench(repdir, f"rep{rep}", env)
         print(f"== repetition {rep}: landing (not measured)", flush=True)
         landed = {}
