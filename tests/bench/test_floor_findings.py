@@ -17,7 +17,7 @@ import pytest
 
 from bench import data, floor
 from bench.__main__ import Bench
-from bench.yardstick import _hub_env
+from bench.province import hub_env
 
 # (column, value) written over successive rows: every mapping and suite rule gets work
 AWKWARD = [
@@ -76,7 +76,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("delivery", ["siak_penduduk", "awkward"])
 def test_floor_findings_equal_the_hubs(world: Path, delivery: str) -> None:
     home = world / f"home-{delivery}"
-    env = _hub_env(home)
+    env = hub_env(home, None)
     b = Bench(world, delivery, env)
     db = str(world / f"floor-{delivery}.duckdb")
     files = [world / "src" / f"{delivery}.parquet"]
