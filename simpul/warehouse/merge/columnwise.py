@@ -4,7 +4,7 @@ instead of record by record in Python. Each gives the rows the per-record surviv
 (:mod:`.derive`) gives for the same versions (``tests/simpul/warehouse/test_merge_paths.py``):
 
 * *new* (:func:`insert_new`): no stored version, one incoming version;
-* *seen* (:func:`touch_seen`): the incoming version is the one stored version, unchanged;
+* *seen* (:func:`touch_seen`): the incoming version is a stored version, unchanged;
 * *superseded* (:func:`supersede`): every stored version is live, from the incoming version's
   source and older than it (a changed record in a source's increment). One live source has no
   conflicts and wins every column, so the record becomes the incoming version, and its history
@@ -76,8 +76,8 @@ def insert_new(conn: Connection, wh: Warehouse, ent: Entity, new: pa.Table, now:
 
 
 def touch_seen(conn: Connection, wh: Warehouse, ent: Entity, seen: pa.Array, now: datetime) -> None:
-    """Records delivered again unchanged: only their version's ``_last_seen_at`` moves
-    (the incoming versions are in ``_simpul_incoming``)."""
+    """Records delivered again unchanged: only the matching version's ``_last_seen_at``
+    moves, not the other sources' (the incoming versions are in ``_simpul_incoming``)."""
     t_versions = qualified("core", f"{ent.name}_versions")
     conn.exec_driver_sql("DROP TABLE IF EXISTS _simpul_seen")
     conn.exec_driver_sql("CREATE TEMP TABLE _simpul_seen (_record_key VARCHAR)")
@@ -88,7 +88,9 @@ def touch_seen(conn: Connection, wh: Warehouse, ent: Entity, seen: pa.Array, now
             f"SET _last_seen_at = i._last_seen_at, _recorded_at = :now "
             f"FROM (SELECT n.* FROM {INCOMING_TABLE} n JOIN _simpul_seen s "
             f"ON n._record_key = s._record_key) i "
-            f"WHERE {key_sql(ent, 'v')} = i._record_key AND i._last_seen_at > v._last_seen_at"
+            f"WHERE {key_sql(ent, 'v')} = i._record_key AND v._source = i._source "
+            f"AND v.updated_at IS NOT DISTINCT FROM i.updated_at AND v._row_hash = i._row_hash "
+            f"AND i._last_seen_at > v._last_seen_at"
         ),
         {"now": now},
     )

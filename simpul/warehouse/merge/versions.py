@@ -97,8 +97,12 @@ def _apply_table(
     * *new*: no stored version and one incoming version (every record of a first snapshot):
       its one state is the version itself, so the version, core and history rows are built
       column-wise by Arrow and bulk-inserted;
-    * *seen*: one stored live version equal to the incoming one (every unchanged record of a
-      repeated full snapshot): only the version's ``_last_seen_at`` moves, in one UPDATE;
+    * *seen*: the incoming version is already stored, live, first extracted no later, and no
+      other stored version of its source shares its time (every unchanged record of a
+      repeated full snapshot, also of a record several sources deliver): the set of versions
+      survivorship reads is unchanged but for that version's ``_last_seen_at``, which only
+      picks between versions of one source at one time, so core, history and conflicts stay
+      as they are and only ``_last_seen_at`` moves, in one UPDATE;
     * *superseded*: every stored version live, from the incoming version's source and older
       (a changed record of a source's increment): set-based, see
       :func:`~simpul.warehouse.merge.columnwise.supersede`;
@@ -115,7 +119,7 @@ def _apply_table(
     repeats = repeated(keys)
     multi = set(repeats.to_pylist())
     single = [r for r in stored if r[0] not in multi]
-    seen = pa.array([r[0] for r in single if r[1] == 1 and r[2] == 1], S)
+    seen = pa.array([r[0] for r in single if r[2] == 1 and r[4] == 1], S)
     is_new = first_seen(keys, [r[0] for r in stored], repeats)
     newer_keys = pa.array([r[0] for r in single if r[3] == 1], S)
     live = pc.invert(pc.fill_null(incoming.column("_deleted"), False))
@@ -143,11 +147,14 @@ def _apply_table(
 
 def _stored_matches(
     conn: Connection, wh: Warehouse, ent: Entity, incoming: pa.Table, keys: pa.Array
-) -> list[tuple[str, int, int, int]]:
+) -> list[tuple[str, int, int, int, int]]:
     """Per stored record the delivery touches: how many versions it has, whether the one
-    incoming version is the stored one, first extracted no later (so its lineage stays) and
-    not a deletion, and whether it supersedes every stored version (same source, all live,
-    all older than its ``updated_at``). Leaves the incoming versions in ``_simpul_incoming``.
+    incoming version is a stored one, first extracted no later (so its lineage stays) and
+    not a deletion, whether it supersedes every stored version (same source, all live, all
+    older than its ``updated_at``), and how many stored versions of its source might share
+    its version time (``peers``: 1 means only the matching one, so it stays its source's
+    effective version at that time whatever its ``_last_seen_at``). Leaves the incoming
+    versions in ``_simpul_incoming``.
 
     A first load (nothing stored yet) needs no comparison: no rows, no temp table.
     """
@@ -177,12 +184,15 @@ def _stored_matches(
             f"AND v._load_id <= i._load_id)) THEN 1 ELSE 0 END) AS same, "
             f"min(CASE WHEN v._source = i._source AND NOT v._deleted "
             f"AND COALESCE(v.updated_at, v._extracted_at) < i.updated_at "
-            f"THEN 1 ELSE 0 END) AS newer "
+            f"THEN 1 ELSE 0 END) AS newer, "
+            f"sum(CASE WHEN v._source = i._source AND (v.updated_at IS NULL "
+            f"OR i.updated_at IS NULL OR v.updated_at = i.updated_at) "
+            f"THEN 1 ELSE 0 END) AS peers "
             f"FROM {t_versions} v JOIN {INCOMING_TABLE} i ON {key_sql(ent, 'v')} = i._record_key "
             f"GROUP BY i._record_key"
         )
     ).all()
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
 def _combine(a: Row, b: Row) -> Row:
