@@ -58,7 +58,7 @@ def _one_version_rows(ent: Entity, rows: pa.Table, now: datetime) -> tuple[pa.Ta
     )
 
 
-def _store_versions(
+def store_versions(
     conn: Connection, wh: Warehouse, ent: Entity, rows: pa.Table, now: datetime
 ) -> None:
     stamp = pa.repeat(pa.scalar(now, TS), rows.num_rows)
@@ -68,7 +68,7 @@ def _store_versions(
 
 def insert_new(conn: Connection, wh: Warehouse, ent: Entity, new: pa.Table, now: datetime) -> int:
     """Version, core and history rows of records seen for the first time."""
-    _store_versions(conn, wh, ent, new, now)
+    store_versions(conn, wh, ent, new, now)
     core, history = _one_version_rows(ent, new, now)
     wh.bulk_insert(conn, qualified("core", ent.name), core)
     wh.bulk_insert(conn, qualified("core", f"{ent.name}_history"), history)
@@ -105,7 +105,7 @@ def supersede(
     becomes it (``INSERT ... ON CONFLICT DO UPDATE``) and, where a tracked column changed,
     the current history period closes at the new version's time and a new one opens."""
     wh.bulk_insert(conn, KEYS_TABLE, pa.table({"_record_key": keys}))
-    _store_versions(conn, wh, ent, rows, now)
+    store_versions(conn, wh, ent, rows, now)
     core, history = _one_version_rows(ent, rows, now)
     wh.upsert_table(conn, qualified("core", ent.name), core, ent.key)
     t_history = qualified("core", f"{ent.name}_history")

@@ -1,10 +1,11 @@
 """Storing a delivery's versions of a record with history (penduduk) and recomputing the
 records they touch: core row, SCD2 history and conflicts.
 
-Records take one of two kinds of path with identical results (``test_merge_paths``): records
-seen for the first time, delivered again unchanged, or superseded by their one source's newer
-version are handled column-wise by Arrow and SQL (:mod:`.columnwise`); everything else goes
-through the per-record survivorship of :func:`apply_dicts`.
+Records take one of two kinds of path with identical results (``test_merge_paths``,
+``test_merge_joined``): records seen for the first time, delivered again unchanged, superseded
+by their one source's newer version (:mod:`.columnwise`) or joined by a new source
+(:mod:`.joined`) are handled set-based by Arrow and SQL; everything else goes through the
+per-record survivorship of :func:`apply_dicts`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from simpul.model import LINEAGE, Entity
 from simpul.warehouse.engine import Warehouse, qualified
 from simpul.warehouse.merge.columnwise import insert_new, supersede, touch_seen
 from simpul.warehouse.merge.derive import Row, derive, utc
+from simpul.warehouse.merge.joined import join_sources
+from simpul.warehouse.merge.joined import supported as joined_supported
 from simpul.warehouse.merge.keys import (
     first_seen,
     key_sql,
@@ -106,8 +109,13 @@ def _apply_table(
     * *superseded*: every stored version live, from the incoming version's source and older
       (a changed record of a source's increment): set-based, see
       :func:`~simpul.warehouse.merge.columnwise.supersede`;
-    * everything else (several sources, deletions, a re-sent record without a new
-      ``updated_at``) goes through the per-record survivorship of :func:`apply_dicts`.
+    * *joined*: a source new to the record, every stored version live and the only one of
+      its source (every resident of a first OpenSID or SIAK-export delivery that SIAK already
+      delivered): survivorship in SQL for all of them at once, see
+      :mod:`~simpul.warehouse.merge.joined`;
+    * everything else (a source's several versions among other sources', deletions, a
+      re-sent record without a new ``updated_at``) goes through the per-record survivorship
+      of :func:`apply_dicts`.
 
     Only the per-record class costs Python per row, and only it is turned into dicts.
     """
@@ -124,7 +132,14 @@ def _apply_table(
     newer_keys = pa.array([r[0] for r in single if r[3] == 1], S)
     live = pc.invert(pc.fill_null(incoming.column("_deleted"), False))
     is_newer = pc.and_(pc.is_in(keys, value_set=newer_keys), live)
-    is_other = pc.invert(pc.or_(pc.or_(is_new, pc.is_in(keys, value_set=seen)), is_newer))
+    # a source new to the record, every stored version live and from another source
+    joining = [r[0] for r in single if r[5] == 0 and r[6] == 0 and r[7] == r[1] and r[2] == 0]
+    is_joined = pc.and_(pc.is_in(keys, value_set=pa.array(joining, S)), live)
+    if not joined_supported(ent):
+        is_joined = pc.and_(is_joined, pa.scalar(False))
+    is_other = pc.invert(
+        pc.or_(pc.or_(pc.or_(is_new, pc.is_in(keys, value_set=seen)), is_newer), is_joined)
+    )
 
     other_keys = sorted(set(pc.filter(keys, is_other).to_pylist()))
     key_table(conn, wh, other_keys)
@@ -138,6 +153,12 @@ def _apply_table(
     newer = incoming.filter(is_newer)
     if newer.num_rows:
         merged += supersede(conn, wh, ent, newer, pc.filter(keys, is_newer), now)
+    joined = incoming.filter(is_joined)
+    if joined.num_rows:
+        merged += join_sources(
+            conn, wh, ent, joined, pc.filter(keys, is_joined),
+            rules=rules, load_id=load_id, now=now,
+        )  # fmt: skip
     new = incoming.filter(is_new)
     if new.num_rows:
         wh.bulk_insert(conn, KEYS_TABLE, pa.table({"_record_key": pc.filter(keys, is_new)}))
@@ -147,7 +168,7 @@ def _apply_table(
 
 def _stored_matches(
     conn: Connection, wh: Warehouse, ent: Entity, incoming: pa.Table, keys: pa.Array
-) -> list[tuple[str, int, int, int, int]]:
+) -> list[tuple[Any, ...]]:
     """Per stored record the delivery touches: how many versions it has, whether the one
     incoming version is a stored one, first extracted no later (so its lineage stays) and
     not a deletion, whether it supersedes every stored version (same source, all live, all
@@ -187,12 +208,15 @@ def _stored_matches(
             f"THEN 1 ELSE 0 END) AS newer, "
             f"sum(CASE WHEN v._source = i._source AND (v.updated_at IS NULL "
             f"OR i.updated_at IS NULL OR v.updated_at = i.updated_at) "
-            f"THEN 1 ELSE 0 END) AS peers "
+            f"THEN 1 ELSE 0 END) AS peers, "
+            f"max(CASE WHEN v._source = i._source THEN 1 ELSE 0 END) AS own, "
+            f"max(CASE WHEN v._deleted THEN 1 ELSE 0 END) AS dead, "
+            f"count(DISTINCT v._source) AS sources "
             f"FROM {t_versions} v JOIN {INCOMING_TABLE} i ON {key_sql(ent, 'v')} = i._record_key "
             f"GROUP BY i._record_key"
         )
     ).all()
-    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    return [tuple(r) for r in rows]
 
 
 def _combine(a: Row, b: Row) -> Row:
