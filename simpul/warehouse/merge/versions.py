@@ -11,7 +11,7 @@ per-record survivorship of :func:`apply_dicts`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -95,7 +95,51 @@ def _apply_table(
     now: datetime,
     rules: EntityRules,
 ) -> int:
-    """:func:`apply_versions` of a delivery's versions as Arrow, in four classes of record.
+    """:func:`apply_versions` of a delivery's versions as Arrow, class by class of record
+    (:func:`_classify`). Only the per-record class costs Python per row, and only it is
+    turned into dicts."""
+    if incoming.num_rows == 0:
+        key_table(conn, wh, [])
+        return 0
+    keys = record_keys(ent, incoming)
+    c = _classify(conn, wh, ent, incoming, keys)
+    other_keys = sorted(set(pc.filter(keys, c.is_other).to_pylist()))
+    key_table(conn, wh, other_keys)
+    merged = 0
+    if other_keys:
+        other = incoming.filter(c.is_other).to_pylist()
+        merged = apply_dicts(conn, wh, ent, other, load_id=load_id, now=now, rules=rules)
+    if len(c.seen):
+        touch_seen(conn, wh, ent, c.seen, now)
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {INCOMING_TABLE}")
+    newer = incoming.filter(c.is_newer)
+    if newer.num_rows:
+        merged += supersede(conn, wh, ent, newer, pc.filter(keys, c.is_newer), now)
+    joined = incoming.filter(c.is_joined)
+    if joined.num_rows:
+        merged += join_sources(
+            conn, wh, ent, joined, pc.filter(keys, c.is_joined),
+            rules=rules, load_id=load_id, now=now,
+        )  # fmt: skip
+    new = incoming.filter(c.is_new)
+    if new.num_rows:
+        wh.bulk_insert(conn, KEYS_TABLE, pa.table({"_record_key": pc.filter(keys, c.is_new)}))
+        merged += insert_new(conn, wh, ent, new, now)
+    return merged
+
+
+class _Classes(NamedTuple):
+    seen: pa.Array  # keys
+    is_new: pa.Array  # masks over the incoming rows
+    is_newer: pa.Array
+    is_joined: pa.Array
+    is_other: pa.Array
+
+
+def _classify(
+    conn: Connection, wh: Warehouse, ent: Entity, incoming: pa.Table, keys: pa.Array
+) -> _Classes:
+    """Which path each incoming version takes:
 
     * *new*: no stored version and one incoming version (every record of a first snapshot):
       its one state is the version itself, so the version, core and history rows are built
@@ -104,66 +148,31 @@ def _apply_table(
       other stored version of its source shares its time (every unchanged record of a
       repeated full snapshot, also of a record several sources deliver): the set of versions
       survivorship reads is unchanged but for that version's ``_last_seen_at``, which only
-      picks between versions of one source at one time, so core, history and conflicts stay
-      as they are and only ``_last_seen_at`` moves, in one UPDATE;
+      picks between versions of one source at one time, so only ``_last_seen_at`` moves;
     * *superseded*: every stored version live, from the incoming version's source and older
-      (a changed record of a source's increment): set-based, see
-      :func:`~simpul.warehouse.merge.columnwise.supersede`;
+      (a changed record of a source's increment): :func:`.columnwise.supersede`;
     * *joined*: a source new to the record, every stored version live and the only one of
       its source (every resident of a first OpenSID or SIAK-export delivery that SIAK already
-      delivered): survivorship in SQL for all of them at once, see
-      :mod:`~simpul.warehouse.merge.joined`;
+      delivered): survivorship in SQL for all of them at once, :mod:`.joined`;
     * everything else (a source's several versions among other sources', deletions, a
-      re-sent record without a new ``updated_at``) goes through the per-record survivorship
-      of :func:`apply_dicts`.
-
-    Only the per-record class costs Python per row, and only it is turned into dicts.
+      re-sent record without a new ``updated_at``): the per-record :func:`apply_dicts`.
     """
-    if incoming.num_rows == 0:
-        key_table(conn, wh, [])
-        return 0
-    keys = record_keys(ent, incoming)
     stored = _stored_matches(conn, wh, ent, incoming, keys)
     repeats = repeated(keys)
     multi = set(repeats.to_pylist())
     single = [r for r in stored if r[0] not in multi]
     seen = pa.array([r[0] for r in single if r[2] == 1 and r[4] == 1], S)
     is_new = first_seen(keys, [r[0] for r in stored], repeats)
-    newer_keys = pa.array([r[0] for r in single if r[3] == 1], S)
     live = pc.invert(pc.fill_null(incoming.column("_deleted"), False))
+    newer_keys = pa.array([r[0] for r in single if r[3] == 1], S)
     is_newer = pc.and_(pc.is_in(keys, value_set=newer_keys), live)
-    # a source new to the record, every stored version live and from another source
-    joining = [r[0] for r in single if r[5] == 0 and r[6] == 0 and r[7] == r[1] and r[2] == 0]
-    is_joined = pc.and_(pc.is_in(keys, value_set=pa.array(joining, S)), live)
+    joining = [r[0] for r in single if r[5] == 0 and r[6] == 0 and r[7] == r[1]]
     if not joined_supported(ent):
-        is_joined = pc.and_(is_joined, pa.scalar(False))
-    is_other = pc.invert(
-        pc.or_(pc.or_(pc.or_(is_new, pc.is_in(keys, value_set=seen)), is_newer), is_joined)
-    )
-
-    other_keys = sorted(set(pc.filter(keys, is_other).to_pylist()))
-    key_table(conn, wh, other_keys)
-    merged = 0
-    if other_keys:
-        other = incoming.filter(is_other).to_pylist()
-        merged = apply_dicts(conn, wh, ent, other, load_id=load_id, now=now, rules=rules)
-    if len(seen):
-        touch_seen(conn, wh, ent, seen, now)
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {INCOMING_TABLE}")
-    newer = incoming.filter(is_newer)
-    if newer.num_rows:
-        merged += supersede(conn, wh, ent, newer, pc.filter(keys, is_newer), now)
-    joined = incoming.filter(is_joined)
-    if joined.num_rows:
-        merged += join_sources(
-            conn, wh, ent, joined, pc.filter(keys, is_joined),
-            rules=rules, load_id=load_id, now=now,
-        )  # fmt: skip
-    new = incoming.filter(is_new)
-    if new.num_rows:
-        wh.bulk_insert(conn, KEYS_TABLE, pa.table({"_record_key": pc.filter(keys, is_new)}))
-        merged += insert_new(conn, wh, ent, new, now)
-    return merged
+        joining = []
+    is_joined = pc.and_(pc.is_in(keys, value_set=pa.array(joining, S)), live)
+    is_seen = pc.is_in(keys, value_set=seen)
+    is_other = pc.invert(pc.or_(pc.or_(pc.or_(is_new, is_seen), is_newer), is_joined))
+    return _Classes(seen, is_new, is_newer, is_joined, is_other)
 
 
 def _stored_matches(
