@@ -30,7 +30,8 @@ import pyarrow as pa
 from sqlalchemy.engine import Connection
 
 from simpul.model import Entity
-from simpul.warehouse.engine import Warehouse, qualified, quote_ident
+from simpul.warehouse.engine import Warehouse, qualified
+from simpul.warehouse.engine import quote_ident as _q
 from simpul.warehouse.merge.columnwise import store_versions
 from simpul.warehouse.merge.keys import key_sql
 from simpul.warehouse.merge.shapes import CONFLICTS, KEYS_TABLE, TRACKED, TS, S
@@ -55,10 +56,6 @@ def supported(ent: Entity) -> bool:
         for f in ent.schema
         if f.name != "updated_at"
     )
-
-
-def _q(name: str) -> str:
-    return quote_ident(name)
 
 
 def _rank(values: list[str], column: str = "_source", other: str | None = None) -> str:
@@ -95,7 +92,7 @@ def join_sources(
     _merged(conn, ent, rules, data_cols)
     merged = _write_core(conn, ent, data_cols, now)
     _write_history(conn, ent, now)
-    _write_conflicts(conn, wh, ent, rules, data_cols, load_id, now)
+    _write_conflicts(conn, wh, ent, data_cols, load_id, now)
     for t in (JOIN_KEYS, VERSIONS, STATES, MEMBERS, MERGED):
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {t}")
     return merged
@@ -259,7 +256,6 @@ def _write_conflicts(
     conn: Connection,
     wh: Warehouse,
     ent: Entity,
-    rules: EntityRules,
     data_cols: list[str],
     load_id: str,
     now: datetime,

@@ -10,6 +10,7 @@ per-record survivorship of :func:`apply_dicts`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -160,13 +161,13 @@ def _classify(
     stored = _stored_matches(conn, wh, ent, incoming, keys)
     repeats = repeated(keys)
     multi = set(repeats.to_pylist())
-    single = [r for r in stored if r[0] not in multi]
-    seen = pa.array([r[0] for r in single if r[2] == 1 and r[4] == 1], S)
-    is_new = first_seen(keys, [r[0] for r in stored], repeats)
+    single = [r for r in stored if r.record_key not in multi]
+    seen = pa.array([r.record_key for r in single if r.same == 1 and r.peers == 1], S)
+    is_new = first_seen(keys, [r.record_key for r in stored], repeats)
     live = pc.invert(pc.fill_null(incoming.column("_deleted"), False))
-    newer_keys = pa.array([r[0] for r in single if r[3] == 1], S)
+    newer_keys = pa.array([r.record_key for r in single if r.newer == 1], S)
     is_newer = pc.and_(pc.is_in(keys, value_set=newer_keys), live)
-    joining = [r[0] for r in single if r[5] == 0 and r[6] == 0 and r[7] == r[1]]
+    joining = [r.record_key for r in single if not r.own and not r.dead and r.sources == r.n]
     if not joined_supported(ent):
         joining = []
     is_joined = pc.and_(pc.is_in(keys, value_set=pa.array(joining, S)), live)
@@ -177,7 +178,7 @@ def _classify(
 
 def _stored_matches(
     conn: Connection, wh: Warehouse, ent: Entity, incoming: pa.Table, keys: pa.Array
-) -> list[tuple[Any, ...]]:
+) -> Sequence[sa.Row[Any]]:
     """Per stored record the delivery touches: how many versions it has, whether the one
     incoming version is a stored one, first extracted no later (so its lineage stays) and
     not a deletion, whether it supersedes every stored version (same source, all live, all
@@ -206,7 +207,7 @@ def _stored_matches(
     )
     rows = conn.execute(
         sa.text(
-            f"SELECT i._record_key, count(*) AS n, "
+            f"SELECT i._record_key AS record_key, count(*) AS n, "
             f"max(CASE WHEN v._source = i._source "
             f"AND v.updated_at IS NOT DISTINCT FROM i.updated_at "
             f"AND v._row_hash = i._row_hash AND NOT v._deleted "
@@ -225,7 +226,7 @@ def _stored_matches(
             f"GROUP BY i._record_key"
         )
     ).all()
-    return [tuple(r) for r in rows]
+    return rows
 
 
 def _combine(a: Row, b: Row) -> Row:

@@ -11,6 +11,7 @@ from connectors.base.contract import rows_to_batch
 from simpul import pipeline
 from simpul.config import paths
 from simpul.landing import land
+from simpul.warehouse import open_warehouse
 from simpul.warehouse.pseudonym import canonical
 
 PIPE = "siak_penduduk"
@@ -49,3 +50,28 @@ def rows(wh, table: str, order: str) -> list[dict[str, str | None]]:
     for r in wh.query(f"select * from {table} order by {order}"):
         out.append({k: canonical(v) for k, v in r.items() if k not in LOAD_TIME})
     return out
+
+
+MERGE_STAMPS = {"_merged_at", "_recorded_at", "detected_at"}  # the time of the load, nothing else
+MERGE_TABLES = {
+    "core.penduduk_versions": "nik, _source, updated_at, _row_hash",
+    "core.penduduk": "nik",
+    "core.penduduk_history": "nik, valid_from",
+    "ops.merge_conflicts": "record_key, column_name, kept_source, rejected_source, observed_at",
+}
+
+
+def snapshot() -> dict[str, list[dict]]:
+    """The merge's tables in a stable order, without the load-time stamps (to compare two
+    ways of loading the same deliveries)."""
+    wh = open_warehouse()
+    try:
+        return {
+            t: [
+                {k: canonical(v) for k, v in r.items() if k not in MERGE_STAMPS}
+                for r in wh.query(f"select * from {t} order by {order}")
+            ]
+            for t, order in MERGE_TABLES.items()
+        }
+    finally:
+        wh.dispose()

@@ -11,8 +11,7 @@ import pytest
 from simpul.warehouse import merge
 from simpul.warehouse.merge import versions
 from tests.siak_rows import person
-from tests.simpul.warehouse.helpers import load, reset, stage
-from tests.simpul.warehouse.test_merge_paths import _snapshot
+from tests.simpul.warehouse.helpers import load, reset, snapshot, stage
 
 TIMES = ["2026-10-01T08:00:00Z", "2026-10-02T08:00:00Z", "2026-10-03T08:00:00Z"]
 CHOICES = {
@@ -59,14 +58,14 @@ def test_joined_sources_equal_per_record_path(
     with monkeypatch.context() as m:
         m.setattr(versions, "join_sources", spy)
         fast_written = [load(d)["rows_loaded"] for d in staged]
-    fast = _snapshot()
+    fast = snapshot()
     assert joined and sum(joined) > 20  # the class is most of the second and third delivery
     reset(warehouse_url)
     with monkeypatch.context() as m:  # a list of dicts takes the per-record path throughout
         as_table = merge.version_table
         m.setattr(merge, "version_table", lambda ent, rows: as_table(ent, rows).to_pylist())
         slow_written = [load(d)["rows_loaded"] for d in staged]
-    slow = _snapshot()
+    slow = snapshot()
     for table in fast:
         assert slow[table] == fast[table], table
     assert fast_written == slow_written

@@ -10,32 +10,10 @@ import pytest
 
 from simpul.warehouse import merge, open_warehouse
 from simpul.warehouse.merge import keys, soft_delete, versions
-from simpul.warehouse.pseudonym import canonical
 from tests.siak_rows import person
-from tests.simpul.warehouse.helpers import load, reset, stage
+from tests.simpul.warehouse.helpers import load, reset, snapshot, stage
 
 MOVED = dict(NO_KEL="2009", KEL_NAME="KOTA BARU", DUSUN="DUSUN III", NO_RT="004")
-STAMPS = {"_merged_at", "_recorded_at", "detected_at"}  # the time of the load, nothing else
-TABLES = {
-    "core.penduduk_versions": "nik, _source, updated_at, _row_hash",
-    "core.penduduk": "nik",
-    "core.penduduk_history": "nik, valid_from",
-    "ops.merge_conflicts": "record_key, column_name, kept_source, rejected_source, observed_at",
-}
-
-
-def _snapshot() -> dict[str, list[dict]]:
-    wh = open_warehouse()
-    try:
-        return {
-            t: [
-                {k: canonical(v) for k, v in r.items() if k not in STAMPS}
-                for r in wh.query(f"select * from {t} order by {order}")
-            ]
-            for t, order in TABLES.items()
-        }
-    finally:
-        wh.dispose()
 
 
 def _deliveries() -> list[str | tuple]:
@@ -94,13 +72,13 @@ def test_arrow_paths_equal_per_record_path(warehouse_url, monkeypatch: pytest.Mo
     # versions already stored, delivered again, are set-based too, whatever the record's other
     # sources, deletions and history
     assert per_record == []
-    fast = _snapshot()
+    fast = snapshot()
     reset(warehouse_url)
     with monkeypatch.context() as m:  # a list of dicts takes the per-record path throughout
         as_table = merge.version_table
         m.setattr(merge, "version_table", lambda ent, rows: as_table(ent, rows).to_pylist())
         slow_written = _run(deliveries)
-    assert _snapshot() == fast
+    assert snapshot() == fast
     assert fast_written == slow_written
     assert len(fast["core.penduduk"]) == 9 and fast["ops.merge_conflicts"]
     assert len(fast["core.penduduk_history"]) > 9
@@ -157,10 +135,10 @@ def test_key_disjoint_chunks_equal_one_merge(warehouse_url, monkeypatch: pytest.
     with monkeypatch.context() as m:
         m.setattr(delivery, "MERGE_CHUNK", 2)
         chunked_written = _run(deliveries)
-    chunked = {**_snapshot(), **_ops_rows()}
+    chunked = {**snapshot(), **_ops_rows()}
     reset(warehouse_url)
     whole_written = _run(deliveries)
-    assert {**_snapshot(), **_ops_rows()} == chunked
+    assert {**snapshot(), **_ops_rows()} == chunked
     assert chunked_written == whole_written
     statuses = [q["status"] for q in chunked["quarantine"]]
     assert statuses == ["resolved"] and len(chunked["core.penduduk"]) == 59
