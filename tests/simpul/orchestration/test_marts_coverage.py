@@ -45,7 +45,11 @@ def _consumers() -> dict[str, set[str]]:
 def _marts() -> list[list[dict]]:
     wh = open_warehouse()
     try:
-        return [rows(wh, "marts.penduduk", "1"), rows(wh, "marts.penduduk_bulanan", "1, 2, 3")]
+        every_column = "1, 2, 3, 4, 5, 6, 7, 8, 9"  # a total order: rows tie on month and desa
+        return [
+            rows(wh, "marts.penduduk", "1"),
+            rows(wh, "marts.penduduk_bulanan", every_column),
+        ]
     finally:
         wh.dispose()
 
